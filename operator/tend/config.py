@@ -2,7 +2,8 @@
 
 Loaded with pydantic-settings from `TEND_*` environment variables (nested with
 `__`, e.g. `TEND_BUDGET__MAX_RESTARTS=3`) and an optional YAML file
-(`tend run --config FILE` or `TEND_CONFIG_FILE`); the environment wins.
+(`tend run --config FILE`); the environment wins. Keys are snake_case, like
+Alertmanager's and Prometheus's configuration files.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,9 +24,7 @@ from tend.models import Duration, EscalationStep, Resources, Severity
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", use_enum_values=True
-    )
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
 
 
 class BudgetDefaults(_Section):
@@ -81,8 +79,6 @@ class OperatorConfig(BaseSettings):
         env_prefix="TEND_",
         env_nested_delimiter="__",
         extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
     )
 
     resources: Resources = Field(
@@ -108,9 +104,28 @@ class OperatorConfig(BaseSettings):
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> OperatorConfig:
-    """Read the YAML file (if any) under the environment, which takes precedence."""
+    """Read the YAML file (if any) under the environment, which takes precedence.
+
+    pydantic-settings merges the sources field by field, so `TEND_BUDGET__MAX_RESTARTS`
+    overrides one key of the file's `budget` section and keeps the rest.
+    """
     if path is None:
         return OperatorConfig(**overrides)
-    file_values = YamlConfigSettingsSource(OperatorConfig, yaml_file=path)()
-    env_values = OperatorConfig(**overrides).model_dump(exclude_unset=True, by_alias=False)
-    return OperatorConfig(**{**file_values, **env_values})
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such configuration file")
+
+    class FromFile(OperatorConfig):
+        model_config = SettingsConfigDict(yaml_file=path)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    return FromFile(**overrides)

@@ -1,0 +1,180 @@
+"""The `tend` command line: the offline tools, the simulator, and the operator."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from tend import builders, graph, manifests
+from tend.config import OperatorConfig, load_config
+
+app = typer.Typer(
+    name="tend",
+    help="Run services declared as ManagedService resources on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Files = Annotated[
+    list[Path],
+    typer.Option(
+        "-f",
+        "--filename",
+        help="A manifest file or directory (repeatable); - reads standard input.",
+    ),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="Operator configuration file (YAML); env TEND_* overrides it."),
+]
+
+
+class Output(StrEnum):
+    YAML = "yaml"
+    JSON = "json"
+
+
+class GraphFormat(StrEnum):
+    TEXT = "text"
+    DOT = "dot"
+    MERMAID = "mermaid"
+
+
+def _dump_yaml(docs: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, width=100)
+
+
+def _load(files: list[Path]) -> manifests.Manifests:
+    if not files:
+        raise typer.BadParameter("give at least one -f FILE or DIR", param_hint="-f")
+    try:
+        return manifests.load(files)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="-f") from exc
+
+
+def _fail(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def crd() -> None:
+    """Print the ManagedService CustomResourceDefinition (generated from the models)."""
+    from tend.crd import render_crd_yaml
+
+    typer.echo(render_crd_yaml(), nl=False)
+
+
+@app.command()
+def render(
+    filename: Files = [],  # noqa: B006 - typer reads the default, never mutates it
+    output: Annotated[Output, typer.Option("-o", "--output")] = Output.YAML,
+    config: ConfigFile = None,
+) -> None:
+    """Print the objects the operator would create for the given ManagedServices."""
+    found = _load(filename)
+    if found.problems:
+        _fail([str(p) for p in found.problems])
+    settings = load_config(config)
+    docs: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for service in found.services:
+        try:
+            docs.extend(builders.build_all(service, settings))
+        except builders.InvalidSpecError as exc:
+            errors.extend(
+                f"{found.source_of(service)}: {service.namespace}/{service.name}: "
+                f"{p.field}: {p.message}"
+                for p in exc.problems
+            )
+    if errors:
+        _fail(errors)
+    if output == Output.JSON:
+        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, indent=2))
+    else:
+        typer.echo(_dump_yaml(docs), nl=False)
+
+
+def problems_of(found: manifests.Manifests, settings: OperatorConfig) -> list[str]:
+    """Everything `tend check` reports: schema, buildability, and the dependency graph."""
+    lines = [str(p) for p in found.problems]
+    for service in found.services:
+        where = f"{found.source_of(service)}: {service.namespace}/{service.name}"
+        lines.extend(f"{where}: {p.field}: {p.message}" for p in builders.spec_problems(service))
+        known = {r.name for r in settings.receivers}
+        if known:
+            for i, step in enumerate((service.spec.alerts and service.spec.alerts.escalation) or []):
+                for receiver in step.receivers or []:
+                    if receiver not in known:
+                        lines.append(
+                            f"{where}: spec.alerts.escalation[{i}].receivers: unknown receiver "
+                            f"{receiver!r} (configured: {', '.join(sorted(known))})"
+                        )
+    deps = graph.Graph.from_services(found.services)
+    for problem in deps.problems():
+        source = found.sources.get((problem.ref.namespace, problem.ref.name), "?")
+        lines.append(
+            f"{source}: {problem.ref.namespace}/{problem.ref.name}: "
+            f"{problem.field}: {problem.reason}: {problem.message}"
+        )
+    return lines
+
+
+@app.command()
+def check(filename: Files = [], config: ConfigFile = None) -> None:  # noqa: B006
+    """Validate ManagedServices offline: schema, buildability and dependencies."""
+    found = _load(filename)
+    lines = problems_of(found, load_config(config))
+    if lines:
+        typer.echo(f"{len(lines)} problem(s) found:", err=True)
+        _fail(lines)
+    typer.echo(f"ok: {len(found.services)} ManagedService(s), no problems")
+
+
+@app.command("graph")
+def graph_command(
+    filename: Files = [],  # noqa: B006
+    format: Annotated[GraphFormat, typer.Option("--format")] = GraphFormat.TEXT,
+) -> None:
+    """Print the start order in waves, and any cycles or missing dependencies."""
+    found = _load(filename)
+    if found.problems:
+        _fail([str(p) for p in found.problems])
+    deps = graph.Graph.from_services(found.services)
+    render_fn = {
+        GraphFormat.TEXT: graph.render_text,
+        GraphFormat.DOT: graph.render_dot,
+        GraphFormat.MERMAID: graph.render_mermaid,
+    }[format]
+    typer.echo(render_fn(deps), nl=False)
+    if deps.problems():
+        raise typer.Exit(1)
+
+
+def _mount_simulator() -> None:
+    try:
+        from tend.sim.cli import app as sim_app
+    except ImportError:  # pragma: no cover - the simulator ships with the package
+        return
+    app.add_typer(sim_app, name="sim", help="The simulated cluster used by the tests and the demo.")
+
+
+_mount_simulator()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="tend")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Operator configuration: defaults, a YAML file, and the environment on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tend.config import OperatorConfig, load_config
+
+
+def test_defaults_give_every_service_a_budget_and_resources() -> None:
+    config = OperatorConfig()
+    assert config.budget.max_restarts == 5
+    assert config.budget.window == "10m"
+    assert config.resources.limits == {"memory": "256Mi"}
+
+
+def test_file_values_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "budget: {max_restarts: 7, window: 1h}\n"
+        "receivers: [{name: team-slack, type: slack, url_from: {name: slack, key: url}}]\n"
+    )
+    config = load_config(path)
+    assert config.budget.max_restarts == 7
+    assert config.budget.window == "1h"
+    assert config.receivers[0].name == "team-slack"
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("budget: {max_restarts: 7, window: 1h}\n")
+    monkeypatch.setenv("TEND_BUDGET__MAX_RESTARTS", "2")
+    config = load_config(path)
+    assert config.budget.max_restarts == 2
+    assert config.budget.window == "1h"  # the rest of the file's section survives
+
+
+def test_bad_config_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("budget: {window: forever}\n")
+    with pytest.raises(ValidationError, match="budget.window"):
+        load_config(path)
