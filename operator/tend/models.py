@@ -277,7 +277,12 @@ class RestartPolicy(Model):
                     " || self.onExhausted != 'Rollback'",
                     "onExhausted: Rollback needs policy Always (a Job has no previous template)",
                     ".onExhausted",
-                )
+                ),
+                cel(
+                    "!has(self.window) || duration(self.window) > duration('0s')",
+                    "window must be longer than 0s",
+                    ".window",
+                ),
             ]
         }
     )
@@ -464,7 +469,8 @@ class Shutdown(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "duration(self.preStopDelay) < duration(self.gracePeriod)",
+                    "duration(self.preStopDelay) < duration(self.gracePeriod)"
+                    " || duration(self.preStopDelay) == duration('0s')",
                     "preStopDelay must be shorter than gracePeriod",
                     ".preStopDelay",
                 )
@@ -691,9 +697,13 @@ class ManagedServiceSpec(Model):
     )
     command: list[str] | None = Field(None, description="Entrypoint; default: the image's.")
     args: list[str] | None = Field(None, description="Arguments; default: the image's.")
-    env: list[EnvVar] | None = Field(None, description="Environment variables (core v1 EnvVar).")
+    env: list[EnvVar] | None = Field(
+        None, max_length=256, description="Environment variables (core v1 EnvVar)."
+    )
     env_from: list[EnvFromSource] | None = Field(
-        None, description="ConfigMaps and Secrets imported as environment variables."
+        None,
+        max_length=64,
+        description="ConfigMaps and Secrets imported as environment variables.",
     )
     ports: list[Port] | None = Field(
         None, max_length=64, description="Ports; a ClusterIP Service is created when set."
