@@ -484,3 +484,14 @@ def test_crd_schema_rejects_the_invalid_example_at_its_field(path: Path) -> None
     if not problems:
         problems = [p.lstrip(".") for p in _cel_failures(body, schema, "")]
     assert any(p.startswith(field) or field.startswith(p + "[") for p in problems), problems
+
+
+def test_defaults_satisfy_the_cel_rules_of_their_node() -> None:
+    """The API server runs a node's CEL rules on its default, as written in the CRD."""
+    checked = 0
+    for path, node in _nodes(_schema()):
+        if "default" in node:
+            for rule in node.get("x-kubernetes-validations", []):
+                assert _evaluate(rule["rule"], node["default"]), (path, rule["rule"])
+                checked += 1
+    assert checked >= 3  # restartPolicy (2 rules) and shutdown carry rules and defaults
