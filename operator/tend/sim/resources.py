@@ -1,0 +1,722 @@
+"""The kinds the simulated API server serves: built-ins, plus those defined by CRDs.
+
+A ResourceType carries what discovery, the store and the HTTP layer need to know about one
+(group, version, resource): scope, short names, subresources, which fields are selectable,
+whether writes bump `metadata.generation`, and the CRD schema and printer columns.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    """Where the /scale subresource reads and writes replicas (dotted paths)."""
+
+    spec_replicas_path: str = "spec.replicas"
+    status_replicas_path: str = "status.replicas"
+    label_selector_path: str | None = "status.selector"
+
+
+@dataclass(eq=False)
+class ResourceType:
+    """One served (group, version, resource)."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    status_subresource: bool = False
+    scale: ScaleSpec | None = None
+    verbs: tuple[str, ...] = ALL_VERBS
+    has_generation: bool = False
+    allow_unconditional_update: bool = True
+    allow_create_on_update: bool = False
+    default_propagation: str = "Background"
+    # field label -> dotted path; metadata.name/namespace are always selectable.
+    field_labels: dict[str, str] = field(default_factory=dict)
+    # dotted paths that may not change after creation (422 FieldValueInvalid "field is immutable").
+    immutable_fields: tuple[str, ...] = ()
+    custom: bool = False
+    schema: dict[str, Any] | None = None
+    printer_columns: list[dict[str, Any]] = field(default_factory=list)
+    storage_version: str = ""
+    crd_name: str = ""
+    extra_subresources: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def gr(self) -> tuple[str, str]:
+        """Storage key: all versions of a resource share one storage."""
+        return (self.group, self.plural)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def subresources(self) -> tuple[str, ...]:
+        subs: list[str] = []
+        if self.status_subresource:
+            subs.append("status")
+        if self.scale is not None:
+            subs.append("scale")
+        subs.extend(self.extra_subresources)
+        return tuple(subs)
+
+    def __repr__(self) -> str:
+        return f"ResourceType({self.api_version}, {self.kind}, {self.plural})"
+
+
+def _rt(
+    group: str,
+    version: str,
+    kind: str,
+    plural: str,
+    namespaced: bool = True,
+    **kwargs: Any,
+) -> ResourceType:
+    return ResourceType(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        namespaced=namespaced,
+        **kwargs,
+    )
+
+
+_EVENT_FIELDS = {
+    "involvedObject.kind": "involvedObject.kind",
+    "involvedObject.namespace": "involvedObject.namespace",
+    "involvedObject.name": "involvedObject.name",
+    "involvedObject.uid": "involvedObject.uid",
+    "involvedObject.apiVersion": "involvedObject.apiVersion",
+    "involvedObject.resourceVersion": "involvedObject.resourceVersion",
+    "involvedObject.fieldPath": "involvedObject.fieldPath",
+    "reason": "reason",
+    "reportingComponent": "reportingComponent",
+    "source": "source.component",
+    "type": "type",
+}
+
+_EVENTS_V1_FIELDS = {
+    "regarding.kind": "regarding.kind",
+    "regarding.namespace": "regarding.namespace",
+    "regarding.name": "regarding.name",
+    "regarding.uid": "regarding.uid",
+    "regarding.apiVersion": "regarding.apiVersion",
+    "regarding.resourceVersion": "regarding.resourceVersion",
+    "regarding.fieldPath": "regarding.fieldPath",
+    "reason": "reason",
+    "reportingController": "reportingController",
+    "type": "type",
+}
+
+_POD_FIELDS = {
+    "spec.nodeName": "spec.nodeName",
+    "spec.restartPolicy": "spec.restartPolicy",
+    "spec.schedulerName": "spec.schedulerName",
+    "spec.serviceAccountName": "spec.serviceAccountName",
+    "spec.hostNetwork": "spec.hostNetwork",
+    "status.phase": "status.phase",
+    "status.podIP": "status.podIP",
+    "status.nominatedNodeName": "status.nominatedNodeName",
+}
+
+_POD_TEMPLATE_IMMUTABLE: tuple[str, ...] = ()
+
+
+def builtin_types() -> list[ResourceType]:
+    """Fresh ResourceType objects for every built-in kind the simulator serves."""
+    return [
+        _rt(
+            "",
+            "v1",
+            "Namespace",
+            "namespaces",
+            namespaced=False,
+            short_names=("ns",),
+            status_subresource=True,
+            verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+            field_labels={"status.phase": "status.phase"},
+            extra_subresources=("finalize",),
+        ),
+        _rt(
+            "",
+            "v1",
+            "Pod",
+            "pods",
+            short_names=("po",),
+            categories=("all",),
+            status_subresource=True,
+            has_generation=True,
+            field_labels=_POD_FIELDS,
+            extra_subresources=("log", "eviction"),
+        ),
+        _rt(
+            "",
+            "v1",
+            "Service",
+            "services",
+            short_names=("svc",),
+            categories=("all",),
+            status_subresource=True,
+            allow_create_on_update=True,
+            verbs=(
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ),
+            immutable_fields=("spec.clusterIP",),
+        ),
+        _rt("", "v1", "Endpoints", "endpoints", short_names=("ep",), allow_create_on_update=True),
+        _rt("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
+        _rt("", "v1", "Secret", "secrets", field_labels={"type": "type"}),
+        _rt("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+        _rt(
+            "",
+            "v1",
+            "Event",
+            "events",
+            short_names=("ev",),
+            allow_create_on_update=True,
+            field_labels=_EVENT_FIELDS,
+        ),
+        _rt(
+            "",
+            "v1",
+            "Node",
+            "nodes",
+            namespaced=False,
+            short_names=("no",),
+            status_subresource=True,
+            field_labels={"spec.unschedulable": "spec.unschedulable"},
+        ),
+        _rt(
+            "",
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            short_names=("pvc",),
+            status_subresource=True,
+        ),
+        _rt(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            short_names=("deploy",),
+            categories=("all",),
+            status_subresource=True,
+            scale=ScaleSpec(),
+            has_generation=True,
+            immutable_fields=("spec.selector",),
+        ),
+        _rt(
+            "apps",
+            "v1",
+            "ReplicaSet",
+            "replicasets",
+            short_names=("rs",),
+            categories=("all",),
+            status_subresource=True,
+            scale=ScaleSpec(),
+            has_generation=True,
+            field_labels={"status.replicas": "status.replicas"},
+            immutable_fields=("spec.selector",),
+        ),
+        _rt(
+            "apps",
+            "v1",
+            "StatefulSet",
+            "statefulsets",
+            short_names=("sts",),
+            categories=("all",),
+            status_subresource=True,
+            scale=ScaleSpec(),
+            has_generation=True,
+            immutable_fields=("spec.selector", "spec.serviceName"),
+        ),
+        _rt(
+            "apps",
+            "v1",
+            "DaemonSet",
+            "daemonsets",
+            short_names=("ds",),
+            categories=("all",),
+            status_subresource=True,
+            has_generation=True,
+            immutable_fields=("spec.selector",),
+        ),
+        _rt(
+            "batch",
+            "v1",
+            "Job",
+            "jobs",
+            categories=("all",),
+            status_subresource=True,
+            has_generation=True,
+            default_propagation="Orphan",
+            field_labels={"status.successful": "status.successful"},
+            immutable_fields=("spec.selector", "spec.completions", "spec.podFailurePolicy"),
+        ),
+        _rt(
+            "batch",
+            "v1",
+            "CronJob",
+            "cronjobs",
+            short_names=("cj",),
+            categories=("all",),
+            status_subresource=True,
+            has_generation=True,
+        ),
+        _rt(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            short_names=("pdb",),
+            status_subresource=True,
+            has_generation=True,
+        ),
+        _rt(
+            "discovery.k8s.io",
+            "v1",
+            "EndpointSlice",
+            "endpointslices",
+            immutable_fields=("addressType",),
+        ),
+        _rt(
+            "events.k8s.io",
+            "v1",
+            "Event",
+            "events",
+            short_names=("ev",),
+            allow_create_on_update=True,
+            field_labels=_EVENTS_V1_FIELDS,
+        ),
+        _rt(
+            "coordination.k8s.io",
+            "v1",
+            "Lease",
+            "leases",
+            allow_create_on_update=True,
+        ),
+        _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",)),
+        _rt(
+            "networking.k8s.io",
+            "v1",
+            "Ingress",
+            "ingresses",
+            short_names=("ing",),
+            status_subresource=True,
+        ),
+        _rt("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+        _rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+        _rt("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+        _rt(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            namespaced=False,
+        ),
+        _rt(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            namespaced=False,
+            short_names=("crd", "crds"),
+            categories=("api-extensions",),
+            status_subresource=True,
+            has_generation=True,
+        ),
+    ]
+
+
+def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
+    """The ResourceTypes a (valid) CustomResourceDefinition serves, one per served version."""
+    spec = crd["spec"]
+    names = spec["names"]
+    group = spec["group"]
+    namespaced = spec.get("scope", "Namespaced") == "Namespaced"
+    versions = spec.get("versions") or []
+    storage = next((v["name"] for v in versions if v.get("storage")), versions[0]["name"])
+    out: list[ResourceType] = []
+    for ver in versions:
+        if not ver.get("served", True):
+            continue
+        subs = ver.get("subresources") or {}
+        scale = None
+        if "scale" in subs:
+            s = subs["scale"] or {}
+            scale = ScaleSpec(
+                spec_replicas_path=s.get("specReplicasPath", ".spec.replicas").lstrip("."),
+                status_replicas_path=s.get("statusReplicasPath", ".status.replicas").lstrip("."),
+                label_selector_path=(
+                    s["labelSelectorPath"].lstrip(".") if s.get("labelSelectorPath") else None
+                ),
+            )
+        selectable = {
+            f["jsonPath"].lstrip("."): f["jsonPath"].lstrip(".")
+            for f in ver.get("selectableFields") or []
+            if isinstance(f, dict) and "jsonPath" in f
+        }
+        out.append(
+            ResourceType(
+                group=group,
+                version=ver["name"],
+                kind=names["kind"],
+                plural=names["plural"],
+                singular=names.get("singular") or names["kind"].lower(),
+                namespaced=namespaced,
+                short_names=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
+                status_subresource="status" in subs,
+                scale=scale,
+                has_generation=True,
+                allow_unconditional_update=False,
+                field_labels=selectable,
+                custom=True,
+                schema=(ver.get("schema") or {}).get("openAPIV3Schema"),
+                printer_columns=list(ver.get("additionalPrinterColumns") or []),
+                storage_version=storage,
+                crd_name=crd["metadata"]["name"],
+            )
+        )
+    return out
+
+
+class Registry:
+    """Lookup of served ResourceTypes by group/version/plural, kind, short name."""
+
+    def __init__(self, types: Iterable[ResourceType] = ()) -> None:
+        self._by_gvr: dict[tuple[str, str, str], ResourceType] = {}
+        self._crd_types: dict[str, list[ResourceType]] = {}
+        for rt in types:
+            self._add(rt)
+
+    def _add(self, rt: ResourceType) -> None:
+        self._by_gvr[(rt.group, rt.version, rt.plural)] = rt
+
+    def __iter__(self) -> Iterator[ResourceType]:
+        return iter(list(self._by_gvr.values()))
+
+    def get(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return self._by_gvr.get((group, version, plural))
+
+    def groups(self) -> dict[str, list[str]]:
+        """group -> served versions (core group is "")."""
+        out: dict[str, list[str]] = {}
+        for g, v, _ in self._by_gvr:
+            versions = out.setdefault(g, [])
+            if v not in versions:
+                versions.append(v)
+        return out
+
+    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
+        return [rt for (g, v, _), rt in self._by_gvr.items() if g == group and v == version]
+
+    def lookup(self, kind_or_plural: str, group: str | None = None) -> ResourceType | None:
+        """Find by kind, plural, singular or short name (case-insensitive for kind)."""
+        want = kind_or_plural.lower()
+        matches = [
+            rt
+            for rt in self._by_gvr.values()
+            if (group is None or rt.group == group)
+            and (
+                rt.plural == want
+                or rt.singular == want
+                or rt.kind.lower() == want
+                or want in rt.short_names
+            )
+        ]
+        if not matches:
+            return None
+        # Prefer the storage version, then the core/legacy group.
+        matches.sort(key=lambda rt: (rt.custom and rt.version != rt.storage_version, rt.group))
+        return matches[0]
+
+    def set_crd(self, crd_name: str, types: list[ResourceType]) -> None:
+        self.remove_crd(crd_name)
+        self._crd_types[crd_name] = types
+        for rt in types:
+            self._add(rt)
+
+    def remove_crd(self, crd_name: str) -> None:
+        for rt in self._crd_types.pop(crd_name, []):
+            self._by_gvr.pop((rt.group, rt.version, rt.plural), None)
+
+    def crd_types(self, crd_name: str) -> list[ResourceType]:
+        return list(self._crd_types.get(crd_name, []))
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaulting: what the real API server fills in on decode (SetDefaults_*) and on create.
+# It matters for strictness: an operator that diffs desired against live objects must cope
+# with these, as it must against a real cluster.
+
+
+def _default_probe(probe: Any) -> None:
+    if not isinstance(probe, dict):
+        return
+    probe.setdefault("timeoutSeconds", 1)
+    probe.setdefault("periodSeconds", 10)
+    probe.setdefault("successThreshold", 1)
+    probe.setdefault("failureThreshold", 3)
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("path", "/")
+        http.setdefault("scheme", "HTTP")
+
+
+def _image_pull_policy(image: Any) -> str:
+    if not isinstance(image, str):
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    if "@" in last:
+        return "IfNotPresent"
+    tag = last.rpartition(":")[2] if ":" in last else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _default_container(c: Any) -> None:
+    if not isinstance(c, dict):
+        return
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    c.setdefault("imagePullPolicy", _image_pull_policy(c.get("image")))
+    c.setdefault("resources", {})
+    for p in c.get("ports") or []:
+        if isinstance(p, dict):
+            p.setdefault("protocol", "TCP")
+    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _default_probe(c.get(name))
+    for env in c.get("env") or []:
+        ref = (env.get("valueFrom") or {}).get("fieldRef") if isinstance(env, dict) else None
+        if isinstance(ref, dict):
+            ref.setdefault("apiVersion", "v1")
+
+
+def default_pod_spec(spec: Any) -> None:
+    """SetDefaults_PodSpec and friends, for a pod or a pod template."""
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("enableServiceLinks", True)
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or []:
+            _default_container(c)
+    for v in spec.get("volumes") or []:
+        if not isinstance(v, dict):
+            continue
+        for src in ("secret", "configMap"):
+            if isinstance(v.get(src), dict):
+                v[src].setdefault("defaultMode", 420)
+
+
+def _default_template(obj: dict[str, Any]) -> None:
+    template = (obj.get("spec") or {}).get("template")
+    if isinstance(template, dict):
+        default_pod_spec(template.get("spec"))
+
+
+def _qos_class(spec: dict[str, Any]) -> str:
+    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+    requests_any = False
+    guaranteed = bool(containers)
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        if req or lim:
+            requests_any = True
+        for r in ("cpu", "memory"):
+            if r not in lim or (r in req and req[r] != lim[r]):
+                guaranteed = False
+    if guaranteed and requests_any:
+        return "Guaranteed"
+    return "Burstable" if requests_any else "BestEffort"
+
+
+def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
+    kind = rt.kind if not rt.custom else ""
+    spec = obj.get("spec")
+    if kind == "Pod":
+        default_pod_spec(spec)
+    elif kind == "Deployment" and isinstance(spec, dict):
+        spec.setdefault("replicas", 1)
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+        strategy = spec.setdefault("strategy", {})
+        if isinstance(strategy, dict):
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                ru = strategy.setdefault("rollingUpdate", {})
+                if isinstance(ru, dict):
+                    ru.setdefault("maxUnavailable", "25%")
+                    ru.setdefault("maxSurge", "25%")
+        _default_template(obj)
+    elif kind in ("ReplicaSet", "StatefulSet") and isinstance(spec, dict):
+        spec.setdefault("replicas", 1)
+        _default_template(obj)
+    elif kind == "DaemonSet":
+        _default_template(obj)
+    elif kind == "Job" and isinstance(spec, dict):
+        if spec.get("completions") is None and spec.get("parallelism") is None:
+            spec["completions"] = 1
+            spec["parallelism"] = 1
+        spec.setdefault("parallelism", 1)
+        spec.setdefault("backoffLimit", 6)
+        spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+        _default_template(obj)
+    elif kind == "Service" and isinstance(spec, dict):
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec["type"] != "ExternalName":
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+                if "port" in p:
+                    p.setdefault("targetPort", p["port"])
+    elif kind == "Secret":
+        obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict):
+            data = obj.setdefault("data", {})
+            for k, v in string_data.items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+    elif kind == "CustomResourceDefinition" and isinstance(spec, dict):
+        names = spec.get("names")
+        if isinstance(names, dict) and isinstance(names.get("kind"), str):
+            names.setdefault("singular", names["kind"].lower())
+            names.setdefault("listKind", names["kind"] + "List")
+        spec.setdefault("conversion", {"strategy": "None"})
+
+
+def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None:
+    """Defaults plus what only creation does: reset status, allocate IPs, generate selectors."""
+    if rt.custom:
+        return
+    kind = rt.kind
+    meta = obj["metadata"]
+    if rt.status_subresource and kind not in ("Namespace", "CustomResourceDefinition"):
+        obj.pop("status", None)
+    if kind == "Namespace":
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("finalizers", ["kubernetes"])
+        obj["status"] = {"phase": "Active"}
+        labels = meta.setdefault("labels", {})
+        if isinstance(labels, dict):
+            labels["kubernetes.io/metadata.name"] = meta["name"]
+    elif kind == "Job":
+        spec = obj.get("spec")
+        if isinstance(spec, dict) and not spec.get("manualSelector"):
+            uid = meta["uid"]
+            job_labels = {
+                "batch.kubernetes.io/controller-uid": uid,
+                "batch.kubernetes.io/job-name": meta["name"],
+                "controller-uid": uid,
+                "job-name": meta["name"],
+            }
+            spec.setdefault(
+                "selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+            )
+            template = spec.get("template")
+            if isinstance(template, dict):
+                tmeta = template.setdefault("metadata", {})
+                if isinstance(tmeta, dict):
+                    tlabels = tmeta.setdefault("labels", {})
+                    if isinstance(tlabels, dict):
+                        tlabels.update(job_labels)
+    elif kind == "Service":
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            stype = spec.get("type", "ClusterIP")
+            if stype != "ExternalName" and not spec.get("clusterIP"):
+                spec["clusterIP"] = store.allocate_cluster_ip()
+            if spec.get("clusterIP"):
+                spec.setdefault("clusterIPs", [spec["clusterIP"]])
+                spec.setdefault("ipFamilies", ["IPv4"])
+                spec.setdefault("ipFamilyPolicy", "SingleStack")
+        obj["status"] = {"loadBalancer": {}}
+    elif kind == "Pod":
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec.setdefault("serviceAccountName", "default")
+            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            spec.setdefault("priority", 0)
+            spec.setdefault(
+                "tolerations",
+                [
+                    {
+                        "key": "node.kubernetes.io/not-ready",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                        "tolerationSeconds": 300,
+                    },
+                    {
+                        "key": "node.kubernetes.io/unreachable",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                        "tolerationSeconds": 300,
+                    },
+                ],
+            )
+            obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
+    _apply_defaults(rt, obj)
+
+
+def default_on_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """Defaults on every write, and values the server allocated that a PUT may leave out."""
+    if rt.custom:
+        return
+    if rt.kind == "Service":
+        spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if isinstance(spec, dict):
+            for f in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                if not spec.get(f) and f in old_spec:
+                    spec[f] = old_spec[f]
+    elif rt.kind == "Namespace":
+        spec = new.setdefault("spec", {})
+        if (
+            isinstance(spec, dict)
+            and "finalizers" not in spec
+            and not old["metadata"].get("deletionTimestamp")
+        ):
+            spec["finalizers"] = (old.get("spec") or {}).get("finalizers", ["kubernetes"])
+        labels = new["metadata"].setdefault("labels", {})
+        if isinstance(labels, dict):
+            labels["kubernetes.io/metadata.name"] = new["metadata"]["name"]
+    _apply_defaults(rt, new)

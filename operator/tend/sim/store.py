@@ -1,0 +1,1892 @@
+"""The simulated cluster's storage and registry: objects, resourceVersions, watches, deletion.
+
+This plays etcd plus the generic registry of the API server: it assigns uid, resourceVersion
+(one global counter), generation and timestamps; enforces optimistic concurrency, immutable
+fields, the /status split, finalizers and deletionTimestamp; runs the garbage collector
+(ownerReferences with Background/Foreground/Orphan propagation), the namespace and CRD
+finalizers; keeps a bounded per-resource event history so watches resume from a
+resourceVersion or fail with 410 Expired. Validation and defaulting run on every write, from
+HTTP or from the in-process controllers alike.
+
+Stored objects are never mutated in place: every write stores a new dict. Public methods
+return deep copies; the HTTP layer uses the `*_raw` methods and cached JSON encodings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import builtins
+import importlib
+import json
+import re
+import secrets
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from tend.sim import errors
+from tend.sim.errors import ApiError, Cause
+from tend.sim.resources import Registry, ResourceType, builtin_types, types_from_crd
+
+Obj = dict[str, Any]
+Key = tuple[str, str]  # (namespace or "", name)
+GR = tuple[str, str]  # (group, plural)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+CRD_GR: GR = ("apiextensions.k8s.io", "customresourcedefinitions")
+NAMESPACE_GR: GR = ("", "namespaces")
+CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+FOREGROUND = "foregroundDeletion"
+ORPHAN = "orphan"
+PROPAGATIONS = ("Background", "Foreground", "Orphan")
+FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# Kinds whose names are DNS-1123 labels rather than subdomains.
+_LABEL_NAMED_KINDS = {"Namespace", "Service"}
+
+
+def deep_copy(value: Any) -> Any:
+    """Copy of a JSON-like value (dicts, lists, scalars); much faster than copy.deepcopy."""
+    t = type(value)
+    if t is dict:
+        return {k: deep_copy(v) for k, v in value.items()}
+    if t is list:
+        return [deep_copy(v) for v in value]
+    return value
+
+
+def rfc3339(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def get_path(obj: Any, dotted: str) -> Any:
+    cur = obj
+    for part in dotted.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def set_path(obj: Obj, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    cur = obj
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[part] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# Selectors
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    op: str  # "=", "!=", "in", "notin", "exists", "!"
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        op = self.op
+        if op == "=":
+            return labels.get(self.key) == self.values[0]
+        if op == "!=":
+            return labels.get(self.key) != self.values[0]
+        if op == "in":
+            return self.key in labels and labels[self.key] in self.values
+        if op == "notin":
+            return labels.get(self.key) not in self.values
+        if op == "exists":
+            return self.key in labels
+        return self.key not in labels
+
+
+def _split_top(selector: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    parts: list[str] = []
+    depth = 0
+    cur: list[str] = []
+    for ch in selector:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p.strip() for p in parts if p.strip()]
+
+
+_SET_RE = re.compile(r"^(\S+)\s+(in|notin)\s+\(([^)]*)\)$")
+
+
+def _check_label_key(key: str, selector: str) -> None:
+    name = key.rsplit("/", 1)[-1]
+    prefix = key.rsplit("/", 1)[0] if "/" in key else None
+    ok = 0 < len(name) <= 63 and _QUALIFIED_NAME.match(name) is not None
+    if prefix is not None:
+        ok = ok and len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix) is not None
+    if not ok:
+        raise errors.bad_request(
+            f'unable to parse requirement: invalid label key "{key}": name part must consist of '
+            "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+            "alphanumeric character"
+        )
+
+
+def _check_label_value(value: str) -> None:
+    if len(value) > 63 or _LABEL_VALUE.match(value) is None:
+        raise errors.bad_request(
+            f'unable to parse requirement: values[0][{value}]: Invalid value: "{value}": '
+            "a valid label must be an empty string or consist of alphanumeric characters, "
+            "'-', '_' or '.', and must start and end with an alphanumeric character"
+        )
+
+
+@lru_cache(maxsize=512)
+def parse_label_selector(selector: str) -> tuple[Requirement, ...]:
+    """Parse `a=b,c!=d,e in (f,g),h notin (i),j,!k` like labels.Parse; 400 on bad syntax."""
+    reqs: list[Requirement] = []
+    for part in _split_top(selector):
+        m = _SET_RE.match(part)
+        if m:
+            key, op, raw = m.group(1), m.group(2), m.group(3)
+            values = tuple(v.strip() for v in raw.split(",") if v.strip())
+            if op == "in" and not values:
+                raise errors.bad_request(
+                    "unable to parse requirement: for 'in', 'notin' operators, values set "
+                    "can't be empty"
+                )
+            _check_label_key(key, selector)
+            for v in values:
+                _check_label_value(v)
+            reqs.append(Requirement(key, op, values))
+            continue
+        if "(" in part or ")" in part:
+            raise errors.bad_request(f"unable to parse requirement: found '(', in '{selector}'")
+        if "!=" in part:
+            key, _, value = part.partition("!=")
+            op = "!="
+        elif "==" in part:
+            key, _, value = part.partition("==")
+            op = "="
+        elif "=" in part:
+            key, _, value = part.partition("=")
+            op = "="
+        elif part.startswith("!"):
+            key = part[1:].strip()
+            _check_label_key(key, selector)
+            reqs.append(Requirement(key, "!"))
+            continue
+        else:
+            key = part
+            if " " in key:
+                raise errors.bad_request(
+                    f"unable to parse requirement: found '{key.split()[1]}', expected: "
+                    "'=', '!=', '==', 'in', notin'"
+                )
+            _check_label_key(key, selector)
+            reqs.append(Requirement(key, "exists"))
+            continue
+        key, value = key.strip(), value.strip()
+        _check_label_key(key, selector)
+        _check_label_value(value)
+        reqs.append(Requirement(key, op, (value,)))
+    return tuple(reqs)
+
+
+def label_selector_from_dict(sel: dict[str, Any] | None) -> str:
+    """metav1.LabelSelector (matchLabels/matchExpressions) -> selector string."""
+    if not sel:
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for expr in sel.get("matchExpressions") or []:
+        op = expr.get("operator")
+        key = expr.get("key")
+        values = ",".join(expr.get("values") or [])
+        if op == "In":
+            parts.append(f"{key} in ({values})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({values})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def labels_match(reqs: Iterable[Requirement], obj: Obj) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return all(r.matches(labels) for r in reqs)
+
+
+@dataclass(frozen=True)
+class FieldRequirement:
+    path: str
+    equal: bool
+    value: str
+
+
+def _field_str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_field_selector(rt: ResourceType, selector: str) -> tuple[FieldRequirement, ...]:
+    """Parse `metadata.name=x,spec.nodeName!=y`; 400 for unsupported field labels."""
+    reqs: list[FieldRequirement] = []
+    for part in _split_top(selector):
+        if "!=" in part:
+            key, _, value = part.partition("!=")
+            equal = False
+        elif "==" in part:
+            key, _, value = part.partition("==")
+            equal = True
+        elif "=" in part:
+            key, _, value = part.partition("=")
+            equal = True
+        else:
+            raise errors.bad_request(f"invalid selector: '{selector}'; can't understand '{part}'")
+        key = key.strip()
+        if key in ("metadata.name", "metadata.namespace"):
+            path = key
+        elif key in rt.field_labels:
+            path = rt.field_labels[key]
+        else:
+            raise errors.bad_request(f"field label not supported: {key}")
+        reqs.append(FieldRequirement(path, equal, value.strip()))
+    return tuple(reqs)
+
+
+def fields_match(reqs: Iterable[FieldRequirement], obj: Obj) -> bool:
+    return all((_field_str(get_path(obj, r.path)) == r.value) == r.equal for r in reqs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entries, events, watches
+
+
+class Entry:
+    """A stored object plus its lazily cached JSON encoding."""
+
+    __slots__ = ("_raw", "obj")
+
+    def __init__(self, obj: Obj) -> None:
+        self.obj = obj
+        self._raw: bytes | None = None
+
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = json.dumps(self.obj, separators=(",", ":")).encode()
+        return self._raw
+
+
+class WatchEvent:
+    """One change: type ADDED/MODIFIED/DELETED, the new object (the last state for DELETED)."""
+
+    __slots__ = ("_lines", "entry", "old", "rv", "type")
+
+    def __init__(self, type_: str, entry: Entry, old: Obj | None, rv: int) -> None:
+        self.type = type_
+        self.entry = entry
+        self.old = old
+        self.rv = rv
+        self._lines: dict[str, bytes] = {}
+
+    @property
+    def obj(self) -> Obj:
+        return self.entry.obj
+
+    def line(self, type_: str | None = None) -> bytes:
+        """`{"type":..,"object":..}\\n`, encoded once and shared by all watchers."""
+        t = type_ or self.type
+        cached = self._lines.get(t)
+        if cached is None:
+            cached = b'{"type":"' + t.encode() + b'","object":' + self.entry.raw() + b"}\n"
+            self._lines[t] = cached
+        return cached
+
+
+class Watch:
+    """A watch on one resource: an async iterator of (type, object copy).
+
+    The HTTP layer uses `next_event()` to get shared WatchEvents without copying.
+    """
+
+    MAX_PENDING = 100_000
+
+    def __init__(
+        self,
+        store: Store,
+        rt: ResourceType,
+        namespace: str | None,
+        labels: tuple[Requirement, ...],
+        fields: tuple[FieldRequirement, ...],
+    ) -> None:
+        self.store = store
+        self.rt = rt
+        self.namespace = namespace
+        self.labels = labels
+        self.fields = fields
+        self.closed = False
+        self.overflowed = False
+        self.last_rv = 0
+        self._pending: deque[tuple[str, WatchEvent]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _match(self, obj: Obj | None) -> bool:
+        if obj is None:
+            return False
+        meta = obj["metadata"]
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        if self.labels and not labels_match(self.labels, obj):
+            return False
+        return not (self.fields and not fields_match(self.fields, obj))
+
+    def offer(self, ev: WatchEvent) -> None:
+        """Called synchronously by the store for every change of this resource."""
+        if self.closed:
+            return
+        if ev.type == "MODIFIED" and (self.labels or self.fields or self.namespace is not None):
+            now, before = self._match(ev.obj), self._match(ev.old)
+            if now and before:
+                kind = "MODIFIED"
+            elif now:
+                kind = "ADDED"
+            elif before:
+                kind = "DELETED"
+            else:
+                return
+        else:
+            if not self._match(ev.obj):
+                return
+            kind = ev.type
+        self._push(kind, ev)
+
+    def _push(self, kind: str, ev: WatchEvent) -> None:
+        if len(self._pending) >= self.MAX_PENDING:
+            self.overflowed = True
+            self.close()
+            return
+        self._pending.append((kind, ev))
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.store._unregister(self)
+            self._wake()
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def next_event(self, max_wait: float | None = None) -> tuple[str, WatchEvent] | None:
+        """The next (type, event); None when closed or after `max_wait` seconds without one."""
+        while not self._pending:
+            if self.closed:
+                return None
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            try:
+                if max_wait is None:
+                    await self._waiter
+                else:
+                    try:
+                        await asyncio.wait_for(self._waiter, max_wait)
+                    except TimeoutError:
+                        return None
+            finally:
+                self._waiter = None
+        kind, ev = self._pending.popleft()
+        if ev.rv > self.last_rv:
+            self.last_rv = ev.rv
+        return kind, ev
+
+    def __aiter__(self) -> AsyncIterator[tuple[str, Obj]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[tuple[str, Obj]]:
+        try:
+            while True:
+                item = await self.next_event()
+                if item is None:
+                    return
+                kind, ev = item
+                yield kind, self.store._out(self.rt, ev.obj)
+        finally:
+            self.close()
+
+    async def __aenter__(self) -> Watch:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation plumbing (tend.sim.schema / tend.sim.validation are written separately)
+
+
+def _optional(module: str, attr: str) -> Any:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(mod, attr, None)
+
+
+@dataclass
+class WriteOptions:
+    dry_run: bool = False
+    field_validation: str = "Strict"
+    warnings: list[str] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+class Store:
+    """In-memory objects of every served resource, with watch, GC and validation."""
+
+    def __init__(
+        self,
+        *,
+        now: Callable[[], datetime] | None = None,
+        history_size: int = 5000,
+        validate: bool = True,
+    ) -> None:
+        self.registry = Registry(builtin_types())
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        self.history_size = history_size
+        self.validate = validate
+        # Deleting a scheduled, running Pod is graceful (deletionTimestamp, kubelet finishes it)
+        # only when something plays the kubelet; otherwise Pods go at once.
+        self.graceful_pod_deletion = False
+        self._rv = 0
+        self._objects: dict[GR, dict[Key, Entry]] = {}
+        self._history: dict[GR, deque[WatchEvent]] = {}
+        self._compacted: dict[GR, int] = {}
+        self._watchers: dict[GR, set[Watch]] = {}
+        self._uids: dict[str, tuple[GR, Key]] = {}
+        self._dependents: dict[str, set[tuple[GR, Key]]] = {}
+        self._gc_dirty: set[str] = set()  # owner uids whose dependents need a look
+        self._gc_scheduled = False
+        self._cluster_ip = 10
+        self._validators: tuple[Any, Any] | None = None
+        self.write_listeners: builtins.list[Callable[[str, ResourceType, Obj], None]] = []
+        for ns in SYSTEM_NAMESPACES:
+            self.create(self.resource("namespaces"), {"metadata": {"name": ns}})
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def resource(self, kind_or_plural: str, group: str = "") -> ResourceType:
+        """The ResourceType for a kind, plural, singular or short name (404 if not served).
+        group "" searches every group, preferring the core group (so "events" is core v1)."""
+        rt = self.registry.lookup(kind_or_plural, group or None)
+        if rt is None:
+            raise ApiError(
+                404,
+                "NotFound",
+                f'the server doesn\'t have a resource type "{kind_or_plural}"'
+                + (f' in group "{group}"' if group else ""),
+            )
+        return rt
+
+    @property
+    def resource_version(self) -> str:
+        return str(self._rv)
+
+    def _bucket(self, rt: ResourceType) -> dict[Key, Entry]:
+        b = self._objects.get(rt.gr)
+        if b is None:
+            b = self._objects[rt.gr] = {}
+        return b
+
+    def _key(self, rt: ResourceType, namespace: str | None, name: str) -> Key:
+        return ((namespace or "") if rt.namespaced else "", name)
+
+    def _out(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A copy for callers, with apiVersion of the version asked for."""
+        out: Obj = deep_copy(obj)
+        if rt.custom and out.get("apiVersion") != rt.api_version:
+            out["apiVersion"] = rt.api_version
+        return out
+
+    def count(self, rt: ResourceType) -> int:
+        return len(self._objects.get(rt.gr, {}))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get_entry(self, rt: ResourceType, namespace: str | None, name: str) -> Entry:
+        entry = self._objects.get(rt.gr, {}).get(self._key(rt, namespace, name))
+        if entry is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return entry
+
+    def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
+        return self._out(rt, self.get_entry(rt, namespace, name).obj)
+
+    def list_entries(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        *,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> tuple[builtins.list[Entry], str, str | None, int | None]:
+        """(entries, list resourceVersion, continue token, remainingItemCount)."""
+        labels = parse_label_selector(label_selector) if label_selector else ()
+        fields = parse_field_selector(rt, field_selector) if field_selector else ()
+        list_rv = self._rv
+        start: Key | None = None
+        if continue_token:
+            list_rv, start = self._decode_continue(continue_token)
+        bucket = self._objects.get(rt.gr, {})
+        keys = (
+            sorted(bucket)
+            if (namespace is None or not rt.namespaced)
+            else sorted(k for k in bucket if k[0] == namespace)
+        )
+        if start is not None:
+            keys = [k for k in keys if k > start]
+        out: builtins.list[Entry] = []
+        token: str | None = None
+        remaining: int | None = None
+        for i, k in enumerate(keys):
+            entry = bucket[k]
+            if labels and not labels_match(labels, entry.obj):
+                continue
+            if fields and not fields_match(fields, entry.obj):
+                continue
+            out.append(entry)
+            if limit and len(out) >= limit:
+                rest = keys[i + 1 :]
+                if rest:
+                    token = self._encode_continue(list_rv, k)
+                    if not labels and not fields:
+                        remaining = len(rest)
+                break
+        return out, str(list_rv), token, remaining
+
+    def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[builtins.list[Obj], str]:
+        entries, rv, _, _ = self.list_entries(rt, namespace, label_selector, field_selector)
+        return [self._out(rt, e.obj) for e in entries], rv
+
+    def _encode_continue(self, rv: int, key: Key) -> str:
+        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(key)})
+        return base64.urlsafe_b64encode(raw.encode()).decode()
+
+    def _decode_continue(self, token: str) -> tuple[int, Key]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.encode()))
+            rv = int(data["rv"])
+            ns, name = data["start"]
+            return rv, (str(ns), str(name))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise errors.bad_request(f"continue key is not valid: {exc}") from None
+
+    # -- watch ------------------------------------------------------------------------------
+
+    def watch(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Watch:
+        """Start a watch. No/"0" resourceVersion: synthetic ADDED for what exists, then changes.
+        A specific resourceVersion: only changes after it; 410 Expired if it is older than the
+        retained history of this resource."""
+        labels = parse_label_selector(label_selector) if label_selector else ()
+        fields = parse_field_selector(rt, field_selector) if field_selector else ()
+        w = Watch(self, rt, namespace if rt.namespaced else None, labels, fields)
+        if resource_version in (None, "", "0"):
+            entries, _, _, _ = self.list_entries(rt, namespace, label_selector, field_selector)
+            for e in entries:
+                w._push("ADDED", WatchEvent("ADDED", e, None, self._rv))
+            w.last_rv = self._rv
+        else:
+            try:
+                since = int(str(resource_version))
+            except ValueError:
+                raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
+            compacted = self._compacted.get(rt.gr, 0)
+            if since < compacted:
+                raise errors.expired(f"too old resource version: {since} ({compacted})")
+            for ev in self._history.get(rt.gr, ()):
+                if ev.rv > since:
+                    w.offer(ev)
+            w.last_rv = max(since, w.last_rv)
+        self._watchers.setdefault(rt.gr, set()).add(w)
+        return w
+
+    def watch_from_now(self, rt: ResourceType, namespace: str | None = None) -> Watch:
+        return self.watch(rt, namespace, resource_version=self.resource_version)
+
+    def _unregister(self, w: Watch) -> None:
+        ws = self._watchers.get(w.rt.gr)
+        if ws is not None:
+            ws.discard(w)
+
+    def close_watches(self) -> None:
+        for ws in list(self._watchers.values()):
+            for w in list(ws):
+                w.close()
+
+    def watch_count(self) -> int:
+        return sum(len(ws) for ws in self._watchers.values())
+
+    def _emit(self, rt: ResourceType, type_: str, entry: Entry, old: Obj | None) -> None:
+        ev = WatchEvent(type_, entry, old, self._rv)
+        hist = self._history.get(rt.gr)
+        if hist is None:
+            hist = self._history[rt.gr] = deque()
+        if len(hist) >= self.history_size:
+            dropped = hist.popleft()
+            self._compacted[rt.gr] = dropped.rv
+        hist.append(ev)
+        for w in list(self._watchers.get(rt.gr, ())):
+            w.offer(ev)
+        for listener in self.write_listeners:
+            listener(type_, rt, entry.obj)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        rt: ResourceType,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+        warnings: builtins.list[str] | None = None,
+    ) -> Obj:
+        """Create; 409 AlreadyExists, 404 if the namespace is missing, 422 if invalid."""
+        opts = WriteOptions(dry_run, field_validation, warnings)
+        entry = self._create(rt, obj, opts)
+        return self._out(rt, entry.obj)
+
+    def create_entry(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
+        return self._create(rt, obj, opts)
+
+    def _check_type(self, rt: ResourceType, obj: Any) -> Obj:
+        if not isinstance(obj, dict):
+            raise errors.bad_request("the object provided is not a JSON object")
+        api_version = obj.get("apiVersion")
+        kind = obj.get("kind")
+        if api_version is not None and api_version != rt.api_version:
+            # Other served versions of the same custom resource are fine (conversion None).
+            same = self.registry.get(rt.group, str(api_version).rpartition("/")[2], rt.plural)
+            if not (rt.custom and same is not None and str(api_version).startswith(rt.group)):
+                raise errors.bad_request(
+                    f"the API version in the data ({api_version}) does not match the expected "
+                    f"API version ({rt.api_version})"
+                )
+        if kind is not None and kind != rt.kind:
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+            )
+        meta = obj.get("metadata")
+        if meta is None:
+            obj["metadata"] = {}
+        elif not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        stored_version = rt.storage_version or rt.version
+        head = {
+            "apiVersion": f"{rt.group}/{stored_version}" if rt.group else stored_version,
+            "kind": rt.kind,
+        }
+        obj.pop("apiVersion", None)
+        obj.pop("kind", None)
+        head.update(obj)
+        return head
+
+    def _create(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
+        obj = self._check_type(rt, deep_copy(obj))
+        meta: Obj = obj["metadata"]
+        if rt.namespaced:
+            ns = meta.get("namespace")
+            if not ns:
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    meta.get("name", ""),
+                    [Cause(errors.FIELD_VALUE_REQUIRED, "Required value", "metadata.namespace")],
+                )
+            self._check_namespace_open(rt, ns, meta.get("name") or meta.get("generateName", ""))
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name"):
+            gen = meta.get("generateName")
+            if gen and isinstance(gen, str):
+                meta["name"] = gen + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+            else:
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [
+                        Cause(
+                            errors.FIELD_VALUE_REQUIRED,
+                            "Required value: name or generateName is required",
+                            "metadata.name",
+                        )
+                    ],
+                )
+        name = str(meta["name"])
+        bucket = self._bucket(rt)
+        key = self._key(rt, meta.get("namespace"), name)
+        if key in bucket:
+            raise errors.already_exists(rt.plural, rt.group, name)
+        for f in (
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+            "managedFields",
+        ):
+            meta.pop(f, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = rfc3339(self.now())
+        if rt.has_generation:
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        if rt.status_subresource and rt.custom:
+            obj.pop("status", None)
+        self._prepare_create(rt, obj)
+        obj = self._admit(rt, obj, None, opts)
+        if rt.gr == CRD_GR:
+            self._crd_admit(obj, None)
+        if opts.dry_run:
+            return Entry(obj)
+        self._rv += 1
+        meta = obj["metadata"]
+        meta["resourceVersion"] = str(self._rv)
+        entry = Entry(obj)
+        bucket[key] = entry
+        self._index(rt, key, obj, None)
+        self._emit(rt, "ADDED", entry, None)
+        self._after_write(rt, obj, None)
+        return entry
+
+    def _check_namespace_open(self, rt: ResourceType, namespace: str, name: str) -> None:
+        ns_entry = self._objects.get(NAMESPACE_GR, {}).get(("", namespace))
+        if ns_entry is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if ns_entry.obj["metadata"].get("deletionTimestamp"):
+            raise errors.forbidden(
+                rt.plural,
+                rt.group,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being "
+                "terminated",
+            )
+
+    def update(
+        self,
+        rt: ResourceType,
+        obj: Obj,
+        subresource: str | None = None,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+        warnings: builtins.list[str] | None = None,
+    ) -> Obj:
+        """Replace (PUT). 409 Conflict on a stale resourceVersion, 422 on immutable changes.
+        With subresource="status" only .status is taken from `obj`."""
+        opts = WriteOptions(dry_run, field_validation, warnings)
+        return self._out(rt, self.update_entry(rt, obj, subresource, opts).obj)
+
+    def update_entry(
+        self, rt: ResourceType, obj: Obj, subresource: str | None, opts: WriteOptions
+    ) -> Entry:
+        obj = self._check_type(rt, deep_copy(obj))
+        meta = obj["metadata"]
+        name = meta.get("name")
+        if not name:
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                "",
+                [
+                    Cause(
+                        errors.FIELD_VALUE_REQUIRED,
+                        "Required value: name is required",
+                        "metadata.name",
+                    )
+                ],
+            )
+        key = self._key(rt, meta.get("namespace"), name)
+        old = self._objects.get(rt.gr, {}).get(key)
+        if old is None:
+            if rt.allow_create_on_update and subresource is None:
+                meta.pop("resourceVersion", None)
+                return self._create(rt, obj, opts)
+            raise errors.not_found(rt.plural, rt.group, name)
+        rv = meta.get("resourceVersion")
+        if not rv and not rt.allow_unconditional_update:
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [
+                    Cause(
+                        errors.FIELD_VALUE_INVALID,
+                        "Invalid value: 0: must be specified for an update",
+                        "metadata.resourceVersion",
+                    )
+                ],
+            )
+        return self._update(rt, obj, old, subresource, opts)
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        patch_type: str,
+        subresource: str | None = None,
+        *,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+        warnings: builtins.list[str] | None = None,
+    ) -> Obj:
+        """PATCH with a merge, JSON or strategic-merge patch (Content-Type as patch_type)."""
+        opts = WriteOptions(dry_run, field_validation, warnings)
+        entry = self.patch_entry(rt, namespace, name, patch, patch_type, subresource, opts)
+        return self._out(rt, entry.obj)
+
+    def patch_entry(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        patch_type: str,
+        subresource: str | None,
+        opts: WriteOptions,
+    ) -> Entry:
+        from tend.sim import patch as patching
+
+        old = self._objects.get(rt.gr, {}).get(self._key(rt, namespace, name))
+        if old is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        current = deep_copy(old.obj)
+        if rt.custom and current.get("apiVersion") != rt.api_version:
+            current["apiVersion"] = rt.api_version
+        patched = patching.apply_patch(rt, current, patch, patch_type)
+        if not isinstance(patched, dict):
+            raise errors.bad_request("the patched object is not a JSON object")
+        meta = patched.get("metadata")
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if meta.get("name") != name or (rt.namespaced and meta.get("namespace") != namespace):
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the "
+                f"URL ({name})"
+            )
+        patched = self._check_type(rt, patched)
+        return self._update(rt, patched, old, subresource, opts)
+
+    def _update(
+        self,
+        rt: ResourceType,
+        new: Obj,
+        old_entry: Entry,
+        subresource: str | None,
+        opts: WriteOptions,
+    ) -> Entry:
+        old = old_entry.obj
+        old_meta = old["metadata"]
+        name = old_meta["name"]
+        meta = new["metadata"]
+        rv = meta.get("resourceVersion")
+        if rv and str(rv) != old_meta["resourceVersion"]:
+            raise errors.stale(rt.plural, rt.group, name)
+        uid = meta.get("uid")
+        if uid and uid != old_meta["uid"]:
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                f"{old_meta['uid']}",
+            )
+        if subresource == "status":
+            status = new.get("status")
+            new = deep_copy(old)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+            meta = new["metadata"]
+        elif subresource is not None:
+            raise errors.bad_request(f"subresource {subresource} cannot be written here")
+        else:
+            if rt.status_subresource:
+                if "status" in old:
+                    new["status"] = deep_copy(old["status"])
+                else:
+                    new.pop("status", None)
+            # System fields are the server's.
+            for f in (
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ):
+                if f in old_meta:
+                    meta[f] = old_meta[f]
+                else:
+                    meta.pop(f, None)
+            meta["name"] = old_meta["name"]
+            if rt.namespaced:
+                meta["namespace"] = old_meta["namespace"]
+            else:
+                meta.pop("namespace", None)
+            meta.pop("selfLink", None)
+            meta.pop("managedFields", None)
+            if old_meta.get("deletionTimestamp"):
+                added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+                if added:
+                    raise errors.invalid(
+                        rt.kind,
+                        rt.group,
+                        name,
+                        [
+                            Cause(
+                                errors.FIELD_VALUE_FORBIDDEN,
+                                "Forbidden: no new finalizers can be added if the object is "
+                                "being deleted, found new finalizers " + json.dumps(sorted(added)),
+                                "metadata.finalizers",
+                            )
+                        ],
+                    )
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        self._prepare_update(rt, new, old)
+        new = self._admit(rt, new, old, opts)
+        if rt.gr == CRD_GR:
+            self._crd_admit(new, old)
+        meta = new["metadata"]
+        if rt.has_generation and subresource is None and _spec_changed(rt, new, old):
+            meta["generation"] = int(old_meta.get("generation") or 0) + 1
+        if new == old:
+            return old_entry  # a no-op write is not a write: no new resourceVersion, no event
+        if opts.dry_run:
+            return Entry(new)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            return self._remove(rt, old_entry, new)
+        self._rv += 1
+        meta["resourceVersion"] = str(self._rv)
+        key = self._key(rt, meta.get("namespace"), name)
+        entry = Entry(new)
+        self._objects[rt.gr][key] = entry
+        self._index(rt, key, new, old)
+        self._emit(rt, "MODIFIED", entry, old)
+        self._after_write(rt, new, old)
+        return entry
+
+    def delete(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        propagation: str | None = None,
+        *,
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        """Delete. With finalizers (or Foreground/Orphan propagation) the object only gets a
+        deletionTimestamp and lives on until its finalizers are removed. propagation None means
+        the kind's default (Background; Orphan for batch/v1 Jobs, like the real server)."""
+        entry, _ = self.delete_entry(
+            rt, namespace, name, propagation, grace_period_seconds, preconditions, dry_run
+        )
+        return self._out(rt, entry.obj)
+
+    def delete_entry(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        propagation: str | None = None,
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Entry, bool]:
+        """(entry, deleted_now)."""
+        key = self._key(rt, namespace, name)
+        old_entry = self._objects.get(rt.gr, {}).get(key)
+        if old_entry is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        old = old_entry.obj
+        old_meta = old["metadata"]
+        if preconditions:
+            want_uid = preconditions.get("uid")
+            if want_uid and want_uid != old_meta["uid"]:
+                raise errors.conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: UID in precondition: {want_uid}, UID in object meta: "
+                    f"{old_meta['uid']}",
+                )
+            want_rv = preconditions.get("resourceVersion")
+            if want_rv and str(want_rv) != old_meta["resourceVersion"]:
+                raise errors.conflict(
+                    rt.plural,
+                    rt.group,
+                    name,
+                    f"Precondition failed: ResourceVersion in precondition: {want_rv}, "
+                    f"ResourceVersion in object meta: {old_meta['resourceVersion']}",
+                )
+        if propagation is not None and propagation not in PROPAGATIONS:
+            raise errors.invalid(
+                "DeleteOptions",
+                "",
+                "",
+                [
+                    Cause(
+                        errors.FIELD_VALUE_NOT_SUPPORTED,
+                        f'Unsupported value: "{propagation}": supported values: "Foreground", '
+                        '"Background", "Orphan"',
+                        "propagationPolicy",
+                    )
+                ],
+            )
+        policy = propagation or rt.default_propagation
+        new = deep_copy(old)
+        meta = new["metadata"]
+        finalizers: builtins.list[str] = list(meta.get("finalizers") or [])
+        if policy == "Foreground" and FOREGROUND not in finalizers:
+            finalizers.append(FOREGROUND)
+        if policy == "Orphan" and ORPHAN not in finalizers:
+            finalizers.append(ORPHAN)
+        if policy == "Background" and not old_meta.get("deletionTimestamp"):
+            finalizers = [f for f in finalizers if f not in (FOREGROUND, ORPHAN)]
+        if rt.gr == NAMESPACE_GR:
+            finalizers_spec = (new.get("spec") or {}).get("finalizers") or []
+            if finalizers_spec or finalizers:
+                new.setdefault("status", {})["phase"] = "Terminating"
+        graceful = self._graceful_seconds(rt, old, grace_period_seconds)
+        if finalizers:
+            meta["finalizers"] = finalizers
+        else:
+            meta.pop("finalizers", None)
+        if not finalizers and not graceful and not _namespace_spec_finalizers(rt, new):
+            if dry_run:
+                return Entry(new), True
+            return self._remove(rt, old_entry, new), True
+        if not meta.get("deletionTimestamp"):
+            meta["deletionTimestamp"] = rfc3339(self.now() + timedelta(seconds=graceful))
+            meta["deletionGracePeriodSeconds"] = graceful
+            if rt.has_generation:
+                meta["generation"] = int(meta.get("generation") or 0) + 1
+        elif graceful < int(meta.get("deletionGracePeriodSeconds") or 0):
+            meta["deletionTimestamp"] = rfc3339(self.now() + timedelta(seconds=graceful))
+            meta["deletionGracePeriodSeconds"] = graceful
+        if new == old or dry_run:
+            return (old_entry if new == old else Entry(new)), False
+        self._rv += 1
+        meta["resourceVersion"] = str(self._rv)
+        entry = Entry(new)
+        self._objects[rt.gr][key] = entry
+        self._index(rt, key, new, old)
+        self._emit(rt, "MODIFIED", entry, old)
+        self._after_write(rt, new, old)
+        return entry, False
+
+    def _graceful_seconds(self, rt: ResourceType, obj: Obj, requested: int | None) -> int:
+        if rt.gr != ("", "pods") or not self.graceful_pod_deletion:
+            return 0
+        if requested is not None:
+            return max(0, requested)
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            return 0
+        current = obj["metadata"].get("deletionGracePeriodSeconds")
+        if current is not None:
+            return int(current)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+    def delete_collection(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        propagation: str | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> builtins.list[Obj]:
+        entries, _, _, _ = self.list_entries(rt, namespace, label_selector, field_selector)
+        out = []
+        for e in entries:
+            meta = e.obj["metadata"]
+            try:
+                got, _ = self.delete_entry(
+                    rt, meta.get("namespace"), meta["name"], propagation, dry_run=dry_run
+                )
+            except ApiError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            out.append(self._out(rt, got.obj))
+        return out
+
+    def _remove(self, rt: ResourceType, old_entry: Entry, final: Obj) -> Entry:
+        meta = final["metadata"]
+        key = self._key(rt, meta.get("namespace"), meta["name"])
+        del self._objects[rt.gr][key]
+        self._rv += 1
+        meta["resourceVersion"] = str(self._rv)
+        entry = Entry(final)
+        self._index(rt, key, None, old_entry.obj)
+        self._emit(rt, "DELETED", entry, old_entry.obj)
+        self._after_remove(rt, final)
+        return entry
+
+    # -- indexes and follow-ups -------------------------------------------------------------
+
+    def _index(self, rt: ResourceType, key: Key, new: Obj | None, old: Obj | None) -> None:
+        ref = (rt.gr, key)
+        if old is not None:
+            for o in old["metadata"].get("ownerReferences") or []:
+                deps = self._dependents.get(o.get("uid"))
+                if deps is not None:
+                    deps.discard(ref)
+                    if not deps:
+                        del self._dependents[o.get("uid")]
+            if new is None:
+                self._uids.pop(old["metadata"]["uid"], None)
+        if new is not None:
+            meta = new["metadata"]
+            self._uids[meta["uid"]] = ref
+            owners = meta.get("ownerReferences") or []
+            for o in owners:
+                self._dependents.setdefault(o.get("uid"), set()).add(ref)
+            if (
+                owners
+                and (old is None or old["metadata"].get("ownerReferences") != owners)
+                and any(o.get("uid") not in self._uids for o in owners)
+            ):
+                self._gc_dirty.update(str(o.get("uid")) for o in owners)
+                self._schedule_gc()
+
+    def _after_write(self, rt: ResourceType, new: Obj, old: Obj | None) -> None:
+        meta = new["metadata"]
+        if rt.gr == CRD_GR:
+            self._serve_crd(new)
+        if rt.gr == NAMESPACE_GR and old is None:
+            self._namespace_created(meta["name"])
+        if meta.get("deletionTimestamp"):
+            fins = meta.get("finalizers") or []
+            if FOREGROUND in fins or ORPHAN in fins or rt.gr in (NAMESPACE_GR, CRD_GR):
+                self._gc_dirty.add(meta["uid"])
+                self._schedule_gc()
+
+    def _after_remove(self, rt: ResourceType, final: Obj) -> None:
+        meta = final["metadata"]
+        if meta["uid"] in self._dependents:
+            self._gc_dirty.add(meta["uid"])
+            self._schedule_gc()
+        if rt.gr == CRD_GR:
+            self._unserve_crd(final)
+        for ref in meta.get("ownerReferences") or []:
+            owner = self._lookup_uid(str(ref.get("uid")))
+            if owner is not None and owner[1].obj["metadata"].get("deletionTimestamp"):
+                self._gc_dirty.add(str(ref.get("uid")))
+                self._schedule_gc()
+        namespace = meta.get("namespace")
+        if rt.namespaced and namespace:
+            self.namespace_content_pending(namespace)
+
+    # -- garbage collection ------------------------------------------------------------------
+
+    def _schedule_gc(self) -> None:
+        if self._gc_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._gc_scheduled = True
+        if loop is None:
+            self.run_gc()
+        else:
+            loop.call_soon(self.run_gc)
+
+    def run_gc(self) -> None:
+        """Process owners whose dependents or finalizers need attention, until nothing changes.
+        Runs on the event loop shortly after the write that made it necessary (like the real
+        garbage collector, it is asynchronous to the DELETE request)."""
+        self._gc_scheduled = False
+        for _ in range(10_000):
+            if not self._gc_dirty:
+                return
+            uid = self._gc_dirty.pop()
+            try:
+                self._gc_one(uid)
+            except ApiError:  # a conflicting finalizer or a validation failure: leave it be
+                continue
+
+    def _lookup_uid(self, uid: str) -> tuple[ResourceType, Entry] | None:
+        ref = self._uids.get(uid)
+        if ref is None:
+            return None
+        gr, key = ref
+        entry = self._objects.get(gr, {}).get(key)
+        rt = self._rt_for_gr(gr)
+        if entry is None or rt is None:
+            return None
+        return rt, entry
+
+    def _rt_for_gr(self, gr: GR) -> ResourceType | None:
+        for rt in self.registry:
+            if rt.gr == gr and (not rt.custom or rt.version == rt.storage_version):
+                return rt
+        return None
+
+    def _dependents_of(self, uid: str) -> builtins.list[tuple[ResourceType, Entry]]:
+        out = []
+        for gr, key in sorted(self._dependents.get(uid, ())):
+            entry = self._objects.get(gr, {}).get(key)
+            rt = self._rt_for_gr(gr)
+            if entry is not None and rt is not None:
+                out.append((rt, entry))
+        return out
+
+    def _gc_one(self, uid: str) -> None:
+        found = self._lookup_uid(uid)
+        if found is not None:
+            rt, entry = found
+            meta = entry.obj["metadata"]
+            if meta.get("deletionTimestamp"):
+                self._finalize_owner(rt, entry)
+            return
+        # The owner is gone: collect dependents whose every owner is gone.
+        for drt, dep in self._dependents_of(uid):
+            dmeta = dep.obj["metadata"]
+            owners = dmeta.get("ownerReferences") or []
+            alive = [o for o in owners if o.get("uid") in self._uids]
+            if alive:
+                # Drop only the dangling references.
+                new = deep_copy(dep.obj)
+                new["metadata"]["ownerReferences"] = alive
+                self._update(drt, new, dep, None, WriteOptions(field_validation="Ignore"))
+                continue
+            if dmeta.get("deletionTimestamp"):
+                continue
+            self.delete_entry(drt, dmeta.get("namespace"), dmeta["name"], "Background")
+
+    def _finalize_owner(self, rt: ResourceType, entry: Entry) -> None:
+        obj = entry.obj
+        meta = obj["metadata"]
+        fins = list(meta.get("finalizers") or [])
+        uid = meta["uid"]
+        if ORPHAN in fins:
+            for drt, dep in self._dependents_of(uid):
+                new = deep_copy(dep.obj)
+                refs = [
+                    o for o in new["metadata"].get("ownerReferences") or [] if o.get("uid") != uid
+                ]
+                if refs:
+                    new["metadata"]["ownerReferences"] = refs
+                else:
+                    new["metadata"].pop("ownerReferences", None)
+                self._update(drt, new, dep, None, WriteOptions(field_validation="Ignore"))
+            self._drop_finalizer(rt, entry, ORPHAN)
+            return
+        if FOREGROUND in fins:
+            for drt, dep in self._dependents_of(uid):
+                dmeta = dep.obj["metadata"]
+                if not dmeta.get("deletionTimestamp"):
+                    self.delete_entry(drt, dmeta.get("namespace"), dmeta["name"], "Foreground")
+            if not self._blocking_dependents(uid):
+                current = self._lookup_uid(uid)
+                if current is not None:
+                    self._drop_finalizer(current[0], current[1], FOREGROUND)
+            return
+        if rt.gr == NAMESPACE_GR:
+            self._finalize_namespace(rt, entry)
+        elif rt.gr == CRD_GR:
+            self._finalize_crd(rt, entry)
+
+    def _blocking_dependents(self, uid: str) -> bool:
+        for _, dep in self._dependents_of(uid):
+            for o in dep.obj["metadata"].get("ownerReferences") or []:
+                if o.get("uid") == uid and o.get("blockOwnerDeletion"):
+                    return True
+        return False
+
+    def _drop_finalizer(self, rt: ResourceType, entry: Entry, finalizer: str) -> None:
+        new = deep_copy(entry.obj)
+        fins = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
+        if fins:
+            new["metadata"]["finalizers"] = fins
+        else:
+            new["metadata"].pop("finalizers", None)
+        self._update(rt, new, entry, None, WriteOptions(field_validation="Ignore"))
+
+    def _finalize_namespace(self, rt: ResourceType, entry: Entry) -> None:
+        ns = entry.obj["metadata"]["name"]
+        remaining = 0
+        for gr, bucket in list(self._objects.items()):
+            nrt = self._rt_for_gr(gr)
+            if nrt is None or not nrt.namespaced:
+                continue
+            for key, e in sorted(bucket.items()):
+                if key[0] != ns:
+                    continue
+                remaining += 1
+                if not e.obj["metadata"].get("deletionTimestamp"):
+                    self.delete_entry(nrt, ns, key[1], "Background")
+        if remaining and any(k[0] == ns for b in self._objects.values() for k in b):
+            return  # wait for finalizers of the content; called again when they change
+        new = deep_copy(entry.obj)
+        spec = new.get("spec") or {}
+        spec.pop("finalizers", None)
+        new["spec"] = spec
+        current = self._objects[NAMESPACE_GR].get(("", ns))
+        if current is None:
+            return
+        self._update(rt, new, current, None, WriteOptions(field_validation="Ignore"))
+        current = self._objects[NAMESPACE_GR].get(("", ns))
+        if current is not None and not current.obj["metadata"].get("finalizers"):
+            self._remove(rt, current, deep_copy(current.obj))
+
+    def _finalize_crd(self, rt: ResourceType, entry: Entry) -> None:
+        crd = entry.obj
+        types = self.registry.crd_types(crd["metadata"]["name"])
+        if types:
+            crt = types[0]
+            bucket = self._objects.get(crt.gr, {})
+            for key, e in sorted(bucket.items()):
+                if not e.obj["metadata"].get("deletionTimestamp"):
+                    self.delete_entry(crt, key[0] or None, key[1], "Background")
+            if self._objects.get(crt.gr):
+                return
+        self._drop_finalizer(rt, entry, CRD_FINALIZER)
+
+    # -- kind specific behaviour -------------------------------------------------------------
+
+    def _prepare_create(self, rt: ResourceType, obj: Obj) -> None:
+        from tend.sim import resources
+
+        resources.default_on_create(rt, obj, self)
+
+    def _prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
+        from tend.sim import resources
+
+        resources.default_on_update(rt, new, old)
+
+    def _namespace_created(self, namespace: str) -> None:
+        """The service-account controller's part: every namespace gets a `default` account."""
+        sa = self.registry.get("", "v1", "serviceaccounts")
+        if sa is not None and ((namespace, "default") not in self._objects.get(sa.gr, {})):
+            self.create(sa, {"metadata": {"name": "default", "namespace": namespace}})
+
+    def allocate_cluster_ip(self) -> str:
+        self._cluster_ip += 1
+        n = self._cluster_ip
+        return f"10.96.{(n // 250) % 250}.{n % 250 + 1}"
+
+    def namespace_content_pending(self, namespace: str) -> None:
+        """Something in a terminating namespace went away: check whether it can finish."""
+        entry = self._objects.get(NAMESPACE_GR, {}).get(("", namespace))
+        if entry is not None and entry.obj["metadata"].get("deletionTimestamp"):
+            self._gc_dirty.add(entry.obj["metadata"]["uid"])
+            self._schedule_gc()
+
+    def _admit(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> Obj:
+        """Validation: our metadata checks, then the schema (custom) or built-in validators."""
+        if opts.field_validation not in FIELD_VALIDATIONS:
+            raise errors.bad_request(
+                f"fieldValidation must be one of Ignore, Warn, Strict, got {opts.field_validation}"
+            )
+        causes = _validate_metadata(rt, obj, old)
+        if self.validate:
+            validate_custom, validate_builtin = self._load_validators()
+            if rt.custom and rt.schema is not None and validate_custom is not None:
+                result = validate_custom(
+                    rt.schema, obj, old, field_validation=opts.field_validation
+                )
+                obj = result.obj
+                causes.extend(result.causes)
+                if opts.warnings is not None:
+                    opts.warnings.extend(result.warnings)
+            elif not rt.custom and validate_builtin is not None:
+                causes.extend(validate_builtin(rt.kind, obj, old))
+        if old is not None:
+            for path in rt.immutable_fields:
+                if get_path(obj, path) != get_path(old, path):
+                    causes.append(
+                        Cause(errors.FIELD_VALUE_INVALID, "Invalid value: field is immutable", path)
+                    )
+        causes = _dedupe(causes)
+        unknown = [c for c in causes if c.reason == errors.FIELD_VALUE_UNKNOWN]
+        if unknown:
+            if opts.field_validation == "Strict":
+                fields = ", ".join(f'unknown field "{c.field}"' for c in unknown)
+                raise errors.bad_request(
+                    f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                    f"strict decoding error: {fields}",
+                    unknown,
+                )
+            if opts.field_validation == "Warn" and opts.warnings is not None:
+                opts.warnings.extend(f'unknown field "{c.field}"' for c in unknown)
+            causes = [c for c in causes if c.reason != errors.FIELD_VALUE_UNKNOWN]
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
+        return obj
+
+    def _load_validators(self) -> tuple[Any, Any]:
+        if self._validators is None or None in self._validators:
+            self._validators = (
+                _optional("tend.sim.schema", "validate_custom"),
+                _optional("tend.sim.validation", "validate_builtin"),
+            )
+        return self._validators
+
+    # -- CRDs --------------------------------------------------------------------------------
+
+    def _crd_admit(self, crd: Obj, old: Obj | None) -> None:
+        causes = _validate_crd(crd, old)
+        name = crd["metadata"].get("name", "")
+        if causes:
+            raise errors.invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, causes)
+        spec = crd["spec"]
+        names = spec["names"]
+        for other in self._objects.get(CRD_GR, {}).values():
+            o = other.obj
+            if o["metadata"]["name"] == name or o["spec"]["group"] != spec["group"]:
+                continue
+            onames = o["spec"]["names"]
+            if onames.get("kind") == names.get("kind") or onames.get("plural") == names.get(
+                "plural"
+            ):
+                conflict = True
+                break
+        else:
+            conflict = False
+        status = crd.setdefault("status", {})
+        storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
+        accepted = {
+            "plural": names["plural"],
+            "singular": names.get("singular") or names["kind"].lower(),
+            "kind": names["kind"],
+            "listKind": names.get("listKind") or names["kind"] + "List",
+        }
+        for extra in ("shortNames", "categories"):
+            if names.get(extra):
+                accepted[extra] = names[extra]
+        now = rfc3339(self.now())
+        old_conditions = {
+            c["type"]: c for c in ((old or {}).get("status") or {}).get("conditions") or []
+        }
+
+        def cond(type_: str, ok: bool, reason: str, message: str) -> Obj:
+            prev = old_conditions.get(type_)
+            st = "True" if ok else "False"
+            when = prev["lastTransitionTime"] if prev and prev.get("status") == st else now
+            return {
+                "type": type_,
+                "status": st,
+                "lastTransitionTime": when,
+                "reason": reason,
+                "message": message,
+            }
+
+        conditions = [
+            cond(
+                "NamesAccepted",
+                not conflict,
+                "NoConflicts" if not conflict else "AllowedNamesConflicts",
+                "no conflicts found" if not conflict else "names conflict with another CRD",
+            ),
+            cond(
+                "Established",
+                not conflict,
+                "InitialNamesAccepted" if not conflict else "NotAccepted",
+                "the initial names have been accepted"
+                if not conflict
+                else "not all names are accepted",
+            ),
+        ]
+        if crd["metadata"].get("deletionTimestamp"):
+            conditions.append(
+                cond(
+                    "Terminating",
+                    True,
+                    "InstanceDeletionInProgress",
+                    "CustomResource deletion is in progress",
+                )
+            )
+        status["conditions"] = conditions
+        status["acceptedNames"] = accepted if not conflict else {"plural": "", "kind": ""}
+        stored = list(
+            status.get("storedVersions")
+            or ((old or {}).get("status") or {}).get("storedVersions")
+            or []
+        )
+        if storage not in stored:
+            stored.append(storage)
+        status["storedVersions"] = stored
+        fins = crd["metadata"].setdefault("finalizers", [])
+        if CRD_FINALIZER not in fins and not crd["metadata"].get("deletionTimestamp"):
+            fins.append(CRD_FINALIZER)
+
+    def _serve_crd(self, crd: Obj) -> None:
+        established = any(
+            c.get("type") == "Established" and c.get("status") == "True"
+            for c in (crd.get("status") or {}).get("conditions") or []
+        )
+        name = crd["metadata"]["name"]
+        if established:
+            types = types_from_crd(crd)
+            if crd["metadata"].get("deletionTimestamp"):
+                for t in types:
+                    t.verbs = tuple(v for v in t.verbs if v != "create")
+            self.registry.set_crd(name, types)
+
+    def _unserve_crd(self, crd: Obj) -> None:
+        name = crd["metadata"]["name"]
+        types = self.registry.crd_types(name)
+        self.registry.remove_crd(name)
+        for t in types:
+            self._objects.pop(t.gr, None)
+
+    def register_crd(self, crd: Obj) -> Obj:
+        """Create, or replace, a CRD (like `kubectl apply`)."""
+        rt = self.resource("customresourcedefinitions", "apiextensions.k8s.io")
+        name = crd.get("metadata", {}).get("name", "")
+        try:
+            current = self.get(rt, None, name)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+            return self.create(rt, crd)
+        body = deep_copy(crd)
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return self.update(rt, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _namespace_spec_finalizers(rt: ResourceType, obj: Obj) -> bool:
+    return rt.gr == NAMESPACE_GR and bool((obj.get("spec") or {}).get("finalizers"))
+
+
+def _spec_changed(rt: ResourceType, new: Obj, old: Obj) -> bool:
+    """Whether the write bumps generation: everything but metadata (and status when status is
+    a subresource) counts, like the registry strategies of CRDs and workloads."""
+    skip = {"metadata", "status"} if rt.status_subresource else {"metadata"}
+    keys = (set(new) | set(old)) - skip
+    return any(new.get(k) != old.get(k) for k in keys)
+
+
+def _dedupe(causes: list[Cause]) -> list[Cause]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for c in causes:
+        k = (c.field, c.reason)
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(c)
+    return out
+
+
+def _validate_metadata(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
+    meta = obj["metadata"]
+    causes: list[Cause] = []
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        causes.append(
+            Cause(
+                errors.FIELD_VALUE_REQUIRED,
+                "Required value: name or generateName is required",
+                "metadata.name",
+            )
+        )
+    elif old is None:
+        pattern = (
+            _DNS_LABEL if rt.kind in _LABEL_NAMED_KINDS and not rt.custom else (_DNS_SUBDOMAIN)
+        )
+        limit = 63 if pattern is _DNS_LABEL else 253
+        if rt.gr == CRD_GR or rt.kind == "Event" or rt.gr == ("", "nodes"):
+            pattern = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+        if rt.group == "rbac.authorization.k8s.io":
+            pattern = re.compile(r"^[^/%]+$")  # path segment names (e.g. system:controller)
+        if len(name) > limit or pattern.match(name) is None:
+            what = "RFC 1123 label" if pattern is _DNS_LABEL else "RFC 1123 subdomain"
+            causes.append(
+                Cause(
+                    errors.FIELD_VALUE_INVALID,
+                    f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
+                    "alphanumeric characters, '-' or '.', and must start and end with an "
+                    "alphanumeric character",
+                    "metadata.name",
+                )
+            )
+    for field_name in ("labels", "annotations"):
+        value = meta.get(field_name)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or any(not isinstance(v, str) for v in value.values()):
+            causes.append(
+                Cause(
+                    errors.FIELD_VALUE_TYPE_INVALID,
+                    "Invalid value: must be a map of string to string",
+                    f"metadata.{field_name}",
+                )
+            )
+            continue
+        for k, v in value.items():
+            kname = k.rsplit("/", 1)[-1]
+            prefix = k.rsplit("/", 1)[0] if "/" in k else None
+            if not (0 < len(kname) <= 63 and _QUALIFIED_NAME.match(kname)) or (
+                prefix is not None and not _DNS_SUBDOMAIN.match(prefix)
+            ):
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_INVALID,
+                        f'Invalid value: "{k}": name part must consist of '
+                        "alphanumeric characters, '-', '_' or '.', and must start "
+                        "and end with an alphanumeric character",
+                        f"metadata.{field_name}",
+                    )
+                )
+            if field_name == "labels" and (len(v) > 63 or not _LABEL_VALUE.match(v)):
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_INVALID,
+                        f'Invalid value: "{v}": a valid label must be an empty '
+                        "string or consist of alphanumeric characters, '-', '_' "
+                        "or '.', and must start and end with an alphanumeric "
+                        "character",
+                        "metadata.labels",
+                    )
+                )
+    owners = meta.get("ownerReferences")
+    if owners is not None:
+        if not isinstance(owners, list):
+            causes.append(
+                Cause(
+                    errors.FIELD_VALUE_TYPE_INVALID,
+                    "Invalid value: must be a list",
+                    "metadata.ownerReferences",
+                )
+            )
+        else:
+            controllers = 0
+            for i, o in enumerate(owners):
+                path = f"metadata.ownerReferences[{i}]"
+                if not isinstance(o, dict):
+                    causes.append(
+                        Cause(
+                            errors.FIELD_VALUE_TYPE_INVALID,
+                            "Invalid value: must be an object",
+                            path,
+                        )
+                    )
+                    continue
+                for req in ("apiVersion", "kind", "name", "uid"):
+                    if not o.get(req):
+                        causes.append(
+                            Cause(errors.FIELD_VALUE_REQUIRED, "Required value", f"{path}.{req}")
+                        )
+                if o.get("controller"):
+                    controllers += 1
+                if o.get("uid") and o.get("uid") == meta.get("uid"):
+                    causes.append(
+                        Cause(
+                            errors.FIELD_VALUE_INVALID,
+                            "Invalid value: an object cannot own itself",
+                            f"{path}.uid",
+                        )
+                    )
+            if controllers > 1:
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_INVALID,
+                        "Invalid value: Only one reference can have Controller set to true",
+                        "metadata.ownerReferences",
+                    )
+                )
+    fins = meta.get("finalizers")
+    if fins is not None:
+        if not isinstance(fins, list) or any(not isinstance(f, str) for f in fins):
+            causes.append(
+                Cause(
+                    errors.FIELD_VALUE_TYPE_INVALID,
+                    "Invalid value: must be a list of strings",
+                    "metadata.finalizers",
+                )
+            )
+        elif ORPHAN in fins and FOREGROUND in fins:
+            causes.append(
+                Cause(
+                    errors.FIELD_VALUE_INVALID,
+                    'Invalid value: finalizer "orphan" and "foregroundDeletion" cannot be both set',
+                    "metadata.finalizers",
+                )
+            )
+    return causes
+
+
+def _validate_crd(crd: Obj, old: Obj | None) -> list[Cause]:
+    """Light validation of a CustomResourceDefinition itself."""
+    causes: list[Cause] = []
+    spec = crd.get("spec")
+    if not isinstance(spec, dict):
+        return [Cause(errors.FIELD_VALUE_REQUIRED, "Required value", "spec")]
+    group = spec.get("group")
+    names = spec.get("names")
+    if not group or not isinstance(group, str):
+        causes.append(Cause(errors.FIELD_VALUE_REQUIRED, "Required value", "spec.group"))
+    elif "." not in group:
+        causes.append(
+            Cause(
+                errors.FIELD_VALUE_INVALID,
+                f'Invalid value: "{group}": should be a domain with at least one dot',
+                "spec.group",
+            )
+        )
+    if not isinstance(names, dict):
+        causes.append(Cause(errors.FIELD_VALUE_REQUIRED, "Required value", "spec.names"))
+        names = {}
+    for req in ("plural", "kind"):
+        if not names.get(req):
+            causes.append(Cause(errors.FIELD_VALUE_REQUIRED, "Required value", f"spec.names.{req}"))
+    plural = names.get("plural")
+    if plural and group and crd["metadata"].get("name") != f"{plural}.{group}":
+        causes.append(
+            Cause(
+                errors.FIELD_VALUE_INVALID,
+                f'Invalid value: "{crd["metadata"].get("name")}": must be '
+                f'spec.names.plural+"."+spec.group',
+                "metadata.name",
+            )
+        )
+    scope = spec.get("scope")
+    if scope not in ("Namespaced", "Cluster"):
+        causes.append(
+            Cause(
+                errors.FIELD_VALUE_NOT_SUPPORTED,
+                f'Unsupported value: "{scope}": supported values: "Cluster", "Namespaced"',
+                "spec.scope",
+            )
+        )
+    versions = spec.get("versions")
+    if not isinstance(versions, list) or not versions:
+        causes.append(
+            Cause(
+                errors.FIELD_VALUE_INVALID,
+                "Invalid value: must have exactly one version marked as storage version",
+                "spec.versions",
+            )
+        )
+    else:
+        storage = [v for v in versions if isinstance(v, dict) and v.get("storage")]
+        if len(storage) != 1:
+            causes.append(
+                Cause(
+                    errors.FIELD_VALUE_INVALID,
+                    "Invalid value: must have exactly one version marked as storage version",
+                    "spec.versions",
+                )
+            )
+        seen: set[str] = set()
+        for i, v in enumerate(versions):
+            if not isinstance(v, dict) or not v.get("name"):
+                causes.append(
+                    Cause(errors.FIELD_VALUE_REQUIRED, "Required value", f"spec.versions[{i}].name")
+                )
+                continue
+            if v["name"] in seen:
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_DUPLICATE,
+                        f'Duplicate value: "{v["name"]}"',
+                        f"spec.versions[{i}].name",
+                    )
+                )
+            seen.add(v["name"])
+            if "served" not in v or "storage" not in v:
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_REQUIRED, "Required value", f"spec.versions[{i}].served"
+                    )
+                )
+            schema = (v.get("schema") or {}).get("openAPIV3Schema")
+            if not isinstance(schema, dict):
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_REQUIRED,
+                        "Required value: schemas are required",
+                        f"spec.versions[{i}].schema.openAPIV3Schema",
+                    )
+                )
+            elif schema.get("type") != "object":
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_INVALID,
+                        'Invalid value: must be "object" at the root',
+                        f"spec.versions[{i}].schema.openAPIV3Schema.type",
+                    )
+                )
+    if old is not None:
+        for path in ("group", "scope"):
+            if spec.get(path) != (old.get("spec") or {}).get(path):
+                causes.append(
+                    Cause(
+                        errors.FIELD_VALUE_INVALID,
+                        "Invalid value: field is immutable",
+                        f"spec.{path}",
+                    )
+                )
+    return causes
