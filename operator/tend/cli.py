@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -112,7 +111,9 @@ def problems_of(found: manifests.Manifests, settings: OperatorConfig) -> list[st
         lines.extend(f"{where}: {p.field}: {p.message}" for p in builders.spec_problems(service))
         known = {r.name for r in settings.receivers}
         if known:
-            for i, step in enumerate((service.spec.alerts and service.spec.alerts.escalation) or []):
+            for i, step in enumerate(
+                (service.spec.alerts and service.spec.alerts.escalation) or []
+            ):
                 for receiver in step.receivers or []:
                     if receiver not in known:
                         lines.append(
@@ -177,4 +178,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

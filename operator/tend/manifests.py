@@ -53,7 +53,11 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
         elif path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix in YAML_SUFFIXES and child.name not in SKIPPED_NAMES:
+                if (
+                    child.is_file()
+                    and child.suffix in YAML_SUFFIXES
+                    and child.name not in SKIPPED_NAMES
+                ):
                     yield child
         else:
             raise FileNotFoundError(f"{path}: no such file or directory")
@@ -101,7 +105,9 @@ def _add(result: Manifests, source: str, doc: Any, default_namespace: str) -> No
     label = _describe(doc)
     if doc.get("apiVersion") != API_VERSION:
         result.problems.append(
-            Problem(source, f"apiVersion: must be {API_VERSION}, not {doc.get('apiVersion')!r}", label)
+            Problem(
+                source, f"apiVersion: must be {API_VERSION}, not {doc.get('apiVersion')!r}", label
+            )
         )
         return
     body = dict(doc)

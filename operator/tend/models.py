@@ -10,6 +10,8 @@ refuses them), and the tests pin that both agree.
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -19,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     ValidationError,
     WithJsonSchema,
     model_validator,
@@ -33,6 +36,8 @@ from tend.units import (
     parse_duration,
     parse_quantity,
 )
+
+JsonDict = dict[str, JsonValue]
 
 GROUP = "tend.dev"
 VERSION = "v1alpha1"
@@ -84,9 +89,9 @@ IntOrString = Annotated[
 ]
 
 
-def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
+def cel(rule: str, message: str, field_path: str | None = None) -> JsonDict:
     """One `x-kubernetes-validations` entry."""
-    entry = {"rule": rule, "message": message}
+    entry: JsonDict = {"rule": rule, "message": message}
     if field_path:
         entry["fieldPath"] = field_path
     return entry
@@ -321,7 +326,7 @@ class RestartPolicy(Model):
                 "onExhausted: Rollback needs policy Always (a Job has no previous template)"
             )
         if self.window is not None and parse_duration(self.window) <= 0:
-            raise ValueError("window must be longer than 0s")
+            raise ValueError("window: must be longer than 0s")
         return self
 
 
@@ -415,10 +420,16 @@ class Probes(Model):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("!has(self.liveness) || self.liveness.successThreshold == 1", _SUCCESS_ONE,
-                    ".liveness.successThreshold"),
-                cel("!has(self.startup) || self.startup.successThreshold == 1", _SUCCESS_ONE,
-                    ".startup.successThreshold"),
+                cel(
+                    "!has(self.liveness) || self.liveness.successThreshold == 1",
+                    _SUCCESS_ONE,
+                    ".liveness.successThreshold",
+                ),
+                cel(
+                    "!has(self.startup) || self.startup.successThreshold == 1",
+                    _SUCCESS_ONE,
+                    ".startup.successThreshold",
+                ),
             ]
         }
     )
@@ -427,14 +438,16 @@ class Probes(Model):
         None, description="Holds the other probes off until it succeeds (slow starters)."
     )
     liveness: Probe | None = Field(None, description="Failing it kills and restarts the container.")
-    readiness: Probe | None = Field(None, description="Failing it takes the pod out of the Service.")
+    readiness: Probe | None = Field(
+        None, description="Failing it takes the pod out of the Service."
+    )
 
     @model_validator(mode="after")
     def _success_threshold(self) -> Probes:
         for name in ("startup", "liveness"):
             probe: Probe | None = getattr(self, name)
             if probe is not None and probe.success_threshold != 1:
-                raise ValueError(f"{name}.successThreshold: {_SUCCESS_ONE}")
+                raise ValueError(f"{name}.successThreshold: must be 1 for {name} probes")
         return self
 
 
@@ -457,7 +470,7 @@ class Resources(Model):
             request = (self.requests or {}).get(name)
             if request is not None and parse_quantity(request) > parse_quantity(limit):
                 raise ValueError(
-                    f"requests.{name} ({request}) must not exceed limits.{name} ({limit})"
+                    f"requests.{name}: {request} must not exceed limits.{name} ({limit})"
                 )
         return self
 
@@ -490,7 +503,7 @@ class Shutdown(Model):
         if parse_duration(self.pre_stop_delay) >= parse_duration(self.grace_period) > 0 or (
             parse_duration(self.grace_period) == 0 and parse_duration(self.pre_stop_delay) > 0
         ):
-            raise ValueError("preStopDelay must be shorter than gracePeriod")
+            raise ValueError("preStopDelay: must be shorter than gracePeriod")
         return self
 
 
@@ -546,7 +559,9 @@ class ServiceRef(Model):
 
     name: str = Field(pattern=DNS_LABEL_PATTERN, max_length=63, description="Service name.")
     namespace: str | None = Field(
-        None, pattern=DNS_LABEL_PATTERN, max_length=63,
+        None,
+        pattern=DNS_LABEL_PATTERN,
+        max_length=63,
         description="Namespace of the Service; defaults to this one.",
     )
 
@@ -572,11 +587,15 @@ class Dependency(Model):
     )
 
     name: str | None = Field(
-        None, pattern=DNS_SUBDOMAIN_PATTERN, max_length=253,
+        None,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        max_length=253,
         description="Name of a ManagedService.",
     )
     namespace: str | None = Field(
-        None, pattern=DNS_LABEL_PATTERN, max_length=63,
+        None,
+        pattern=DNS_LABEL_PATTERN,
+        max_length=63,
         description="Namespace of the ManagedService; defaults to this one.",
     )
     condition: DependencyCondition | None = Field(
@@ -690,9 +709,13 @@ class ManagedServiceSpec(Model):
         }
     )
 
-    image: str = Field(min_length=1, description="Container image, e.g. registry.example/api:1.4.2.")
+    image: str = Field(
+        min_length=1, description="Container image, e.g. registry.example/api:1.4.2."
+    )
     replicas: int = Field(
-        1, ge=0, le=1000,
+        1,
+        ge=0,
+        le=1000,
         description="Pods to run (PM2 instances). For a Job: completions run in parallel.",
     )
     command: list[str] | None = Field(None, description="Entrypoint; default: the image's.")
@@ -730,12 +753,12 @@ class ManagedServiceSpec(Model):
         ports = self.ports or []
         if self.restart_policy.policy != Policy.ALWAYS and ports:
             raise ValueError(
-                "ports need restartPolicy.policy Always: a run-to-completion Job gets no Service"
+                "ports: need restartPolicy.policy Always: a run-to-completion Job gets no Service"
             )
         names = [p.name for p in ports]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"port names must be unique (repeated: {', '.join(duplicates)})")
+            raise ValueError(f"ports: names must be unique (repeated: {', '.join(duplicates)})")
         return self
 
     @property
@@ -920,8 +943,8 @@ class ManagedService(Model):
         }
     )
 
-    api_version: Literal["tend.dev/v1alpha1"] = Field(API_VERSION, description="tend.dev/v1alpha1")
-    kind: Literal["ManagedService"] = Field(KIND, description="ManagedService")
+    api_version: Literal["tend.dev/v1alpha1"] = Field("tend.dev/v1alpha1", description=API_VERSION)
+    kind: Literal["ManagedService"] = Field("ManagedService", description=KIND)
     metadata: ObjectMeta
     spec: ManagedServiceSpec
     status: ManagedServiceStatus | None = None
@@ -930,7 +953,11 @@ class ManagedService(Model):
     def _no_self_dependency(self) -> ManagedService:
         namespace = self.metadata.namespace or "default"
         for index, dep in enumerate(self.spec.depends_on or []):
-            if dep.name is not None and dep.target(namespace) == (KIND, namespace, self.metadata.name):
+            if dep.name is not None and dep.target(namespace) == (
+                KIND,
+                namespace,
+                self.metadata.name,
+            ):
                 raise ValueError(
                     f"spec.dependsOn[{index}]: a ManagedService cannot depend on itself"
                 )
@@ -949,14 +976,28 @@ class ManagedService(Model):
         return (self.namespace, self.name)
 
 
+_FIELD_FIRST = re.compile(
+    r"^([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*|\[\d+\])*): (.*)$", re.S
+)
+
+
 def format_errors(error: ValidationError, prefix: str = "") -> list[str]:
-    """One line per problem: `spec.restartPolicy.maxRestarts: must be >= 0`."""
+    """One line per problem: `spec.restartPolicy.maxRestarts: must be >= 0`.
+
+    Cross-field validators start their message with the field they are about
+    (`window: must be longer than 0s`); that field is folded into the path, so
+    every line names the exact field the API server would name.
+    """
     lines = []
     for item in error.errors():
         path = ".".join(
             f"[{part}]" if isinstance(part, int) else str(part) for part in item["loc"]
         ).replace(".[", "[")
         message = item["msg"].removeprefix("Value error, ")
+        folded = _FIELD_FIRST.match(message)
+        if folded and item["type"] == "value_error":
+            inner, message = folded.groups()
+            path = f"{path}.{inner}".replace(".[", "[") if path else inner
         if item["type"] == "extra_forbidden":
             message = "unknown field (not part of tend.dev/v1alpha1; check the spelling)"
         elif item["type"] == "literal_error" and path in {"apiVersion", "kind"}:
@@ -969,4 +1010,3 @@ def format_errors(error: ValidationError, prefix: str = "") -> list[str]:
 def parse_managed_service(body: dict[str, Any]) -> ManagedService:
     """Validate a ManagedService body; raises pydantic.ValidationError."""
     return ManagedService.model_validate(body)
-

@@ -32,15 +32,19 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def service(name: str, *deps: str, extra: str = "") -> str:
     depends = "".join(f"\n    - {{name: {d}}}" for d in deps)
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         apiVersion: tend.dev/v1alpha1
         kind: ManagedService
         metadata: {{name: {name}}}
         spec:
           image: example/{name}:1
         """
-    ) + (f"  dependsOn:{depends}\n" if deps else "") + extra
+        )
+        + (f"  dependsOn:{depends}\n" if deps else "")
+        + extra
+    )
 
 
 def test_check_accepts_the_samples() -> None:
@@ -134,7 +138,7 @@ def test_render_json_is_a_list() -> None:
     assert code == 0
     body = json.loads(out)
     assert body["kind"] == "List"
-    assert [i["kind"] for i in body["items"]][0] == "Deployment"
+    assert {i["kind"] for i in body["items"]} == {"Deployment", "Service", "PodDisruptionBudget"}
 
 
 def test_render_refuses_what_cannot_be_built(tmp_path: Path) -> None:
@@ -156,7 +160,7 @@ def test_graph_prints_the_samples_in_waves() -> None:
     assert names["migrate"] < names["api"]
 
 
-@pytest.mark.parametrize(("fmt", "marker"), [("dot", "digraph"), ("mermaid", "graph")])
+@pytest.mark.parametrize(("fmt", "marker"), [("dot", "digraph"), ("mermaid", "flowchart")])
 def test_graph_formats(fmt: str, marker: str) -> None:
     code, out, _ = run("graph", "-f", str(SAMPLES), "--format", fmt)
     assert code == 0

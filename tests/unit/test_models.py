@@ -98,14 +98,14 @@ def test_dependency_targets_resolve_namespace_and_kind() -> None:
         ),
         (
             {"restartPolicy": {"policy": "Never", "onExhausted": "Rollback"}},
-            "spec.restartPolicy: onExhausted: Rollback needs policy Always",
+            "spec.restartPolicy.onExhausted: Rollback needs policy Always",
         ),
         (
             {
                 "restartPolicy": {"policy": "OnFailure"},
                 "ports": [{"name": "http", "containerPort": 80}],
             },
-            "spec: ports need restartPolicy.policy Always",
+            "spec.ports: need restartPolicy.policy Always",
         ),
         (
             {
@@ -114,11 +114,11 @@ def test_dependency_targets_resolve_namespace_and_kind() -> None:
                     {"name": "http", "containerPort": 81},
                 ]
             },
-            "port names must be unique (repeated: http)",
+            "spec.ports: names must be unique (repeated: http)",
         ),
         (
             {"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
-            "requests.memory (2Gi) must not exceed limits.memory (1Gi)",
+            "spec.resources.requests.memory: 2Gi must not exceed limits.memory (1Gi)",
         ),
         (
             {"alerts": {"escalation": [{"severity": "critical"}]}},
@@ -126,7 +126,7 @@ def test_dependency_targets_resolve_namespace_and_kind() -> None:
         ),
         (
             {"probes": {"liveness": {"exec": {"command": ["true"]}, "successThreshold": 2}}},
-            "liveness.successThreshold: successThreshold must be 1",
+            "spec.probes.liveness.successThreshold: must be 1",
         ),
         (
             {"probes": {"readiness": {"periodSeconds": 5}}},
@@ -150,7 +150,7 @@ def test_dependency_targets_resolve_namespace_and_kind() -> None:
         ),
         (
             {"shutdown": {"gracePeriod": "5s", "preStopDelay": "10s"}},
-            "spec.shutdown: preStopDelay must be shorter than gracePeriod",
+            "spec.shutdown.preStopDelay: must be shorter than gracePeriod",
         ),
         ({"replicas": -1}, "spec.replicas: Input should be greater than or equal to 0"),
     ],

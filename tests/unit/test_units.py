@@ -13,7 +13,15 @@ from tend.units import format_duration, parse_duration, parse_quantity
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("10s", 10), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("1.5s", 1.5), ("0s", 0), ("2h", 7200)],
+    [
+        ("10s", 10),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("1.5s", 1.5),
+        ("0s", 0),
+        ("2h", 7200),
+    ],
 )
 def test_durations_parse_to_seconds(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
