@@ -1,0 +1,188 @@
+"""The reconcile plan: create what is missing, replace what drifted, never touch others' objects."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tend.builders import DESIRED_HASH_ANNOTATION, build_all
+from tend.config import OperatorConfig
+from tend.models import ManagedService, parse_managed_service
+from tend.reconcile import Ownership, Verb, drifted, ownership, plan, replacement
+
+CONFIG = OperatorConfig()
+
+
+def service(**spec: Any) -> ManagedService:
+    return parse_managed_service(
+        {
+            "apiVersion": "tend.dev/v1alpha1",
+            "kind": "ManagedService",
+            "metadata": {"name": "api", "namespace": "shop", "uid": "uid-1", "generation": 1},
+            "spec": {"image": "example/api:1", **spec},
+        }
+    )
+
+
+def as_live(obj: dict[str, Any], rv: str = "10") -> dict[str, Any]:
+    """What the API server returns for an object we created (plus defaulted fields)."""
+    live = copy.deepcopy(obj)
+    live["metadata"]["resourceVersion"] = rv
+    live["metadata"]["uid"] = f"uid-{obj['kind']}"
+    live.setdefault("status", {})
+    if obj["kind"] == "Service":
+        live["spec"]["clusterIP"] = "10.0.0.7"
+    return live
+
+
+def live_of(ms: ManagedService) -> dict[str, dict[str, Any] | None]:
+    return {o["kind"]: as_live(o) for o in build_all(ms, CONFIG)}
+
+
+def test_a_new_service_creates_pdb_service_and_deployment_in_order() -> None:
+    ms = service(replicas=2, ports=[{"name": "http", "containerPort": 80}])
+    result = plan(ms, build_all(ms, CONFIG), {}, dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [
+        (Verb.CREATE, "PodDisruptionBudget"),
+        (Verb.CREATE, "Service"),
+        (Verb.CREATE, "Deployment"),
+    ]
+
+
+def test_steady_state_plans_no_write() -> None:
+    ms = service(replicas=2, ports=[{"name": "http", "containerPort": 80}])
+    result = plan(ms, build_all(ms, CONFIG), live_of(ms), dependencies_ready=True)
+    assert result.actions == []
+    assert result.conflict is None
+
+
+def test_a_changed_image_replaces_the_deployment_with_its_resource_version() -> None:
+    old = service()
+    new = service(image="example/api:2")
+    result = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.REPLACE, "Deployment")]
+    action = result.actions[0]
+    assert action.body is not None
+    assert action.body["metadata"]["resourceVersion"] == "10"
+    containers = action.body["spec"]["template"]["spec"]["containers"]
+    assert containers[0]["image"] == "example/api:2"
+
+
+def test_removing_ports_deletes_the_service_we_own() -> None:
+    old = service(ports=[{"name": "http", "containerPort": 80}])
+    new = service()
+    result = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [
+        (Verb.DELETE, "Service"),
+        (Verb.REPLACE, "Deployment"),  # the container no longer declares the port
+    ]
+
+
+def test_a_foreign_object_is_never_touched_and_nothing_partial_is_written() -> None:
+    ms = service(ports=[{"name": "http", "containerPort": 80}])
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "api", "namespace": "shop", "resourceVersion": "3"},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    result = plan(ms, build_all(ms, CONFIG), {"Service": foreign}, dependencies_ready=True)
+    assert result.actions == []
+    assert result.conflict is not None
+    assert "Service shop/api exists and is not managed by this ManagedService" in result.conflict
+
+
+def test_a_foreign_object_we_do_not_need_is_left_alone() -> None:
+    ms = service()
+    foreign = {"kind": "Service", "metadata": {"name": "api", "ownerReferences": []}}
+    result = plan(ms, build_all(ms, CONFIG), {"Service": foreign}, dependencies_ready=True)
+    assert result.actions != [] and all(a.kind != "Service" for a in result.actions)
+    assert result.conflict is None
+
+
+def test_an_orphan_with_our_labels_is_adopted() -> None:
+    ms = service()
+    live = live_of(ms)
+    deployment = live["Deployment"]
+    assert deployment is not None
+    del deployment["metadata"]["ownerReferences"]
+    assert ownership(deployment, ms) == Ownership.ORPHAN
+    result = plan(ms, build_all(ms, CONFIG), live, dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.REPLACE, "Deployment")]
+    body = result.actions[0].body
+    assert body is not None
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+
+
+def test_an_object_owned_by_an_older_managed_service_of_the_same_name_is_foreign() -> None:
+    ms = service()
+    live = live_of(ms)
+    deployment = live["Deployment"]
+    assert deployment is not None
+    deployment["metadata"]["ownerReferences"][0]["uid"] = "uid-of-a-deleted-one"
+    assert ownership(deployment, ms) == Ownership.FOREIGN
+
+
+def test_hand_edits_are_drift_and_get_reverted() -> None:
+    ms = service(replicas=3)
+    live = live_of(ms)
+    deployment = live["Deployment"]
+    assert deployment is not None
+    deployment["spec"]["replicas"] = 1  # kubectl scale
+    result = plan(ms, build_all(ms, CONFIG), live, dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.REPLACE, "Deployment")]
+
+
+def test_server_defaults_are_not_drift() -> None:
+    ms = service()
+    desired = build_all(ms, CONFIG)[-1]
+    live = as_live(desired)
+    live["spec"]["template"]["spec"]["dnsPolicy"] = "ClusterFirst"
+    live["spec"]["strategy"]["rollingUpdate"]["maxSurge"] = 1
+    assert not drifted(desired, live)
+
+
+def test_blocked_dependencies_hold_back_the_workload_but_not_the_service() -> None:
+    ms = service(ports=[{"name": "http", "containerPort": 80}])
+    result = plan(ms, build_all(ms, CONFIG), {}, dependencies_ready=False)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.CREATE, "Service")]
+    assert result.gated
+
+
+def test_a_new_generation_waits_for_dependencies_and_the_old_keeps_running() -> None:
+    old = service()
+    new = service(image="example/api:2")
+    result = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=False)
+    assert result.actions == []
+    assert result.gated
+
+
+def test_a_changed_job_is_deleted_then_created_again() -> None:
+    old = service(restartPolicy={"policy": "OnFailure"}, command=["migrate", "v1"])
+    new = service(restartPolicy={"policy": "OnFailure"}, command=["migrate", "v2"])
+    result = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.DELETE, "Job")]
+    result = plan(new, build_all(new, CONFIG), {}, dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.CREATE, "Job")]
+
+
+def test_switching_to_run_to_completion_replaces_the_deployment_with_a_job() -> None:
+    old = service()
+    new = service(restartPolicy={"policy": "Never"})
+    result = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [
+        (Verb.DELETE, "Deployment"),
+        (Verb.CREATE, "Job"),
+    ]
+
+
+def test_a_replace_keeps_allocated_service_fields_and_foreign_labels() -> None:
+    ms = service(ports=[{"name": "http", "containerPort": 80}])
+    desired = next(o for o in build_all(ms, CONFIG) if o["kind"] == "Service")
+    live = as_live(desired)
+    live["metadata"]["labels"]["team"] = "shop"
+    live["metadata"]["annotations"][DESIRED_HASH_ANNOTATION] = "stale"
+    body = replacement(desired, live)
+    assert body["spec"]["clusterIP"] == "10.0.0.7"
+    assert body["metadata"]["labels"]["team"] == "shop"
+    assert body["metadata"]["annotations"][DESIRED_HASH_ANNOTATION] != "stale"
