@@ -95,6 +95,80 @@ def _within(adjacency: dict[Ref, list[Ref]], members: Set[Ref]) -> Successors:
     return lambda node: [n for n in adjacency[node] if n in members]
 
 
+def _bfs_tree(root: Ref, successors: Successors) -> dict[Ref, Ref]:
+    """Breadth-first tree from root: each reached node -> the node it was reached from."""
+    reached_from: dict[Ref, Ref] = {root: root}
+    queue: deque[Ref] = deque([root])
+    while queue:
+        node = queue.popleft()
+        for nxt in successors(node):
+            if nxt not in reached_from:
+                reached_from[nxt] = node
+                queue.append(nxt)
+    return reached_from
+
+
+def _erase_loops(walk: Sequence[Ref]) -> list[Ref]:
+    """A closed walk `v, ..., v` with every inner loop cut out: an elementary cycle through v."""
+    path: list[Ref] = []
+    position: dict[Ref, int] = {}
+    for node in walk[:-1]:
+        if node in position:
+            for dropped in path[position[node] + 1 :]:
+                del position[dropped]
+            del path[position[node] + 1 :]
+        else:
+            position[node] = len(path)
+            path.append(node)
+    return [*path, walk[-1]]
+
+
+def _cover(component: list[Ref], adjacency: dict[Ref, list[Ref]]) -> list[list[Ref]]:
+    """Elementary cycles of one component (sorted) such that every member is on one.
+
+    Two breadth-first trees around the smallest member `root` (paths from it, paths to it)
+    give each member v a closed walk v -> root -> v; cutting its loops leaves a cycle through v.
+    A member with a self-loop gets that loop.
+    """
+    members = set(component)
+    forward = _within(adjacency, members)
+    reverse: dict[Ref, list[Ref]] = {member: [] for member in component}
+    for member in component:
+        for target in forward(member):
+            reverse[target].append(member)
+    root = component[0]
+    from_root = _bfs_tree(root, forward)
+    to_root = _bfs_tree(root, reverse.__getitem__)  # node -> next hop towards root
+
+    def towards_root(node: Ref) -> list[Ref]:
+        path = [node]
+        while path[-1] != root:
+            path.append(to_root[path[-1]])
+        return path
+
+    cycles: list[list[Ref]] = []
+    covered: set[Ref] = set()
+    for node in component:
+        if node in covered:
+            continue
+        if node in adjacency[node]:
+            cycle = [node, node]
+        elif node == root:
+            cycle = [root, *towards_root(forward(root)[0])]
+        else:
+            down = [node]
+            while down[-1] != root:
+                down.append(from_root[down[-1]])
+            down.reverse()  # root ... node
+            cycle = _erase_loops(towards_root(node) + down[1:])
+        covered.update(cycle)
+        body = cycle[:-1]
+        start = body.index(min(body))
+        body = body[start:] + body[:start]
+        cycles.append([*body, body[0]])
+    return cycles
+
+
 def _tarjan(nodes: Iterable[Ref], adjacency: dict[Ref, list[Ref]]) -> list[list[Ref]]:
     """Strongly connected components, iteratively (no recursion limit at any depth)."""
     index: dict[Ref, int] = {}
@@ -307,26 +381,15 @@ class Graph:
     def cycles(self) -> list[list[Ref]]:
         """Cycles found by SCC (Tarjan), each reported once, as paths `a, b, ..., a`.
 
-        Per component, the shortest cycle through each node not yet on a reported cycle: every
-        node of a cycle lies on at least one reported cycle, without enumerating all elementary
-        cycles (there can be exponentially many). Each starts at its smallest node.
+        Every node on a cycle lies on at least one reported cycle (all elementary cycles are
+        not enumerated: there can be exponentially many). Each starts at its smallest node.
+        Linear in the size of each component plus the length of the cycles reported.
         """
         if self._cycles_cache is None:
             adjacency = self._adjacency()
-            found: list[list[Ref]] = []
-            for component in self._components():
-                members = set(component)
-                covered: set[Ref] = set()
-                for node in component:
-                    if node in covered:
-                        continue
-                    cycle = _shortest_cycle(node, _within(adjacency, members))
-                    assert cycle is not None  # every node of a component is on a cycle
-                    covered.update(cycle)
-                    body = cycle[:-1]
-                    start = body.index(min(body))
-                    body = body[start:] + body[:start]
-                    found.append([*body, body[0]])
+            found = [
+                cycle for component in self._components() for cycle in _cover(component, adjacency)
+            ]
             found.sort()
             self._cycles_cache = found
         return [list(cycle) for cycle in self._cycles_cache]

@@ -464,6 +464,7 @@ def snapshot(graph: Graph, refs: list[Ref]) -> object:
     )
 
 
+@settings(deadline=None)
 @given(dags())
 def test_property_dag_waves_respect_dependencies_and_place_every_node_once(
     edges: dict[str, list[str]],
@@ -482,6 +483,7 @@ def test_property_dag_waves_respect_dependencies_and_place_every_node_once(
     assert all(wave == sorted(wave) for wave in waves)
 
 
+@settings(deadline=None)
 @given(digraphs())
 def test_property_reported_cycles_are_real_and_cover_every_cyclic_node(
     edges: dict[str, list[str]],
@@ -512,7 +514,7 @@ def test_property_reported_cycles_are_real_and_cover_every_cyclic_node(
         assert (name in placed) == clean
 
 
-@settings(max_examples=60)
+@settings(deadline=None)  # timing varies on a busy machine; correctness does not
 @given(digraphs(), st.data())
 def test_property_incremental_updates_in_any_order_match_a_fresh_build(
     edges: dict[str, list[str]], data: st.DataObject
