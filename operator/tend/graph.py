@@ -49,7 +49,11 @@ class Edge(NamedTuple):
 
 
 class Problem(NamedTuple):
-    """Why a ManagedService cannot start; `reason` is DependencyCycle or DependencyNotFound."""
+    """Why a ManagedService cannot start.
+
+    `reason` is DependencyCycle (message: the path from `ref` back to it, names bare when all
+    are in `ref`'s namespace) or DependencyNotFound; `field` is the `spec.dependsOn[i]` at fault.
+    """
 
     ref: Ref
     reason: str
@@ -340,7 +344,7 @@ class Graph:
         cycle = self.cycle_through(ref)
         if cycle is not None:
             index = next(i for i, e in enumerate(self._edges[ref]) if e.target == cycle[1])
-            message = f"dependency cycle: {format_cycle(cycle)}"
+            message = format_cycle(cycle, ref.namespace)
             found.append(
                 (index, Problem(ref, Reason.DEPENDENCY_CYCLE.value, message, _field(index)))
             )

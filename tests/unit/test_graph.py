@@ -123,11 +123,7 @@ def test_self_loop_is_a_cycle_of_one() -> None:
     assert graph.cycles() == [[ref("a"), ref("a")]]
     assert graph.cycle_through(ref("a")) == [ref("a"), ref("a")]
     assert graph.waves() == [[ref("b")]]
-    assert graph.problems() == [
-        Problem(
-            ref("a"), "DependencyCycle", "dependency cycle: shop/a → shop/a", "spec.dependsOn[1]"
-        )
-    ]
+    assert graph.problems() == [Problem(ref("a"), "DependencyCycle", "a → a", "spec.dependsOn[1]")]
 
 
 def test_two_cycle_is_reported_once_and_blocks_what_is_behind_it() -> None:
@@ -147,10 +143,18 @@ def test_long_cycle_is_named_in_order_starting_at_each_member() -> None:
     graph = build({name: [order[(i + 1) % len(order)]] for i, name in enumerate(order)})
     assert graph.cycles() == [[ref(n) for n in [*order, "api"]]]
     messages = {p.ref.name: p.message for p in graph.problems()}
-    assert messages["cart"] == (
-        "dependency cycle: shop/cart → shop/db → shop/api → shop/auth → shop/billing → shop/cart"
-    )
+    assert messages["cart"] == "cart → db → api → auth → billing → cart"
     assert format_cycle(graph.cycles()[0], "shop") == "api → auth → billing → cart → db → api"
+
+
+def test_cycle_across_namespaces_is_named_with_namespaces() -> None:
+    graph = Graph()
+    graph.upsert(ref("api"), [on("redis", namespace="cache")])
+    graph.upsert(ref("redis", "cache"), [on("api", namespace="shop")])
+    assert [p.message for p in graph.problems()] == [
+        "cache/redis → shop/api → cache/redis",
+        "shop/api → cache/redis → shop/api",
+    ]
 
 
 def test_cycle_problem_points_at_the_dependsOn_entry_that_closes_it() -> None:
