@@ -11,7 +11,6 @@ refuses them), and the tests pin that both agree.
 from __future__ import annotations
 
 import re
-
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -647,7 +646,8 @@ class EscalationStep(Model):
             "x-kubernetes-validations": [
                 cel(
                     "has(self.after) != has(self.afterFailures)",
-                    "set exactly one of after (time unresolved) or afterFailures (failures in a row)",
+                    "set exactly one of after (time unresolved)"
+                    " or afterFailures (failures in a row)",
                 )
             ]
         }
@@ -697,11 +697,13 @@ class ManagedServiceSpec(Model):
                 cel(
                     "!has(self.restartPolicy) || self.restartPolicy.policy == 'Always'"
                     " || !has(self.ports) || size(self.ports) == 0",
-                    "ports need restartPolicy.policy Always: a run-to-completion Job gets no Service",
+                    "ports need restartPolicy.policy Always:"
+                    " a run-to-completion Job gets no Service",
                     ".ports",
                 ),
                 cel(
-                    "!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, q.name == p.name))",
+                    "!has(self.ports)"
+                    " || self.ports.all(p, self.ports.exists_one(q, q.name == p.name))",
                     "port names must be unique",
                     ".ports",
                 ),

@@ -28,7 +28,7 @@ def format_duration(seconds: float) -> str:
     """Format seconds the way the spec writes them: `1h30m`, `45s`, `250ms`."""
     if seconds < 1 and seconds != 0:
         return f"{round(seconds * 1000)}ms"
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [
