@@ -40,6 +40,11 @@ class Output(StrEnum):
     JSON = "json"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class GraphFormat(StrEnum):
     TEXT = "text"
     DOT = "dot"
@@ -159,6 +164,90 @@ def graph_command(
     typer.echo(render_fn(deps), nl=False)
     if deps.problems():
         raise typer.Exit(1)
+
+
+@app.command("run")
+def run_command(
+    namespace: Annotated[
+        list[str],
+        typer.Option("--namespace", "-n", help="Watch this namespace (repeatable)."),
+    ] = [],  # noqa: B006
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace (default).")
+    ] = False,
+    selector: Annotated[
+        str | None,
+        typer.Option("--selector", "-l", help="Only ManagedServices with these labels (sharding)."),
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG or in-cluster.")
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context")] = None,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="0 disables.")] = 9090,
+    health_port: Annotated[
+        int, typer.Option("--health-port", help="kopf liveness at /healthz; 0 disables.")
+    ] = 8080,
+    log_format: Annotated[LogFormat, typer.Option("--log-format")] = LogFormat.TEXT,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    standalone: Annotated[
+        bool, typer.Option("--standalone", help="No peering: do not coordinate with replicas.")
+    ] = False,
+    peering: Annotated[str, typer.Option("--peering", help="kopf peering object name.")] = "tend",
+    priority: Annotated[int, typer.Option("--priority", help="Peering priority.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256)] = 8,
+    config: ConfigFile = None,
+) -> None:
+    """Run the operator (in-cluster, or against $KUBECONFIG)."""
+    import asyncio
+
+    import kopf
+
+    from tend.handlers import RunOptions, run
+    from tend.metrics import serve_metrics
+
+    if all_namespaces and namespace:
+        raise typer.BadParameter("use either --namespace or --all-namespaces", param_hint="-n")
+    kopf.configure(
+        verbose=verbose,
+        log_format=kopf.LogFormat.JSON if log_format == LogFormat.JSON else kopf.LogFormat.FULL,
+    )
+    options = RunOptions(
+        namespaces=namespace,
+        selector=selector,
+        kubeconfig=kubeconfig,
+        context=context,
+        liveness_port=health_port or None,
+        standalone=standalone,
+        peering=peering,
+        priority=priority,
+        workers=workers,
+        config=load_config(config),
+    )
+    if metrics_port:
+        serve_metrics(metrics_port)
+    asyncio.run(run(options))
+
+
+@app.command()
+def demo(
+    samples: Annotated[Path, typer.Option("--samples", help="Manifests to apply.")] = Path(
+        "deploy/samples"
+    ),
+    speed: Annotated[float, typer.Option("--speed", help="Simulated time speed-up.")] = 10.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Give up after (seconds).")] = 120.0,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep running; print a kubeconfig.")] = False,
+) -> None:
+    """Run the real operator on the simulated cluster with the sample manifests."""
+    import asyncio
+    import logging
+
+    from tend.demo import demo as run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not samples.exists():
+        raise typer.BadParameter(f"{samples}: no such file or directory", param_hint="--samples")
+    code = asyncio.run(run_demo(samples, speed=speed, deadline=timeout, keep=keep))
+    raise typer.Exit(code)
 
 
 def _mount_simulator() -> None:

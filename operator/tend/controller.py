@@ -1,0 +1,451 @@
+"""The reconcile loop: caches fed by watch events, a work queue, and one `reconcile` per key.
+
+Handlers only feed `observe_*`; workers call `reconcile(key)`, which reads the caches,
+asks the pure modules what the objects and the status should be, and writes the
+difference through `kube`. A steady state writes nothing. Dependents are woken from
+the reverse index the moment a dependency's readiness changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from tend import builders, metrics
+from tend.config import OperatorConfig
+from tend.dependencies import blocked_by
+from tend.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
+from tend.kube import Kube, KubeError
+from tend.models import (
+    KIND,
+    ManagedService,
+    ManagedServiceStatus,
+    format_errors,
+)
+from tend.reconcile import OWNED_KINDS, WORKLOAD_KINDS, Action, Plan, Verb, plan
+from tend.status import (
+    NORMAL,
+    Event,
+    Observation,
+    WorkloadState,
+    compute_status,
+    merge_conditions,
+    observe_workload,
+    transitions,
+)
+from tend.workqueue import WorkQueue
+
+log = logging.getLogger("tend.controller")
+
+Key = tuple[str, str]  # (namespace, name) of a ManagedService
+Object = dict[str, Any]
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# The keys of status this loop owns; others (restarts, alert, ...) are left as they are.
+OWNED_STATUS_KEYS = ("observedGeneration", "phase", "conditions", "blockedBy", "workload")
+
+
+def _key(body: Mapping[str, Any]) -> Key:
+    meta = body.get("metadata") or {}
+    return (meta.get("namespace") or "default", meta.get("name") or "")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _readiness(body: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """What dependents look at: generation, observedGeneration, phase, Ready."""
+    if body is None:
+        return ()
+    status = body.get("status") or {}
+    ready: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
+    return (
+        (body.get("metadata") or {}).get("generation"),
+        status.get("observedGeneration"),
+        status.get("phase"),
+        ready.get("status"),
+        ready.get("reason"),
+    )
+
+
+def _owner_key(body: Mapping[str, Any]) -> Key | None:
+    meta = body.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == KIND:
+            return (meta.get("namespace") or "default", ref.get("name"))
+    labels = meta.get("labels") or {}
+    if labels.get("app.kubernetes.io/managed-by") == builders.MANAGED_BY:
+        instance = labels.get("app.kubernetes.io/instance")
+        if instance:
+            return (meta.get("namespace") or "default", instance)
+    return None
+
+
+@dataclass
+class Stats:
+    """Counters the metrics and benchmarks read."""
+
+    reconciles: int = 0
+    errors: int = 0
+    writes: int = 0
+    status_writes: int = 0
+    events: int = 0
+
+
+class Controller:
+    """Owns the caches, the dependency graph and the work queue of one operator."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        config: OperatorConfig,
+        *,
+        workers: int = 8,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.kube = kube
+        self.config = config
+        self.clock = clock
+        self.services: dict[Key, Object] = {}
+        self.owned: dict[tuple[str, str, str], Object] = {}
+        self.slices: dict[Key, dict[str, int]] = {}
+        self.graph = Graph()
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.stats = Stats()
+        self._worker_count = workers
+        self._workers: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._workers:
+            return
+        for index in range(self._worker_count):
+            task = asyncio.create_task(
+                self.queue.run_worker(self._process), name=f"tend-worker-{index}"
+            )
+            self._workers.append(task)
+
+    async def stop(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        self.queue.close()
+
+    # --- observations (called by the kopf handlers) -----------------------------------------
+
+    def observe_managed_service(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        key = _key(body)
+        ref = Ref(MANAGED_SERVICE, *key)
+        before = self.services.get(key)
+        if event_type != "DELETED" and _older(body, before):
+            return  # a late event from before our own write; the cache is newer
+        cycle_before = set(self.graph.cycle_through(ref) or [])
+        if event_type == "DELETED":
+            self.services.pop(key, None)
+            self.graph.remove(ref)
+            self._wake(self.graph.dependents(ref) | cycle_before)
+            return
+        body = dict(body)
+        self.services[key] = body
+        deleting = bool((body.get("metadata") or {}).get("deletionTimestamp"))
+        self.graph.upsert(ref, self._dependencies(body), exists=not deleting)
+        cycle_after = set(self.graph.cycle_through(ref) or [])
+        if before is None or _spec_changed(before, body):
+            self.queue.add(key)
+        if _readiness(before) != _readiness(body) or deleting:
+            self._wake(self.graph.dependents(ref))
+        self._wake(cycle_before ^ cycle_after)
+
+    def observe_owned(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        cache_key = (
+            str(body.get("kind")),
+            meta.get("namespace") or "default",
+            meta.get("name", ""),
+        )
+        if event_type == "DELETED":
+            self.owned.pop(cache_key, None)
+        else:
+            self.owned[cache_key] = dict(body)
+        owner = _owner_key(body)
+        if owner is not None:
+            self.queue.add(owner)
+
+    def observe_endpoint_slice(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if not service:
+            return
+        key = (meta.get("namespace") or "default", service)
+        before = self._endpoints(*key)
+        slices = self.slices.setdefault(key, {})
+        if event_type == "DELETED":
+            slices.pop(meta.get("name", ""), None)
+            if not slices:
+                del self.slices[key]
+        else:
+            slices[meta.get("name", "")] = sum(
+                1
+                for endpoint in body.get("endpoints") or []
+                if (endpoint.get("conditions") or {}).get("ready") is not False
+            )
+        if self._endpoints(*key) != before:
+            self._wake(self.graph.dependents(Ref(SERVICE, *key)))
+
+    def _wake(self, refs: Iterable[Ref]) -> None:
+        for ref in refs:
+            if ref.kind == MANAGED_SERVICE and (ref.namespace, ref.name) in self.services:
+                self.queue.add((ref.namespace, ref.name))
+
+    def _dependencies(self, body: Mapping[str, Any]) -> list[Any]:
+        try:
+            return ManagedService.model_validate(body).spec.depends_on or []
+        except ValidationError:
+            return []
+
+    def _endpoints(self, namespace: str, name: str) -> tuple[bool, int]:
+        slices = self.slices.get((namespace, name))
+        return (slices is not None, sum(slices.values()) if slices else 0)
+
+    # --- reconcile -------------------------------------------------------------------------
+
+    async def _process(self, key: Key) -> None:
+        started = time.perf_counter()
+        result = "error"
+        try:
+            await self.reconcile(key)
+            result = "success"
+        except KubeError as exc:
+            delay = self.queue.retry(key)
+            log.warning("reconcile %s/%s failed (%s); retrying in %.2fs", *key, exc, delay)
+        except Exception:
+            delay = self.queue.retry(key)
+            log.exception("reconcile %s/%s crashed; retrying in %.2fs", *key, delay)
+        else:
+            self.queue.forget(key)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.stats.reconciles += 1
+            self.stats.errors += result == "error"
+            metrics.RECONCILE_TOTAL.labels(result=result).inc()
+            metrics.RECONCILE_DURATION.observe(elapsed)
+
+    async def reconcile(self, key: Key) -> None:
+        """Bring one ManagedService's objects and status to where its spec says."""
+        body = self.services.get(key)
+        if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        generation = int((body.get("metadata") or {}).get("generation") or 0)
+        try:
+            ms = ManagedService.model_validate(body)
+        except ValidationError as exc:
+            await self._write_status(
+                body, Observation(generation, False, problems=format_errors(exc)), []
+            )
+            return
+        problems = [str(p) for p in builders.spec_problems(ms)]
+        problems += await self._missing_references(ms)
+        blocked = blocked_by(ms, self.graph, self._lookup_service, self._endpoints)
+        live = {kind: self.owned.get((kind, *key)) for kind in OWNED_KINDS}
+        result = Plan()
+        desired: list[Object] = []
+        if not problems:
+            desired = builders.build_all(ms, self.config)
+            result = plan(ms, desired, live, dependencies_ready=not blocked)
+        events: list[Event] = []
+        if result.actions:
+            problems += await self._execute(ms, result.actions, events)
+        workload = self._workload(ms, desired)
+        observation = Observation(
+            generation=generation,
+            runs_to_completion=ms.spec.runs_to_completion,
+            problems=problems,
+            conflict=result.conflict,
+            blocked_by=blocked,
+            workload=workload,
+        )
+        await self._write_status(body, observation, events)
+
+    def _lookup_service(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self.services.get((namespace, name))
+
+    def _workload(self, ms: ManagedService, desired: list[Object]) -> WorkloadState | None:
+        wanted = next((o for o in desired if o["kind"] in WORKLOAD_KINDS), None)
+        desired_hash = (
+            wanted["metadata"]["annotations"][builders.DESIRED_HASH_ANNOTATION] if wanted else None
+        )
+        for kind in WORKLOAD_KINDS:
+            live = self.owned.get((kind, *ms.key))
+            if live is not None and _owned_by(live, ms):
+                return observe_workload(live, desired_hash)
+        return None
+
+    async def _missing_references(self, ms: ManagedService) -> list[str]:
+        """Secrets and ConfigMaps the pod needs that do not exist (and are not optional)."""
+        problems = []
+        refs: list[tuple[str, str, str]] = []
+        for i, source in enumerate(ms.spec.env_from or []):
+            ref = source.secret_ref or source.config_map_ref
+            if ref is not None and not ref.optional:
+                kind = "Secret" if source.secret_ref else "ConfigMap"
+                refs.append((f"spec.envFrom[{i}]", kind, ref.name))
+        for i, var in enumerate(ms.spec.env or []):
+            src = var.value_from
+            if src is None:
+                continue
+            key_ref = src.secret_key_ref or src.config_map_key_ref
+            if key_ref is not None and not key_ref.optional:
+                kind = "Secret" if src.secret_key_ref else "ConfigMap"
+                refs.append((f"spec.env[{i}].valueFrom", kind, key_ref.name))
+        for where, kind, name in refs:
+            if await self.kube.get(kind, ms.namespace, name) is None:
+                problems.append(f"{where}: {kind} {ms.namespace}/{name} not found (create it)")
+        return problems
+
+    async def _execute(
+        self, ms: ManagedService, actions: list[Action], events: list[Event]
+    ) -> list[str]:
+        """Carry out a plan; returns InvalidSpec lines if the API server refused an object."""
+        created: list[Action] = []
+        for action in actions:
+            cache_key = (action.kind, *ms.key)
+            try:
+                if action.verb == Verb.CREATE:
+                    assert action.body is not None
+                    self.owned[cache_key] = await self.kube.create(action.body)
+                    created.append(action)
+                elif action.verb == Verb.REPLACE:
+                    assert action.body is not None
+                    self.owned[cache_key] = await self.kube.replace(action.body)
+                else:
+                    await self.kube.delete(
+                        action.kind,
+                        ms.namespace,
+                        action.name,
+                        resource_version=action.resource_version,
+                    )
+                    self.owned.pop(cache_key, None)
+                self.stats.writes += 1
+            except KubeError as exc:
+                if exc.status in (400, 422):
+                    # Refused: roll back what this pass created, so nothing is left half-built.
+                    for done in created:
+                        await self.kube.delete(done.kind, ms.namespace, done.name)
+                        self.owned.pop((done.kind, *ms.key), None)
+                    refused = f"{action.kind} {ms.namespace}/{ms.name}"
+                    return [f"{refused} refused by the API server: {exc.message}"]
+                if exc.status == 409 and action.verb == Verb.CREATE:
+                    fresh = await self.kube.get(action.kind, ms.namespace, action.name)
+                    if fresh is not None:
+                        self.owned[cache_key] = fresh
+                    self.queue.add(ms.key)
+                    continue
+                if exc.status in (404, 409):
+                    fresh = await self.kube.get(action.kind, ms.namespace, action.name)
+                    if fresh is None:
+                        self.owned.pop(cache_key, None)
+                    else:
+                        self.owned[cache_key] = fresh
+                    self.queue.add(ms.key)
+                    continue
+                raise
+        summary = ", ".join(a.describe() for a in actions)
+        events.append(
+            Event(
+                NORMAL, "RolloutInProgress" if _touches_workload(actions) else "Reconciled", summary
+            )
+        )
+        return []
+
+    async def _write_status(
+        self, body: Mapping[str, Any], observation: Observation, events: list[Event]
+    ) -> None:
+        old = _parse_status(body)
+        phase, conditions = compute_status(observation)
+        now = self.clock()
+        merged = merge_conditions(
+            old.conditions if old else None, conditions, generation=observation.generation, now=now
+        )
+        new: dict[str, Any] = {
+            "observedGeneration": observation.generation,
+            "phase": phase.value,
+            "conditions": [c.to_api() for c in merged],
+            "blockedBy": [b.to_api() for b in observation.blocked_by] or None,
+            "workload": observation.workload.summary().to_api() if observation.workload else None,
+        }
+        current = {k: (body.get("status") or {}).get(k) for k in OWNED_STATUS_KEYS}
+        all_events = events + transitions(old, merged, already={e.reason for e in events})
+        if new != current:
+            namespace, name = _key(body)
+            updated = await self.kube.patch_status(namespace, name, new)
+            self.stats.status_writes += 1
+            # Cache what we wrote, so the next reconcile neither repeats the write nor its
+            # Events; the watch event for it then looks unchanged, so wake dependents here.
+            self.services[(namespace, name)] = updated
+            if _readiness(body) != _readiness(updated):
+                self._wake(self.graph.dependents(Ref(MANAGED_SERVICE, namespace, name)))
+        for event in all_events:
+            try:
+                await self.kube.post_event(
+                    body, type_=event.type, reason=event.reason, message=event.message, now=now
+                )
+                self.stats.events += 1
+            except KubeError as exc:  # an Event is worth a log line, never a retry
+                log.warning("could not post Event %s on %s/%s: %s", event.reason, *_key(body), exc)
+
+
+def _parse_status(body: Mapping[str, Any]) -> ManagedServiceStatus | None:
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return ManagedServiceStatus.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _spec_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    b, a = before.get("metadata") or {}, after.get("metadata") or {}
+    return (
+        b.get("generation") != a.get("generation")
+        or b.get("uid") != a.get("uid")
+        or (b.get("annotations") or {}) != (a.get("annotations") or {})
+        or bool(b.get("deletionTimestamp")) != bool(a.get("deletionTimestamp"))
+    )
+
+
+def _older(body: Mapping[str, Any], cached: Mapping[str, Any] | None) -> bool:
+    """Whether `body` is an older version than the cached one (resourceVersions compare
+    as integers on every API server we know; anything else is never called older)."""
+    if cached is None:
+        return False
+    try:
+        new = int((body.get("metadata") or {}).get("resourceVersion") or 0)
+        old = int((cached.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return False
+    same_object = (body.get("metadata") or {}).get("uid") == (cached.get("metadata") or {}).get(
+        "uid"
+    )
+    return same_object and new < old
+
+
+def _owned_by(live: Mapping[str, Any], ms: ManagedService) -> bool:
+    refs = (live.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("controller") and r.get("uid") == ms.metadata.uid for r in refs)
+
+
+def _touches_workload(actions: Iterable[Action]) -> bool:
+    return any(a.kind in WORKLOAD_KINDS for a in actions)
