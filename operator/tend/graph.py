@@ -460,7 +460,11 @@ class Graph:
         )
 
     def problems(self) -> list[Problem]:
-        """Every DependencyNotFound and DependencyCycle, by service then spec order."""
+        """Every DependencyNotFound and DependencyCycle, by service then spec order.
+
+        Names the shortest cycle through each service on one (a breadth-first search each):
+        cheap for real graphs, quadratic for one giant strongly connected component.
+        """
         self._components()  # so cycle_through skips the services on no cycle
         return [problem for ref in sorted(self._exists) for problem in self.problems_for(ref)]
 
