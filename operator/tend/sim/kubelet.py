@@ -481,6 +481,7 @@ class ContainerSim:
         self.due: float | None = None  # time of the next scheduled transition (non-running)
         self.stop_exit: tuple[int, str] = (0, "Completed")
         self.ready_when_stopping = False
+        self.pull_seconds = FIRST_PULL_SECONDS
         try:
             self.script: Script | None = parse_image(self.image)
             self.script_error = ""
@@ -569,8 +570,8 @@ class ContainerSim:
         cached = self.image in node.images
         if self.pull_policy == "Always" or (self.pull_policy == "IfNotPresent" and not cached):
             self._emit("Normal", "Pulling", f'Pulling image "{self.image}"', now)
-            self.phase = Phase.PULLING
-            self.due = now + (REPULL_SECONDS if cached else FIRST_PULL_SECONDS)
+            self.pull_seconds = REPULL_SECONDS if cached else FIRST_PULL_SECONDS
+            self.phase, self.due = Phase.PULLING, now + self.pull_seconds
             return
         message = f'Container image "{self.image}" already present on machine'
         self._emit("Normal", "Pulled", message, now)
@@ -592,10 +593,9 @@ class ContainerSim:
             node.image_backoff.next(self.image_key, now, now)
             self.phase, self.due = Phase.PULL_FAILED, now + PULL_RETRY_SYNC_SECONDS
             return
-        took = FIRST_PULL_SECONDS if self.image not in node.images else REPULL_SECONDS
         node.images.add(self.image)
         size = int(_sha(self.image)[:6], 16) * 100
-        duration = format_go_duration(took)
+        duration = format_go_duration(self.pull_seconds)
         message = (
             f'Successfully pulled image "{self.image}" in {duration} '
             f"({duration} including waiting). Image size: {size} bytes."
