@@ -8,8 +8,11 @@ whether writes bump `metadata.generation`, and the CRD schema and printer column
 from __future__ import annotations
 
 import base64
+import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -720,3 +723,398 @@ def default_on_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]
         if isinstance(labels, dict):
             labels["kubernetes.io/metadata.name"] = new["metadata"]["name"]
     _apply_defaults(rt, new)
+
+
+# ---------------------------------------------------------------------------------------------
+# Server-side printing (kubectl asks for `application/json;as=Table;v=v1;g=meta.k8s.io`).
+
+
+def human_duration(seconds: float) -> str:
+    """apimachinery's duration.HumanDuration, as kubectl shows ages."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        rest = s % 60
+        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def age(value: Any, now: datetime) -> str:
+    ts = _parse_time(value)
+    if ts is None:
+        return "<unknown>"
+    return human_duration((now - ts).total_seconds())
+
+
+_JSONPATH_TOKEN = re.compile(
+    r"\.([A-Za-z0-9_\-$]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*(==|!=)\s*['\"]([^'\"]*)['\"]\)\]"
+    r"|\['([^']+)'\]"
+)
+
+
+def jsonpath(obj: Any, path: str) -> list[Any]:
+    """The small JSONPath subset CRD printer columns use: .a.b, [0], [*], [?(@.k=="v")]."""
+    path = path.strip()
+    if path.startswith("{") and path.endswith("}"):
+        path = path[1:-1]
+    if path.startswith("$"):
+        path = path[1:]
+    current = [obj]
+    pos = 0
+    while pos < len(path):
+        m = _JSONPATH_TOKEN.match(path, pos)
+        if m is None:
+            return []
+        pos = m.end()
+        field_name, index, fkey, fop, fval, quoted = m.groups()
+        nxt: list[Any] = []
+        for cur in current:
+            if field_name is not None or quoted is not None:
+                key = field_name if field_name is not None else quoted
+                if isinstance(cur, dict) and key in cur:
+                    nxt.append(cur[key])
+            elif index is not None:
+                if isinstance(cur, list):
+                    if index == "*":
+                        nxt.extend(cur)
+                    elif int(index) < len(cur):
+                        nxt.append(cur[int(index)])
+                elif isinstance(cur, dict) and index == "*":
+                    nxt.extend(cur.values())
+            else:
+                items = cur if isinstance(cur, list) else []
+                for item in items:
+                    val: Any = item
+                    for part in fkey.split("."):
+                        val = val.get(part) if isinstance(val, dict) else None
+                    sval = (
+                        ""
+                        if val is None
+                        else str(val).lower()
+                        if isinstance(val, bool)
+                        else str(val)
+                    )
+                    if (sval == fval) == (fop == "=="):
+                        nxt.append(item)
+        current = nxt
+    return current
+
+
+def _col(
+    name: str, type_: str = "string", description: str = "", priority: int = 0, fmt: str = ""
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": type_,
+        "format": fmt,
+        "description": description,
+        "priority": priority,
+    }
+
+
+_NAME_COL = _col("Name", fmt="name", description="Name must be unique within a namespace.")
+_AGE_COL = _col(
+    "Age",
+    description="CreationTimestamp is a timestamp representing the server "
+    "time when this object was created.",
+)
+
+
+def _cell_for(type_: str, values: list[Any], now: datetime) -> Any:
+    if not values:
+        return None
+    value: Any = values[0] if len(values) == 1 else values
+    if type_ == "date":
+        return age(value, now) if isinstance(value, str) else value
+    if type_ == "integer" and isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if type_ == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if type_ == "boolean" and isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return ",".join(json.dumps(v) if isinstance(v, dict | list) else str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return value if type_ == "string" and isinstance(value, str) else str(value)
+
+
+def _ports(ports: Any) -> str:
+    out = []
+    for p in ports or []:
+        if not isinstance(p, dict):
+            continue
+        s = f"{p.get('port')}"
+        if p.get("nodePort"):
+            s += f":{p['nodePort']}"
+        out.append(f"{s}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _pod_row(obj: dict[str, Any], now: datetime) -> list[Any]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = spec.get("containers") or []
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    for c in statuses:
+        state = c.get("state") or {}
+        waiting, terminated = state.get("waiting"), state.get("terminated")
+        if waiting and waiting.get("reason"):
+            reason = waiting["reason"]
+        elif terminated and terminated.get("reason"):
+            reason = terminated["reason"]
+        elif terminated:
+            reason = f"ExitCode:{terminated.get('exitCode')}"
+    if obj["metadata"].get("deletionTimestamp"):
+        reason = "Terminating"
+    last_restart = [
+        (c.get("lastState") or {}).get("terminated", {}).get("finishedAt") for c in statuses
+    ]
+    restart_cell: Any = restarts
+    when = max((t for t in last_restart if t), default=None)
+    if restarts and when:
+        restart_cell = f"{restarts} ({age(when, now)} ago)"
+    return [
+        obj["metadata"]["name"],
+        f"{ready}/{len(containers)}",
+        reason,
+        restart_cell,
+        age(obj["metadata"].get("creationTimestamp"), now),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        "<none>",
+    ]
+
+
+def _event_row(obj: dict[str, Any], now: datetime) -> list[Any]:
+    involved = obj.get("involvedObject") or {}
+    last = (
+        (obj.get("series") or {}).get("lastObservedTime")
+        or obj.get("lastTimestamp")
+        or obj.get("eventTime")
+        or obj["metadata"].get("creationTimestamp")
+    )
+    return [
+        age(last, now),
+        obj.get("type") or "",
+        obj.get("reason") or "",
+        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        obj.get("message") or "",
+    ]
+
+
+def table_columns(rt: ResourceType) -> list[dict[str, Any]]:
+    """Column definitions of the server-side Table for this kind."""
+    if rt.custom:
+        cols = [_NAME_COL]
+        if not rt.printer_columns:
+            return [*cols, _AGE_COL]
+        for c in rt.printer_columns:
+            cols.append(
+                _col(
+                    str(c.get("name", "")),
+                    str(c.get("type", "string")),
+                    str(c.get("description", "")),
+                    int(c.get("priority", 0)),
+                    str(c.get("format", "")),
+                )
+            )
+        return cols
+    kind = rt.kind
+    if kind == "Pod":
+        return [
+            _NAME_COL,
+            _col("Ready"),
+            _col("Status"),
+            _col("Restarts", "string"),
+            _AGE_COL,
+            _col("IP", priority=1),
+            _col("Node", priority=1),
+            _col("Nominated Node", priority=1),
+            _col("Readiness Gates", priority=1),
+        ]
+    if kind == "Deployment":
+        return [
+            _NAME_COL,
+            _col("Ready"),
+            _col("Up-to-date", "integer"),
+            _col("Available", "integer"),
+            _AGE_COL,
+        ]
+    if kind == "ReplicaSet":
+        return [
+            _NAME_COL,
+            _col("Desired", "integer"),
+            _col("Current", "integer"),
+            _col("Ready", "integer"),
+            _AGE_COL,
+        ]
+    if kind == "Service":
+        return [
+            _NAME_COL,
+            _col("Type"),
+            _col("Cluster-IP"),
+            _col("External-IP"),
+            _col("Port(s)"),
+            _AGE_COL,
+            _col("Selector", priority=1),
+        ]
+    if kind == "Job":
+        return [_NAME_COL, _col("Status"), _col("Completions"), _col("Duration"), _AGE_COL]
+    if kind == "Event" and rt.group == "":
+        return [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")]
+    if kind == "Namespace":
+        return [_NAME_COL, _col("Status"), _AGE_COL]
+    if kind == "ConfigMap":
+        return [_NAME_COL, _col("Data", "integer"), _AGE_COL]
+    if kind == "Secret":
+        return [_NAME_COL, _col("Type"), _col("Data", "integer"), _AGE_COL]
+    if kind == "EndpointSlice":
+        return [_NAME_COL, _col("AddressType"), _col("Ports"), _col("Endpoints"), _AGE_COL]
+    if kind == "Lease":
+        return [_NAME_COL, _col("Holder"), _AGE_COL]
+    if kind == "PodDisruptionBudget":
+        return [
+            _NAME_COL,
+            _col("Min Available"),
+            _col("Max Unavailable"),
+            _col("Allowed Disruptions", "integer"),
+            _AGE_COL,
+        ]
+    if kind == "CustomResourceDefinition":
+        return [_NAME_COL, _col("Created At", "date")]
+    if kind == "Node":
+        return [_NAME_COL, _col("Status"), _col("Roles"), _AGE_COL, _col("Version")]
+    return [_NAME_COL, _AGE_COL]
+
+
+def table_row(rt: ResourceType, obj: dict[str, Any], now: datetime) -> list[Any]:
+    """Cells of one object, matching table_columns(rt)."""
+    meta = obj.get("metadata") or {}
+    name = meta.get("name", "")
+    created = age(meta.get("creationTimestamp"), now)
+    raw_spec, raw_status = obj.get("spec"), obj.get("status")
+    spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
+    status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
+    if rt.custom:
+        if not rt.printer_columns:
+            return [name, created]
+        return [name] + [
+            _cell_for(str(c.get("type", "string")), jsonpath(obj, str(c.get("jsonPath", ""))), now)
+            for c in rt.printer_columns
+        ]
+    kind = rt.kind
+    if kind == "Pod":
+        return _pod_row(obj, now)
+    if kind == "Deployment":
+        return [
+            name,
+            f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+            status.get("updatedReplicas", 0),
+            status.get("availableReplicas", 0),
+            created,
+        ]
+    if kind == "ReplicaSet":
+        return [
+            name,
+            spec.get("replicas", 0),
+            status.get("replicas", 0),
+            status.get("readyReplicas", 0),
+            created,
+        ]
+    if kind == "Service":
+        selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
+        external = ",".join(spec.get("externalIPs") or []) or (
+            "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+        )
+        return [
+            name,
+            spec.get("type", "ClusterIP"),
+            spec.get("clusterIP") or "<none>",
+            external,
+            _ports(spec.get("ports")),
+            created,
+            selector or "<none>",
+        ]
+    if kind == "Job":
+        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        state = "Running"
+        if conds.get("Complete") == "True":
+            state = "Complete"
+        elif conds.get("Failed") == "True":
+            state = "Failed"
+        elif spec.get("suspend"):
+            state = "Suspended"
+        start, end = _parse_time(status.get("startTime")), _parse_time(status.get("completionTime"))
+        duration = human_duration(((end or now) - start).total_seconds()) if start else ""
+        return [
+            name,
+            state,
+            f"{status.get('succeeded', 0)}/{spec.get('completions', 1)}",
+            duration,
+            created,
+        ]
+    if kind == "Event" and rt.group == "":
+        return _event_row(obj, now)
+    if kind == "Namespace":
+        return [name, status.get("phase", "Active"), created]
+    if kind == "ConfigMap":
+        return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), created]
+    if kind == "Secret":
+        return [name, obj.get("type", "Opaque"), len(obj.get("data") or {}), created]
+    if kind == "EndpointSlice":
+        ports = ",".join(str(p.get("port")) for p in obj.get("ports") or []) or "<unset>"
+        addrs = [a for e in obj.get("endpoints") or [] for a in e.get("addresses") or []]
+        return [name, obj.get("addressType", ""), ports, ",".join(addrs) or "<unset>", created]
+    if kind == "Lease":
+        return [name, spec.get("holderIdentity") or "", created]
+    if kind == "PodDisruptionBudget":
+        return [
+            name,
+            str(spec.get("minAvailable", "N/A")),
+            str(spec.get("maxUnavailable", "N/A")),
+            status.get("disruptionsAllowed", 0),
+            created,
+        ]
+    if kind == "CustomResourceDefinition":
+        return [name, meta.get("creationTimestamp")]
+    if kind == "Node":
+        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        ready = "Ready" if conds.get("Ready") == "True" else "NotReady"
+        version = (status.get("nodeInfo") or {}).get("kubeletVersion", "")
+        return [name, ready, "<none>", created, version]
+    return [name, created]

@@ -499,7 +499,7 @@ class Store:
         self._gc_dirty: set[str] = set()  # owner uids whose dependents need a look
         self._gc_scheduled = False
         self._cluster_ip = 10
-        self._validators: tuple[Any, Any] | None = None
+        self._validators: tuple[Any, Any, Any] | None = None
         self.write_listeners: builtins.list[Callable[[str, ResourceType, Obj], None]] = []
         for ns in SYSTEM_NAMESPACES:
             self.create(self.resource("namespaces"), {"metadata": {"name": ns}})
@@ -1445,9 +1445,9 @@ class Store:
             raise errors.bad_request(
                 f"fieldValidation must be one of Ignore, Warn, Strict, got {opts.field_validation}"
             )
-        causes = _validate_metadata(rt, obj, old)
+        causes: builtins.list[Cause] = []
         if self.validate:
-            validate_custom, validate_builtin = self._load_validators()
+            validate_custom, validate_builtin, builtin_kinds = self._load_validators()
             if rt.custom and rt.schema is not None and validate_custom is not None:
                 result = validate_custom(
                     rt.schema, obj, old, field_validation=opts.field_validation
@@ -1456,8 +1456,14 @@ class Store:
                 causes.extend(result.causes)
                 if opts.warnings is not None:
                     opts.warnings.extend(result.warnings)
-            elif not rt.custom and validate_builtin is not None:
+            elif (
+                not rt.custom
+                and validate_builtin is not None
+                and rt.kind in (builtin_kinds or ())
+                and (rt.group in ("", "events.k8s.io") or rt.kind != "Event")
+            ):
                 causes.extend(validate_builtin(rt.kind, obj, old))
+        causes.extend(_validate_metadata(rt, obj, old))
         if old is not None:
             for path in rt.immutable_fields:
                 if get_path(obj, path) != get_path(old, path):
@@ -1481,11 +1487,12 @@ class Store:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
         return obj
 
-    def _load_validators(self) -> tuple[Any, Any]:
+    def _load_validators(self) -> tuple[Any, Any, Any]:
         if self._validators is None or None in self._validators:
             self._validators = (
                 _optional("tend.sim.schema", "validate_custom"),
                 _optional("tend.sim.validation", "validate_builtin"),
+                _optional("tend.sim.validation", "KINDS"),
             )
         return self._validators
 
