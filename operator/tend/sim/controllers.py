@@ -1072,18 +1072,31 @@ class EndpointSliceController(_Controller):
         self.pods = store.resource("pods")
         self.slices = store.resource("endpointslices", "discovery.k8s.io")
         self.endpoints = store.resource("endpoints")
+        self._pod_services: dict[Key, set[Key]] = {}  # pod -> services whose slices list it
 
     def watches(self) -> list[tuple[ResourceType, Callable[[str, Obj], Iterable[Key]]]]:
         return [(self.services, self.self_keys), (self.pods, self._services_of_pod)]
 
     def _services_of_pod(self, _: str, pod: Obj) -> Iterable[Key]:
+        """Services selecting the pod now, and those whose slices listed it before."""
         namespace = pod["metadata"].get("namespace", "")
+        keys = set(self._pod_services.get((namespace, pod["metadata"]["name"]), ()))
+        labels = pod["metadata"].get("labels") or {}
         services, _ = self.store.list(self.services, namespace)
         for service in services:
             selector = (service.get("spec") or {}).get("selector")
-            if selector:
-                # the old labels are not known here: every selected-or-not service is checked
-                yield self.key_of(service)
+            if selector and all(labels.get(k) == v for k, v in selector.items()):
+                keys.add(self.key_of(service))
+        return keys
+
+    def _index_endpoints(self, key: Key, endpoints: Iterable[Obj]) -> None:
+        for services in self._pod_services.values():
+            services.discard(key)
+        for endpoint in endpoints:
+            ref = endpoint["targetRef"]
+            self._pod_services.setdefault((ref["namespace"], ref["name"]), set()).add(key)
+        for pod_key in [k for k, v in self._pod_services.items() if not v]:
+            del self._pod_services[pod_key]
 
     def reconcile(self, key: Key) -> None:
         service = self.get(self.services, *key)
@@ -1093,6 +1106,7 @@ class EndpointSliceController(_Controller):
         slices = [s for s in slices if (s["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL)]
         selector = (service or {}).get("spec", {}).get("selector")
         if service is None or not selector or service["metadata"].get("deletionTimestamp"):
+            self._index_endpoints(key, [])
             for stale in slices:
                 with contextlib.suppress(ApiError):
                     self.store.delete(self.slices, key[0], stale["metadata"]["name"])
@@ -1121,7 +1135,8 @@ class EndpointSliceController(_Controller):
         for stale in slices[len(wanted) :]:
             with contextlib.suppress(ApiError):
                 self.store.delete(self.slices, key[0], stale["metadata"]["name"])
-        self._write_endpoints(service, [e for _, eps in wanted for e in eps], wanted)
+        self._index_endpoints(key, [e for _, eps in wanted for e in eps])
+        self._write_endpoints(service, wanted)
 
     @staticmethod
     def _ports(service: Obj, pod: Obj) -> list[Obj]:
@@ -1201,9 +1216,7 @@ class EndpointSliceController(_Controller):
         }
         self.store.create(self.slices, slice_)
 
-    def _write_endpoints(
-        self, service: Obj, endpoints: list[Obj], groups: list[tuple[list[Obj], list[Obj]]]
-    ) -> None:
+    def _write_endpoints(self, service: Obj, groups: list[tuple[list[Obj], list[Obj]]]) -> None:
         subsets = []
         for ports, eps in groups:
             if not eps:

@@ -417,3 +417,26 @@ async def test_sim_cluster_runs_a_deployment_posted_over_http(sim_full: Any) -> 
     assert len(pods) == 2
     assert all(p["status"]["containerStatuses"][0]["ready"] for p in pods)
     assert {e["reason"] for e in events} >= {"ScalingReplicaSet", "SuccessfulCreate", "Started"}
+
+
+async def test_relabelled_pod_leaves_the_slice(env: Env) -> None:
+    service = {"selector": {"app": "cache"}, "ports": [{"port": 6379}]}
+    env.store.create(
+        env.rt("services"), {"metadata": {"name": "cache", "namespace": NS}, "spec": service}
+    )
+    pod = {
+        "metadata": {"name": "cache-0", "namespace": NS, "labels": {"app": "cache"}},
+        "spec": {"containers": [container("redis:7")]},
+    }
+    env.store.create(env.rt("pods"), pod)
+    await env.until(
+        lambda: (
+            endpoint_conditions(env, "cache")
+            == [{"ready": True, "serving": True, "terminating": False}]
+        )
+    )
+    current = env.get("pods", "cache-0")
+    assert current is not None
+    current["metadata"]["labels"] = {"app": "other"}
+    env.store.update(env.rt("pods"), current)
+    await env.until(lambda: endpoint_conditions(env, "cache") == [])
