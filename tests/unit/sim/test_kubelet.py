@@ -3,15 +3,18 @@ machine and pod status, driven on simulated time without any waiting."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
 import pytest
 
+from tend.sim.clock import ManualClock
 from tend.sim.kubelet import (
     Backoff,
     Behaviour,
     Emitted,
+    Kubelet,
     NodeState,
     PodSim,
     Script,
@@ -20,6 +23,7 @@ from tend.sim.kubelet import (
     parse_image,
     qos_class,
 )
+from tend.sim.store import Store
 
 UID = "uid-1"
 
@@ -529,3 +533,37 @@ def test_pods_get_distinct_ips() -> None:
 )
 def test_qos_class_follows_requests_and_limits(resources: dict[str, Any], qos: str) -> None:
     assert qos_class({"containers": [{"name": "a", "resources": resources}]}) == qos
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+async def test_kubelet_driver_moves_only_with_the_clock() -> None:
+    clock = ManualClock()
+    store = Store(now=clock.now)
+    kubelet = Kubelet(store, clock)
+    await kubelet.start()
+    pods = store.resource("pods")
+    try:
+        store.create(
+            pods,
+            {
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {
+                    "nodeName": "sim-node-1",
+                    "containers": [{"name": "main", "image": "a:1"}],
+                },
+            },
+        )
+        for _ in range(5):
+            await asyncio.sleep(0)
+        first = store.get(pods, "default", "web")["status"]["containerStatuses"][0]
+        assert first["state"] == {"waiting": {"reason": "ContainerCreating"}}
+        await clock.advance(2)
+        ready = store.get(pods, "default", "web")["status"]["containerStatuses"][0]
+        assert ready["ready"] is True
+        assert ready["state"]["running"]["startedAt"] == "2025-01-01T00:00:00Z"
+        node = store.get(store.resource("nodes"), None, "sim-node-1")
+        assert node["status"]["conditions"][0]["reason"] == "KubeletReady"
+    finally:
+        await kubelet.stop()
