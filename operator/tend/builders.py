@@ -3,8 +3,8 @@
 `build_all` returns, in creation order, a PodDisruptionBudget (a Deployment with more
 than one replica), a ClusterIP Service (when `spec.ports` is set) and the workload: a
 Deployment for `restartPolicy.policy: Always`, a Job for `OnFailure`/`Never`. Everything
-is a plain dict with keys in the order `kubectl get -o yaml` shows them, so `tend render`
-prints them as they are.
+is a plain dict whose keys are in reading order (apiVersion, kind, metadata, spec, and so
+on down), so `tend render` prints them as they are.
 
 Choices worth knowing (DESIGN.md "Hardened defaults" is the contract):
 
@@ -19,8 +19,8 @@ Choices worth knowing (DESIGN.md "Hardened defaults" is the contract):
 - Probes may name a port of `spec.ports` or give any number (a probe may reach an admin
   port the Service does not expose: the kubelet probes the pod IP directly).
 - Containers use `terminationMessagePolicy: FallbackToLogsOnError`, so a crash without a
-  termination message still reports the tail of its log in the pod status, which the
-  failure classification shows in `status.recentFailures[].message`.
+  termination message still reports the tail of its log in the pod status, where
+  `status.recentFailures[].message` can pick it up.
 - The PodDisruptionBudget uses `unhealthyPodEvictionPolicy: AlwaysAllow`, so a service in
   a crash loop never blocks a node drain.
 
