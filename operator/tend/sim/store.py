@@ -501,6 +501,7 @@ class Store:
         self._cluster_ip = 10
         self._validators: tuple[Any, Any, Any] | None = None
         self.write_listeners: builtins.list[Callable[[str, ResourceType, Obj], None]] = []
+        self.watch_listeners: builtins.list[Callable[[Watch], None]] = []
         for ns in SYSTEM_NAMESPACES:
             self.create(self.resource("namespaces"), {"metadata": {"name": ns}})
 
@@ -654,6 +655,8 @@ class Store:
                     w.offer(ev)
             w.last_rv = max(since, w.last_rv)
         self._watchers.setdefault(rt.gr, set()).add(w)
+        for listener in self.watch_listeners:
+            listener(w)
         return w
 
     def watch_from_now(self, rt: ResourceType, namespace: str | None = None) -> Watch:
