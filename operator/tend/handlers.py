@@ -105,6 +105,8 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.peering.name = options.peering
     settings.peering.standalone = options.standalone
     settings.peering.priority = options.priority
+    # Auto-detect: peer through the ClusterKopfPeering when its CRD exists (deploy/base installs
+    # it), run alone otherwise. Passing a peering name to kopf.operator would make it mandatory.
     settings.peering.mandatory = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
@@ -138,7 +140,6 @@ async def run(
             namespaces=list(options.namespaces),
             standalone=options.standalone,
             priority=options.priority,
-            peering_name=options.peering,
             liveness_endpoint=liveness,
             stop_flag=stop_flag,
             ready_flag=ready_flag,

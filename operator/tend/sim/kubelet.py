@@ -2,7 +2,8 @@
 
 The image decides what a container does (DESIGN.md, "The simulated kubelet's images"):
 
-    anything else              starts, Ready 1s later, runs until stopped
+    anything else              starts, Ready 1s later, runs until stopped; in a pod that
+                               runs to completion (a Job's), exits 0 after 2s instead
     sim/ready:<dur>            Ready after <dur>
     sim/crash:<dur>-<code>     every run exits <code> after <dur>; CrashLoopBackOff between runs
     sim/crash:<dur>-<code>-<k> the first <k> runs crash, later runs stay up and Ready
@@ -65,6 +66,9 @@ HOST_IP = "172.18.0.2"
 SIM_PREFIX = "sim/"
 
 DEFAULT_READY_DELAY = 1.0  # "starts, Ready 1s later"
+# An unscripted image in a run-to-completion pod (restartPolicy OnFailure/Never, i.e. a Job)
+# does its work and exits 0 after this long, so a real migration image works in the demo.
+DEFAULT_COMPLETION_SECONDS = 2.0
 FIRST_PULL_SECONDS = 0.5
 REPULL_SECONDS = 0.1
 PULL_RETRY_SYNC_SECONDS = 1.0  # after ErrImagePull the next pod sync reports ImagePullBackOff
@@ -487,6 +491,8 @@ class ContainerSim:
             self.script_error = ""
         except ScriptError as exc:
             self.script, self.script_error = None, str(exc)
+        if self.script == Script() and pod.restart_policy != "Always":
+            self.script = Script(Behaviour.COMPLETE, after=DEFAULT_COMPLETION_SECONDS)
         self.phase = Phase.PULLING
 
     # ------------------------------------------------------------------ scheduling
