@@ -13,9 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tend check -f deploy/samples
-	$(BIN)/tend graph -f deploy/samples
-	$(BIN)/tend render -f deploy/samples
+	$(BIN)/tend demo
 
 test: lint typecheck layers unit integration e2e
 
