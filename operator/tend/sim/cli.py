@@ -15,6 +15,11 @@ from tend.sim.cluster import SimCluster
 app = typer.Typer(help="The simulated Kubernetes cluster used by the tests and the demo.")
 
 
+@app.callback()
+def sim() -> None:
+    """The simulated Kubernetes cluster used by the tests and the demo."""
+
+
 async def _serve(
     port: int, kubeconfig: Path, speed: float, crds: Path | None, controllers: bool
 ) -> None:
