@@ -301,6 +301,9 @@ class ApiServer:
             raise errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"
             )
+        if verb == "get" and req.sub is None and q.get("watch", "") in ("1", "true", "True"):
+            self.requests[("watch", resource)] += 1
+            return await self._watch(request, req)
         self.requests[(verb, resource)] += 1
         if req.sub in ("status", "scale"):
             if verb not in ("get", "update", "patch"):

@@ -1212,7 +1212,7 @@ class Store:
             if (
                 owners
                 and (old is None or old["metadata"].get("ownerReferences") != owners)
-                and any(o.get("uid") not in self._uids for o in owners)
+                and not all(self._owner_present(key[0], o) for o in owners)
             ):
                 self._gc_dirty.update(str(o.get("uid")) for o in owners)
                 self._schedule_gc()
@@ -1274,6 +1274,15 @@ class Store:
             except ApiError:  # a conflicting finalizer or a validation failure: leave it be
                 continue
 
+    def _owner_present(self, namespace: str, ref: dict[str, Any]) -> bool:
+        """An owner counts when it exists and, if namespaced, lives in the dependent's namespace
+        (a cross-namespace owner reference is treated as absent, like the real collector)."""
+        found = self._uids.get(str(ref.get("uid")))
+        if found is None:
+            return False
+        owner_ns = found[1][0]
+        return not owner_ns or owner_ns == namespace
+
     def _lookup_uid(self, uid: str) -> tuple[ResourceType, Entry] | None:
         ref = self._uids.get(uid)
         if ref is None:
@@ -1302,26 +1311,24 @@ class Store:
 
     def _gc_one(self, uid: str) -> None:
         found = self._lookup_uid(uid)
-        if found is not None:
-            rt, entry = found
-            meta = entry.obj["metadata"]
-            if meta.get("deletionTimestamp"):
-                self._finalize_owner(rt, entry)
+        if found is not None and found[1].obj["metadata"].get("deletionTimestamp"):
+            self._finalize_owner(found[0], found[1])
             return
-        # The owner is gone: collect dependents whose every owner is gone.
+        # Collect dependents whose every owner is absent; drop only dangling references
+        # from dependents that still have an owner.
         for drt, dep in self._dependents_of(uid):
             dmeta = dep.obj["metadata"]
             owners = dmeta.get("ownerReferences") or []
-            alive = [o for o in owners if o.get("uid") in self._uids]
+            alive = [o for o in owners if self._owner_present(dmeta.get("namespace", ""), o)]
+            if len(alive) == len(owners):
+                continue
             if alive:
-                # Drop only the dangling references.
                 new = deep_copy(dep.obj)
                 new["metadata"]["ownerReferences"] = alive
                 self._update(drt, new, dep, None, WriteOptions(field_validation="Ignore"))
                 continue
-            if dmeta.get("deletionTimestamp"):
-                continue
-            self.delete_entry(drt, dmeta.get("namespace"), dmeta["name"], "Background")
+            if not dmeta.get("deletionTimestamp"):
+                self.delete_entry(drt, dmeta.get("namespace"), dmeta["name"], "Background")
 
     def _finalize_owner(self, rt: ResourceType, entry: Entry) -> None:
         obj = entry.obj

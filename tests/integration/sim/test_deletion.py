@@ -164,3 +164,13 @@ async def test_dry_run_delete_keeps_the_object(api: Api, sim: SimCluster) -> Non
     await api.post(CM, {"metadata": {"name": "a"}})
     assert (await api.delete(f"{CM}/a", params={"dryRun": "All"})).status == 200
     assert exists(sim, "configmaps", "a")
+
+
+async def test_an_owner_in_another_namespace_counts_as_absent(api: Api, sim: SimCluster) -> None:
+    await api.post("/api/v1/namespaces", {"metadata": {"name": "other"}})
+    owner = (
+        await api.post("/api/v1/namespaces/other/configmaps", {"metadata": {"name": "o"}})
+    ).body
+    await api.post(CM, owned("cross", owner))
+    await until(sim, lambda: not exists(sim, "configmaps", "cross"))
+    assert exists(sim, "configmaps", "o", "other")

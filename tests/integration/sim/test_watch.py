@@ -150,3 +150,17 @@ async def test_table_watch_events_carry_rows(api: Api, sim: SimCluster) -> None:
     event = json.loads(line)
     assert event["object"]["kind"] == "Table"
     assert event["object"]["rows"][0]["cells"][0] == "b"
+
+
+async def test_watching_one_object_by_its_path(api: Api, sim: SimCluster) -> None:
+    rv = await _cm(api, "a")
+    await _cm(api, "b")
+    task = asyncio.create_task(
+        api.watch(f"{CM}/a", {"resourceVersion": rv, "timeoutSeconds": "5"}, stop_after=1)
+    )
+    await until(sim, lambda: sim.store.watch_count() > 0)
+    await api.patch(f"{CM}/b", {"data": {"x": "1"}}, MERGE)
+    await api.patch(f"{CM}/a", {"data": {"x": "2"}}, MERGE)
+    events = await task
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("MODIFIED", "a")]
+    assert sim.requests[("watch", "configmaps")] == 1
