@@ -56,6 +56,8 @@ class ResourceType:
     storage_version: str = ""
     crd_name: str = ""
     extra_subresources: tuple[str, ...] = ()
+    # Storage shared with another resource (events.k8s.io Events are core v1 Events).
+    storage: tuple[str, str] | None = None
 
     @property
     def api_version(self) -> str:
@@ -64,7 +66,12 @@ class ResourceType:
     @property
     def gr(self) -> tuple[str, str]:
         """Storage key: all versions of a resource share one storage."""
-        return (self.group, self.plural)
+        return self.storage or (self.group, self.plural)
+
+    @property
+    def converts(self) -> bool:
+        """Whether objects are stored in another shape or version than this one serves."""
+        return self.storage is not None or (self.custom and self.version != self.storage_version)
 
     @property
     def qualified(self) -> str:
@@ -121,18 +128,54 @@ _EVENT_FIELDS = {
     "type": "type",
 }
 
+# Field labels of events.k8s.io/v1 Events, as paths in the stored (core v1) shape.
 _EVENTS_V1_FIELDS = {
-    "regarding.kind": "regarding.kind",
-    "regarding.namespace": "regarding.namespace",
-    "regarding.name": "regarding.name",
-    "regarding.uid": "regarding.uid",
-    "regarding.apiVersion": "regarding.apiVersion",
-    "regarding.resourceVersion": "regarding.resourceVersion",
-    "regarding.fieldPath": "regarding.fieldPath",
+    "regarding.kind": "involvedObject.kind",
+    "regarding.namespace": "involvedObject.namespace",
+    "regarding.name": "involvedObject.name",
+    "regarding.uid": "involvedObject.uid",
+    "regarding.apiVersion": "involvedObject.apiVersion",
+    "regarding.resourceVersion": "involvedObject.resourceVersion",
+    "regarding.fieldPath": "involvedObject.fieldPath",
     "reason": "reason",
-    "reportingController": "reportingController",
+    "reportingController": "reportingComponent",
     "type": "type",
 }
+
+# events.k8s.io/v1 field <-> core v1 field (the rest have the same name in both).
+_EVENT_RENAMES = {
+    "regarding": "involvedObject",
+    "note": "message",
+    "deprecatedSource": "source",
+    "deprecatedFirstTimestamp": "firstTimestamp",
+    "deprecatedLastTimestamp": "lastTimestamp",
+    "deprecatedCount": "count",
+    "reportingController": "reportingComponent",
+}
+_EVENT_RENAMES_BACK = {v: k for k, v in _EVENT_RENAMES.items()}
+
+
+def to_storage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """The stored shape of an object written through `rt` (only events.k8s.io differs)."""
+    if rt.storage is None:
+        return obj
+    out = {_EVENT_RENAMES.get(k, k): v for k, v in obj.items()}
+    out["apiVersion"] = "v1"
+    return out
+
+
+def from_storage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """How `rt` shows a stored object (events.k8s.io shape, or another served CRD version)."""
+    if rt.storage is not None:
+        out = {_EVENT_RENAMES_BACK.get(k, k): v for k, v in obj.items()}
+        out["apiVersion"] = rt.api_version
+        return out
+    if rt.custom and obj.get("apiVersion") != rt.api_version:
+        out = dict(obj)
+        out["apiVersion"] = rt.api_version
+        return out
+    return obj
+
 
 _POD_FIELDS = {
     "spec.nodeName": "spec.nodeName",
@@ -321,6 +364,7 @@ def builtin_types() -> list[ResourceType]:
             short_names=("ev",),
             allow_create_on_update=True,
             field_labels=_EVENTS_V1_FIELDS,
+            storage=("", "events"),
         ),
         _rt(
             "coordination.k8s.io",

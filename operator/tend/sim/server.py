@@ -23,7 +23,7 @@ from aiohttp import web
 from tend.sim import errors
 from tend.sim.errors import ApiError
 from tend.sim.patch import APPLY, JSON_PATCH, MERGE, STRATEGIC
-from tend.sim.resources import ResourceType, table_columns, table_row
+from tend.sim.resources import ResourceType, from_storage, table_columns, table_row
 from tend.sim.store import (
     Entry,
     Store,
@@ -424,10 +424,8 @@ class ApiServer:
         return _raw_response(self._encode(req.rt, entry), status, headers)
 
     def _encode(self, rt: ResourceType, entry: Entry) -> bytes:
-        if rt.custom and entry.obj.get("apiVersion") != rt.api_version:
-            obj = dict(entry.obj)
-            obj["apiVersion"] = rt.api_version
-            return _dumps(obj)
+        if rt.converts:
+            return _dumps(from_storage(rt, entry.obj))
         return entry.raw()
 
     def _get(self, request: web.Request, req: Request) -> web.Response:
@@ -864,10 +862,8 @@ class ApiServer:
         if table:
             obj = self._table(request, rt, [ev.entry], None)
             return _dumps({"type": kind, "object": obj}) + b"\n"
-        if rt.custom and ev.obj.get("apiVersion") != rt.api_version:
-            obj = dict(ev.obj)
-            obj["apiVersion"] = rt.api_version
-            return _dumps({"type": kind, "object": obj}) + b"\n"
+        if rt.converts:
+            return _dumps({"type": kind, "object": from_storage(rt, ev.obj)}) + b"\n"
         return ev.line(kind)
 
     def _bookmark(self, rt: ResourceType, rv: str, initial_end: bool = False) -> bytes:

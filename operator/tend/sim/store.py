@@ -31,7 +31,14 @@ from typing import Any
 
 from tend.sim import errors
 from tend.sim.errors import ApiError, Cause
-from tend.sim.resources import Registry, ResourceType, builtin_types, types_from_crd
+from tend.sim.resources import (
+    Registry,
+    ResourceType,
+    builtin_types,
+    from_storage,
+    to_storage,
+    types_from_crd,
+)
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
@@ -534,11 +541,9 @@ class Store:
         return ((namespace or "") if rt.namespaced else "", name)
 
     def _out(self, rt: ResourceType, obj: Obj) -> Obj:
-        """A copy for callers, with apiVersion of the version asked for."""
+        """A copy for callers, in the shape and version of `rt`."""
         out: Obj = deep_copy(obj)
-        if rt.custom and out.get("apiVersion") != rt.api_version:
-            out["apiVersion"] = rt.api_version
-        return out
+        return from_storage(rt, out) if rt.converts else out
 
     def count(self, rt: ResourceType) -> int:
         return len(self._objects.get(rt.gr, {}))
@@ -738,7 +743,7 @@ class Store:
         obj.pop("apiVersion", None)
         obj.pop("kind", None)
         head.update(obj)
-        return head
+        return to_storage(rt, head)
 
     def _create(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
         obj = self._check_type(rt, deep_copy(obj))
@@ -912,9 +917,7 @@ class Store:
         old = self._objects.get(rt.gr, {}).get(self._key(rt, namespace, name))
         if old is None:
             raise errors.not_found(rt.plural, rt.group, name)
-        current = deep_copy(old.obj)
-        if rt.custom and current.get("apiVersion") != rt.api_version:
-            current["apiVersion"] = rt.api_version
+        current = self._out(rt, old.obj)
         patched = patching.apply_patch(rt, current, patch, patch_type)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patched object is not a JSON object")
@@ -1296,7 +1299,7 @@ class Store:
 
     def _rt_for_gr(self, gr: GR) -> ResourceType | None:
         for rt in self.registry:
-            if rt.gr == gr and (not rt.custom or rt.version == rt.storage_version):
+            if rt.gr == gr and not rt.converts:
                 return rt
         return None
 

@@ -355,3 +355,34 @@ async def test_requests_are_counted_by_verb_and_resource(api: Api, sim: SimClust
     assert sim.requests[("create", "configmaps")] == 1
     assert sim.requests[("get", "configmaps")] == 1
     assert sim.writes("configmaps") == 2
+
+
+async def test_core_and_events_k8s_io_events_share_storage(api: Api) -> None:
+    new_style = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "tend.dev/operator",
+        "reportingInstance": "tend-0",
+        "action": "Reconcile",
+        "reason": "Reconciled",
+        "regarding": {"kind": "ManagedService", "name": "api", "namespace": "default"},
+        "note": "all good",
+        "type": "Normal",
+    }
+    created = await api.post("/apis/events.k8s.io/v1/namespaces/default/events", new_style)
+    assert created.status == 201, created.body
+    assert created.body["note"] == "all good"
+    core = (await api.get("/api/v1/namespaces/default/events/e1")).body
+    assert (core["apiVersion"], core["message"], core["involvedObject"]["name"]) == (
+        "v1",
+        "all good",
+        "api",
+    )
+    assert core["reportingComponent"] == "tend.dev/operator"
+    listed = await api.get(
+        "/apis/events.k8s.io/v1/events", params={"fieldSelector": "regarding.name=api"}
+    )
+    assert [e["metadata"]["name"] for e in listed.body["items"]] == ["e1"]
+    assert listed.body["items"][0]["regarding"]["kind"] == "ManagedService"
