@@ -8,11 +8,13 @@ whether writes bump `metadata.generation`, and the CRD schema and printer column
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -1162,3 +1164,77 @@ def table_row(rt: ResourceType, obj: dict[str, Any], now: datetime) -> list[Any]
         version = (status.get("nodeInfo") or {}).get("kubeletVersion", "")
         return [name, ready, "<none>", created, version]
     return [name, created]
+
+
+# ---------------------------------------------------------------------------------------------
+# Unknown fields of built-in kinds. The real server decodes into Go structs: unknown fields are
+# dropped (fieldValidation Ignore), dropped with a warning (Warn, the default) or refused with
+# 400 (Strict, what kubectl sends). The field sets come from the Kubernetes Python client's
+# generated models (openapi_types / attribute_map), which mirror the Go types.
+
+_SKIP_TYPES = {"str", "int", "bool", "float", "datetime", "date", "object", "bytearray"}
+
+
+@lru_cache(maxsize=1)
+def _models() -> Any:
+    try:
+        return importlib.import_module("kubernetes.client.models")
+    except ImportError:
+        return None
+
+
+@lru_cache(maxsize=2048)
+def _model_fields(name: str) -> dict[str, str] | None:
+    """JSON field name -> type string of a generated model, None if unknown."""
+    models = _models()
+    cls = getattr(models, name, None) if models is not None else None
+    if cls is None:
+        return None
+    types: dict[str, str] = cls.openapi_types
+    attrs: dict[str, str] = cls.attribute_map
+    return {attrs[k]: t for k, t in types.items()}
+
+
+def _model_name(rt: ResourceType) -> str:
+    if rt.kind == "Event":
+        return "CoreV1Event"  # events.k8s.io Events are checked in their stored (core) shape
+    return rt.version[:1].upper() + rt.version[1:] + rt.kind
+
+
+def _walk_unknown(value: Any, type_: str, path: str, out: list[str]) -> None:
+    if type_ in _SKIP_TYPES or value is None:
+        return
+    if type_.startswith("List[") and isinstance(value, list):
+        inner = type_[5:-1]
+        if inner not in _SKIP_TYPES:
+            for i, item in enumerate(value):
+                _walk_unknown(item, inner, f"{path}[{i}]", out)
+        return
+    if type_.startswith("Dict[") and isinstance(value, dict):
+        inner = type_[type_.index(",") + 1 : -1].strip()
+        if inner not in _SKIP_TYPES:
+            for k, item in value.items():
+                _walk_unknown(item, inner, f"{path}.{k}" if path else k, out)
+        return
+    fields = _model_fields(type_)
+    if fields is None or not isinstance(value, dict):
+        return
+    for key in list(value):
+        child = f"{path}.{key}" if path else key
+        t = fields.get(key)
+        if t is None:
+            out.append(child)
+            del value[key]
+        else:
+            _walk_unknown(value[key], t, child, out)
+
+
+def prune_unknown_builtin(rt: ResourceType, obj: dict[str, Any]) -> list[str]:
+    """Drop fields the built-in kind does not have (in place); return their paths."""
+    if rt.custom:
+        return []
+    found: list[str] = []
+    if _model_fields(_model_name(rt)) is None:
+        return found
+    _walk_unknown(obj, _model_name(rt), "", found)
+    return found

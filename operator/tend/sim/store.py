@@ -36,6 +36,7 @@ from tend.sim.resources import (
     ResourceType,
     builtin_types,
     from_storage,
+    prune_unknown_builtin,
     to_storage,
     types_from_crd,
 )
@@ -1458,7 +1459,10 @@ class Store:
             raise errors.bad_request(
                 f"fieldValidation must be one of Ignore, Warn, Strict, got {opts.field_validation}"
             )
-        causes: builtins.list[Cause] = []
+        causes: builtins.list[Cause] = [
+            Cause(errors.FIELD_VALUE_UNKNOWN, f'unknown field "{path}"', path)
+            for path in prune_unknown_builtin(rt, obj)
+        ]
         if self.validate:
             validate_custom, validate_builtin, builtin_kinds = self._load_validators()
             if rt.custom and rt.schema is not None and validate_custom is not None:

@@ -386,3 +386,19 @@ async def test_core_and_events_k8s_io_events_share_storage(api: Api) -> None:
     )
     assert [e["metadata"]["name"] for e in listed.body["items"]] == ["e1"]
     assert listed.body["items"][0]["regarding"]["kind"] == "ManagedService"
+
+
+async def test_unknown_fields_of_builtin_kinds_are_refused_or_dropped(api: Api) -> None:
+    body = deployment()
+    body["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    strict = await api.post(DEPLOY, body, params={"fieldValidation": "Strict"})
+    assert (strict.status, strict.reason) == (400, "BadRequest")
+    assert (
+        'unknown field "spec.template.spec.containers[0].imagePullPolicyy"'
+        in (strict.body["message"])
+    )
+    warned = await api.post(DEPLOY, body)  # no fieldValidation: the server default, Warn
+    assert warned.status == 201
+    assert "imagePullPolicyy" in warned.headers.get("Warning", "")
+    container = warned.body["spec"]["template"]["spec"]["containers"][0]
+    assert "imagePullPolicyy" not in container
