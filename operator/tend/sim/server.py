@@ -74,20 +74,15 @@ def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
 
 
 class _Accept:
-    """What representation the client asked for: plain JSON, a Table, or object metadata."""
+    """What representation the client asked for: plain JSON (as_ ""), a Table, or object
+    metadata. The first acceptable media type wins, as in the API server's negotiation; bodies
+    are always JSON (protobuf-only clients get JSON too)."""
 
-    __slots__ = ("as_", "ok")
+    __slots__ = ("as_",)
 
     def __init__(self, header: str) -> None:
         self.as_ = ""
-        self.ok = True
-        if not header or "as=" not in header:
-            if header and not any(
-                m.strip().split(";")[0] in ("application/json", "*/*", "application/*", "")
-                or m.strip().startswith("application/json")
-                for m in header.split(",")
-            ):
-                self.ok = "application/yaml" in header or "text/" in header
+        if "as=" not in header:
             return
         for media in header.split(","):
             parts = [p.strip() for p in media.split(";")]
@@ -95,15 +90,15 @@ class _Accept:
                 continue
             params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
             as_ = params.get("as", "")
-            if as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList"):
-                if params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
-                    self.as_ = "Table" if as_ == "Table" else "PartialObjectMetadata"
-                    return
-                continue
             if not as_:
                 return
-        if "application/json" not in header:
-            self.ok = False
+            if (
+                as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
+                and params.get("g") == "meta.k8s.io"
+                and params.get("v") in ("v1", "v1beta1")
+            ):
+                self.as_ = "Table" if as_ == "Table" else "PartialObjectMetadata"
+                return
 
 
 class Request:
