@@ -4,6 +4,11 @@ Routing is done by hand from the URL path (`/api/v1/namespaces/{ns}/{resource}/{
 `/apis/{group}/{version}/...`) so every request takes the same short path to the store. Responses
 reuse each stored object's cached JSON encoding; watch events are encoded once and shared by all
 watchers.
+
+Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
+only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
+legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
+custom resources), authentication and authorization.
 """
 
 from __future__ import annotations
