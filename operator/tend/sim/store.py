@@ -779,6 +779,10 @@ class Store:
                     ],
                 )
         name = str(meta["name"])
+        rv = str(meta.get("resourceVersion") or "")
+        if rv.isdigit() and int(rv) != 0:
+            # etcd3 store.Create; clients see it as a 500, which is what the real server sends.
+            raise errors.internal("resourceVersion should not be set on objects to be created")
         bucket = self._bucket(rt)
         key = self._key(rt, meta.get("namespace"), name)
         if key in bucket:

@@ -402,3 +402,11 @@ async def test_unknown_fields_of_builtin_kinds_are_refused_or_dropped(api: Api) 
     assert "imagePullPolicyy" in warned.headers.get("Warning", "")
     container = warned.body["spec"]["template"]["spec"]["containers"][0]
     assert "imagePullPolicyy" not in container
+
+
+async def test_creating_with_a_resource_version_fails_like_etcd(api: Api) -> None:
+    created = (await api.post(CM, configmap("a"))).body
+    again = dict(created, metadata={**created["metadata"], "name": "b"})
+    reply = await api.post(CM, again)
+    assert reply.status == 500
+    assert reply.body["message"] == "resourceVersion should not be set on objects to be created"
