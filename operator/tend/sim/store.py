@@ -1072,6 +1072,8 @@ class Store:
             raise errors.not_found(rt.plural, rt.group, name)
         old = old_entry.obj
         old_meta = old["metadata"]
+        if rt.gr == NAMESPACE_GR and name in ("default", "kube-system", "kube-public"):
+            raise errors.forbidden(rt.plural, rt.group, name, "this namespace may not be deleted")
         if preconditions:
             want_uid = preconditions.get("uid")
             if want_uid and want_uid != old_meta["uid"]:

@@ -174,3 +174,12 @@ async def test_an_owner_in_another_namespace_counts_as_absent(api: Api, sim: Sim
     await api.post(CM, owned("cross", owner))
     await until(sim, lambda: not exists(sim, "configmaps", "cross"))
     assert exists(sim, "configmaps", "o", "other")
+
+
+async def test_system_namespaces_may_not_be_deleted(api: Api) -> None:
+    reply = await api.delete("/api/v1/namespaces/default")
+    assert (reply.status, reply.reason) == (403, "Forbidden")
+    assert (
+        reply.body["message"]
+        == 'namespaces "default" is forbidden: this namespace may not be deleted'
+    )
