@@ -29,7 +29,16 @@ from tend.models import (
     ManagedServiceStatus,
     format_errors,
 )
-from tend.reconcile import OWNED_KINDS, WORKLOAD_KINDS, Action, Plan, Verb, plan
+from tend.reconcile import (
+    OWNED_KINDS,
+    WORKLOAD_KINDS,
+    Action,
+    Ownership,
+    Plan,
+    Verb,
+    ownership,
+    plan,
+)
 from tend.status import (
     NORMAL,
     Event,
@@ -48,8 +57,8 @@ Key = tuple[str, str]  # (namespace, name) of a ManagedService
 Object = dict[str, Any]
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-# The keys of status this loop owns; others (restarts, alert, ...) are left as they are.
-OWNED_STATUS_KEYS = ("observedGeneration", "phase", "conditions", "blockedBy", "workload")
+# Plan-and-write passes in one reconcile before giving up to the queue's back-off.
+MAX_PASSES = 3
 
 
 def _key(body: Mapping[str, Any]) -> Key:
@@ -122,6 +131,8 @@ class Controller:
         self.graph = Graph()
         self.queue: WorkQueue[Key] = WorkQueue()
         self.stats = Stats()
+        self.synced = asyncio.Event()
+        self.recheck_after = 10.0  # seconds between looks for a missing Secret/ConfigMap
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
 
@@ -131,10 +142,12 @@ class Controller:
         if self._workers:
             return
         for index in range(self._worker_count):
-            task = asyncio.create_task(
-                self.queue.run_worker(self._process), name=f"tend-worker-{index}"
-            )
+            task = asyncio.create_task(self._work(), name=f"tend-worker-{index}")
             self._workers.append(task)
+
+    async def _work(self) -> None:
+        await self.synced.wait()  # reconcile only once every cache holds its initial listing
+        await self.queue.run_worker(self._process)
 
     async def stop(self) -> None:
         for task in self._workers:
@@ -256,27 +269,57 @@ class Controller:
             )
             return
         problems = [str(p) for p in builders.spec_problems(ms)]
-        problems += await self._missing_references(ms)
+        missing = await self._missing_references(ms)
+        if missing:
+            # Secrets and ConfigMaps are not watched; look again until they appear.
+            self.queue.add_after(key, self.recheck_after)
+        problems += missing
         blocked = blocked_by(ms, self.graph, self._lookup_service, self._endpoints)
-        live = {kind: self.owned.get((kind, *key)) for kind in OWNED_KINDS}
         result = Plan()
         desired: list[Object] = []
+        events: list[Event] = []
         if not problems:
             desired = builders.build_all(ms, self.config)
-            result = plan(ms, desired, live, dependencies_ready=not blocked)
-        events: list[Event] = []
-        if result.actions:
-            problems += await self._execute(ms, result.actions, events)
-        workload = self._workload(ms, desired)
+            for _ in range(MAX_PASSES):
+                live = await self._live(ms)
+                result = plan(ms, desired, live, dependencies_ready=not blocked)
+                refused, replan = await self._execute(ms, result.actions, events)
+                problems += refused
+                if not replan:
+                    break
+            else:
+                self.queue.add(key)  # still racing another writer: try again later
+        if result.conflict:
+            # The foreign object is invisible to our label-filtered watches: look again later.
+            self.queue.add_after(key, self.recheck_after)
         observation = Observation(
             generation=generation,
             runs_to_completion=ms.spec.runs_to_completion,
             problems=problems,
             conflict=result.conflict,
             blocked_by=blocked,
-            workload=workload,
+            workload=self._workload(ms, desired),
         )
         await self._write_status(body, observation, events)
+
+    async def _live(self, ms: ManagedService) -> dict[str, Object | None]:
+        """The owned objects from the cache; objects someone else owns are read fresh,
+        because the watches (filtered to managed-by=tend) do not see them change."""
+        live: dict[str, Object | None] = {}
+        for kind in OWNED_KINDS:
+            obj = self.owned.get((kind, *ms.key))
+            if obj is not None and ownership(obj, ms) == Ownership.FOREIGN:
+                obj = await self._refresh(kind, ms)
+            live[kind] = obj
+        return live
+
+    async def _refresh(self, kind: str, ms: ManagedService) -> Object | None:
+        fresh = await self.kube.get(kind, ms.namespace, ms.name)
+        if fresh is None:
+            self.owned.pop((kind, *ms.key), None)
+        else:
+            self.owned[(kind, *ms.key)] = fresh
+        return fresh
 
     def _lookup_service(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self.services.get((namespace, name))
@@ -316,58 +359,44 @@ class Controller:
 
     async def _execute(
         self, ms: ManagedService, actions: list[Action], events: list[Event]
-    ) -> list[str]:
-        """Carry out a plan; returns InvalidSpec lines if the API server refused an object."""
+    ) -> tuple[list[str], bool]:
+        """Carry out a plan. Returns (InvalidSpec lines if the API server refused an object,
+        whether to plan again because the cluster was not as cached). A pass that cannot
+        finish deletes what it created, so nothing is left half-built."""
         created: list[Action] = []
         for action in actions:
-            cache_key = (action.kind, *ms.key)
             try:
-                if action.verb == Verb.CREATE:
-                    assert action.body is not None
-                    self.owned[cache_key] = await self.kube.create(action.body)
-                    created.append(action)
-                elif action.verb == Verb.REPLACE:
-                    assert action.body is not None
-                    self.owned[cache_key] = await self.kube.replace(action.body)
-                else:
-                    await self.kube.delete(
-                        action.kind,
-                        ms.namespace,
-                        action.name,
-                        resource_version=action.resource_version,
-                    )
-                    self.owned.pop(cache_key, None)
-                self.stats.writes += 1
+                await self._write(ms, action)
             except KubeError as exc:
+                if exc.status not in (400, 404, 409, 422):
+                    raise
+                for done in created:
+                    await self.kube.delete(done.kind, ms.namespace, done.name)
+                    self.owned.pop((done.kind, *ms.key), None)
                 if exc.status in (400, 422):
-                    # Refused: roll back what this pass created, so nothing is left half-built.
-                    for done in created:
-                        await self.kube.delete(done.kind, ms.namespace, done.name)
-                        self.owned.pop((done.kind, *ms.key), None)
                     refused = f"{action.kind} {ms.namespace}/{ms.name}"
-                    return [f"{refused} refused by the API server: {exc.message}"]
-                if exc.status == 409 and action.verb == Verb.CREATE:
-                    fresh = await self.kube.get(action.kind, ms.namespace, action.name)
-                    if fresh is not None:
-                        self.owned[cache_key] = fresh
-                    self.queue.add(ms.key)
-                    continue
-                if exc.status in (404, 409):
-                    fresh = await self.kube.get(action.kind, ms.namespace, action.name)
-                    if fresh is None:
-                        self.owned.pop(cache_key, None)
-                    else:
-                        self.owned[cache_key] = fresh
-                    self.queue.add(ms.key)
-                    continue
-                raise
-        summary = ", ".join(a.describe() for a in actions)
-        events.append(
-            Event(
-                NORMAL, "RolloutInProgress" if _touches_workload(actions) else "Reconciled", summary
+                    return [f"{refused} refused by the API server: {exc.message}"], False
+                await self._refresh(action.kind, ms)  # AlreadyExists, Conflict, NotFound
+                return [], True
+            if action.verb == Verb.CREATE:
+                created.append(action)
+        if actions:
+            reason = "RolloutInProgress" if _touches_workload(actions) else "Reconciled"
+            events.append(Event(NORMAL, reason, ", ".join(a.describe() for a in actions)))
+        return [], False
+
+    async def _write(self, ms: ManagedService, action: Action) -> None:
+        cache_key = (action.kind, *ms.key)
+        if action.verb == Verb.DELETE:
+            await self.kube.delete(
+                action.kind, ms.namespace, action.name, resource_version=action.resource_version
             )
-        )
-        return []
+            self.owned.pop(cache_key, None)
+        else:
+            assert action.body is not None
+            write = self.kube.create if action.verb == Verb.CREATE else self.kube.replace
+            self.owned[cache_key] = await write(action.body)
+        self.stats.writes += 1
 
     async def _write_status(
         self, body: Mapping[str, Any], observation: Observation, events: list[Event]
@@ -385,18 +414,17 @@ class Controller:
             "blockedBy": [b.to_api() for b in observation.blocked_by] or None,
             "workload": observation.workload.summary().to_api() if observation.workload else None,
         }
-        current = {k: (body.get("status") or {}).get(k) for k in OWNED_STATUS_KEYS}
-        all_events = events + transitions(old, merged, already={e.reason for e in events})
-        if new != current:
-            namespace, name = _key(body)
-            updated = await self.kube.patch_status(namespace, name, new)
-            self.stats.status_writes += 1
-            # Cache what we wrote, so the next reconcile neither repeats the write nor its
-            # Events; the watch event for it then looks unchanged, so wake dependents here.
-            self.services[(namespace, name)] = updated
-            if _readiness(body) != _readiness(updated):
-                self._wake(self.graph.dependents(Ref(MANAGED_SERVICE, namespace, name)))
-        for event in all_events:
+        if not (body.get("status") or {}).get("restarts"):
+            new["restarts"] = {
+                "total": 0,
+                "inWindow": 0,
+            }  # fills the Restarts column from the start
+        current = {k: (body.get("status") or {}).get(k) for k in new}
+        if new == current:
+            return
+        # Events first, then the status that records the transition: an operator killed in
+        # between posts an Event twice after its restart, but never loses one.
+        for event in events + transitions(old, merged, already={e.reason for e in events}):
             try:
                 await self.kube.post_event(
                     body, type_=event.type, reason=event.reason, message=event.message, now=now
@@ -404,6 +432,14 @@ class Controller:
                 self.stats.events += 1
             except KubeError as exc:  # an Event is worth a log line, never a retry
                 log.warning("could not post Event %s on %s/%s: %s", event.reason, *_key(body), exc)
+        namespace, name = _key(body)
+        updated = await self.kube.patch_status(namespace, name, new)
+        self.stats.status_writes += 1
+        # Cache what we wrote, so the next reconcile neither repeats the write nor its
+        # Events; the watch event for it then looks unchanged, so wake dependents here.
+        self.services[(namespace, name)] = updated
+        if _readiness(body) != _readiness(updated):
+            self._wake(self.graph.dependents(Ref(MANAGED_SERVICE, namespace, name)))
 
 
 def _parse_status(body: Mapping[str, Any]) -> ManagedServiceStatus | None:

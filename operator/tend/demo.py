@@ -8,7 +8,6 @@ runs the operator exactly as `tend run` does, and prints a live table (like
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +17,8 @@ from typing import Any
 import yaml
 
 from tend.crd import build_crd
-from tend.handlers import RunOptions, run
+from tend.embedded import EmbeddedOperator
+from tend.handlers import RunOptions
 from tend.kube import KINDS, Kube
 from tend.sim import SimCluster
 
@@ -87,8 +87,8 @@ async def demo(
         workdir = Path(tempfile.mkdtemp(prefix="tend-demo-"))
         kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig")
         kube = await Kube.connect(kubeconfig)
-        stop = asyncio.Event()
-        operator: asyncio.Task[None] | None = None
+        options = RunOptions(kubeconfig=kubeconfig, standalone=True, liveness_port=None)
+        operator = EmbeddedOperator(options)
         try:
             await kube.apply(build_crd())
             await _wait_served(kube)
@@ -98,19 +98,15 @@ async def demo(
                     await kube.apply(doc)
             echo(f"simulated cluster at {cluster.url} (speed x{speed:g}); kubeconfig: {kubeconfig}")
             echo(f"applied {len(docs)} objects from {samples}; starting the operator")
-            options = RunOptions(kubeconfig=kubeconfig, standalone=True, liveness_port=None)
-            operator = asyncio.create_task(run(options, stop_flag=stop))
+            await operator.start()
             code = await _watch(kube, operator, deadline, echo)
             if keep and code == 0:
                 echo(f"\nkeeping it running: export KUBECONFIG={kubeconfig}; kubectl get msvc")
                 echo("press Ctrl-C to stop")
-                await operator
+                await operator.wait_stopped()
             return code
         finally:
-            stop.set()
-            if operator is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(operator, timeout=10)
+            await operator.stop()
             await kube.close()
 
 
@@ -125,15 +121,14 @@ async def _wait_served(kube: Kube, attempts: int = 100) -> None:
 
 
 async def _watch(
-    kube: Kube, operator: asyncio.Task[None], deadline: float, echo: Callable[[str], None]
+    kube: Kube, operator: EmbeddedOperator, deadline: float, echo: Callable[[str], None]
 ) -> int:
     started = time.monotonic()
     shown: dict[tuple[str, str], tuple[str, ...]] = {}
     echo(format_rows([COLUMNS])[0])
     while time.monotonic() - started < deadline:
-        if operator.done():
-            echo("the operator stopped unexpectedly")
-            operator.result()
+        if not operator.running:
+            echo(f"the operator stopped unexpectedly: {operator.error!r}")
             return 1
         items = await kube.list("ManagedService")
         rows = {(i["metadata"]["namespace"], i["metadata"]["name"]): row(i) for i in items}

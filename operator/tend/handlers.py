@@ -1,5 +1,8 @@
 """kopf wiring: watch events go to the controller; nothing else happens here.
 
+Every handler is `async`: kopf runs plain functions in a thread pool, and the controller's
+caches must only ever be touched from the event loop.
+
 `run` starts one operator: it connects, builds a fresh kopf registry whose handlers
 feed `Controller.observe_*`, configures kopf (no log-to-Event posting, server-side
 label selectors for the kinds tend owns, peering) and runs until stopped.
@@ -9,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +30,14 @@ log = logging.getLogger("tend")
 
 MANAGED_BY_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 # kopf's resource specs: (group, version, plural), or (version, plural) for the core group.
-OWNED_RESOURCES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
+Resource = tuple[str, str] | tuple[str, str, str]
+OWNED_RESOURCES: tuple[Resource, ...] = (
     ("apps", "v1", "deployments"),
     ("batch", "v1", "jobs"),
     ("v1", "services"),
     ("policy", "v1", "poddisruptionbudgets"),
 )
+ENDPOINT_SLICES = ("discovery.k8s.io", "v1", "endpointslices")
 
 
 @dataclass
@@ -55,7 +61,7 @@ def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
-    def login(**_: Any) -> kopf.ConnectionInfo:
+    async def login(**_: Any) -> kopf.ConnectionInfo:
         return connection_info(kube)
 
     @kopf.on.startup(registry=registry)
@@ -66,21 +72,35 @@ def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
     async def cleanup(**_: Any) -> None:
         await controller.stop()
 
-    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    def managed_service(event: kopf.RawEvent, **_: Any) -> None:
-        controller.observe_managed_service(event.get("type"), event["object"])
-
-    for resource in OWNED_RESOURCES:
-
-        @kopf.on.event(*resource, registry=registry)
-        def owned(event: kopf.RawEvent, **_: Any) -> None:
-            controller.observe_owned(event.get("type"), event["object"])
-
-    @kopf.on.event("discovery.k8s.io", "v1", "endpointslices", registry=registry)
-    def endpoint_slice(event: kopf.RawEvent, **_: Any) -> None:
-        controller.observe_endpoint_slice(event.get("type"), event["object"])
-
+    # Caches are filled by index functions: kopf runs them while listing, and holds every
+    # handler back until all listings are done, so no reconcile sees a half-filled cache.
+    # Index functions are not called for deletions; the event handlers pass those on, and
+    # their first call tells the controller the caches are in sync.
+    feeds: list[tuple[Resource, Callable[[str | None, Mapping[str, Any]], None]]] = [
+        ((GROUP, VERSION, PLURAL), controller.observe_managed_service)
+    ]
+    feeds += [(resource, controller.observe_owned) for resource in OWNED_RESOURCES]
+    feeds += [(ENDPOINT_SLICES, controller.observe_endpoint_slice)]
+    for resource, observe in feeds:
+        _feed(registry, controller, resource, observe)
     return registry
+
+
+def _feed(
+    registry: kopf.OperatorRegistry,
+    controller: Controller,
+    resource: Resource,
+    observe: Callable[[str | None, Mapping[str, Any]], None],
+) -> None:
+    @kopf.index(*resource, registry=registry)
+    async def listed(body: kopf.Body, **_: Any) -> None:
+        observe(None, body)
+
+    @kopf.on.event(*resource, registry=registry)
+    async def changed(event: kopf.RawEvent, **_: Any) -> None:
+        controller.synced.set()
+        if event.get("type") == "DELETED":
+            observe("DELETED", event["object"])
 
 
 def connection_info(kube: Kube) -> kopf.ConnectionInfo:
@@ -117,18 +137,26 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
         settings.watching.label_selectors[GROUP, VERSION, PLURAL] = options.selector
 
 
+Flag = asyncio.Event | threading.Event
+
+
 async def run(
     options: RunOptions,
     *,
-    stop_flag: asyncio.Event | None = None,
-    ready_flag: asyncio.Event | None = None,
-    controller_ready: asyncio.Future[Controller] | None = None,
+    stop_flag: Flag | None = None,
+    ready_flag: Flag | None = None,
+    on_controller: Callable[[Controller], None] | None = None,
 ) -> None:
-    """Run one operator until `stop_flag` is set (or a signal arrives)."""
+    """Run one operator until `stop_flag` is set (or a signal arrives).
+
+    kopf treats every task created after it starts as its own and cancels what is left
+    when it stops; to share a process with other asyncio code (the simulated cluster in
+    the demo and the tests) run this on a thread of its own (see `tend.embedded`).
+    """
     kube = await Kube.connect(options.kubeconfig, options.context)
     controller = Controller(kube, options.config, workers=options.workers)
-    if controller_ready is not None:
-        controller_ready.set_result(controller)
+    if on_controller is not None:
+        on_controller(controller)
     settings = kopf.OperatorSettings()
     configure(settings, options)
     liveness = f"http://0.0.0.0:{options.liveness_port}/healthz" if options.liveness_port else None

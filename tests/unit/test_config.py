@@ -41,5 +41,5 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
 def test_bad_config_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("budget: {window: forever}\n")
-    with pytest.raises(ValidationError, match="budget.window"):
+    with pytest.raises(ValidationError, match=r"budget\.window"):
         load_config(path)
