@@ -20,13 +20,14 @@ from pydantic import ValidationError
 
 from tend import builders, metrics
 from tend.config import OperatorConfig
-from tend.dependencies import blocked_by
+from tend.dependencies import blocked_by, root_cause
 from tend.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
 from tend.kube import Kube, KubeError
 from tend.models import (
     KIND,
     ManagedService,
     ManagedServiceStatus,
+    Reason,
     format_errors,
 )
 from tend.reconcile import (
@@ -41,6 +42,7 @@ from tend.reconcile import (
 )
 from tend.status import (
     NORMAL,
+    WARNING,
     Event,
     Observation,
     WorkloadState,
@@ -292,13 +294,16 @@ class Controller:
         if result.conflict:
             # The foreign object is invisible to our label-filtered watches: look again later.
             self.queue.add_after(key, self.recheck_after)
+        workload = self._workload(ms, desired)
+        running = workload is not None and workload.ready
         observation = Observation(
             generation=generation,
             runs_to_completion=ms.spec.runs_to_completion,
             problems=problems,
             conflict=result.conflict,
             blocked_by=blocked,
-            workload=self._workload(ms, desired),
+            workload=workload,
+            suppressed_by=root_cause(blocked, self._lookup_service) if running else None,
         )
         await self._write_status(body, observation, events)
 
@@ -414,6 +419,20 @@ class Controller:
             "blockedBy": [b.to_api() for b in observation.blocked_by] or None,
             "workload": observation.workload.summary().to_api() if observation.workload else None,
         }
+        old_alert = (body.get("status") or {}).get("alert") or {}
+        if observation.suppressed_by:
+            new["alert"] = {"state": "Suppressed", "suppressedBy": observation.suppressed_by}
+            if old_alert.get("state") != "Suppressed":
+                events.append(
+                    Event(
+                        WARNING,
+                        Reason.ALERT_SUPPRESSED.value,
+                        "alerts suppressed in favour of the root cause, "
+                        + observation.suppressed_by,
+                    )
+                )
+        elif old_alert.get("state") == "Suppressed":
+            new["alert"] = None  # the dependency recovered; nothing left to suppress
         if not (body.get("status") or {}).get("restarts"):
             new["restarts"] = {
                 "total": 0,

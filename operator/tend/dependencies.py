@@ -8,7 +8,7 @@ dependency when it has at least one ready endpoint. Pure functions over plain di
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,3 +103,22 @@ def blocked_by(
                 )
             )
     return result
+
+
+def root_cause(
+    blocked: Sequence[BlockedBy],
+    lookup_service: Callable[[str, str], Mapping[str, Any] | None],
+) -> str | None:
+    """`namespace/name` of the dependency whose failure is the real cause.
+
+    A dependency that is itself only failing because of its own dependency has recorded
+    that root in `status.alert.suppressedBy`; following it pages for the root only.
+    """
+    for blocker in blocked:
+        if blocker.kind == MANAGED_SERVICE:
+            body = lookup_service(blocker.namespace, blocker.name) or {}
+            alert = (body.get("status") or {}).get("alert") or {}
+            if alert.get("state") == "Suppressed" and alert.get("suppressedBy"):
+                return str(alert["suppressedBy"])
+        return f"{blocker.namespace}/{blocker.name}"
+    return None

@@ -953,13 +953,11 @@ class ManagedService(Model):
 
     @model_validator(mode="after")
     def _no_self_dependency(self) -> ManagedService:
-        namespace = self.metadata.namespace or "default"
+        # The same rule as the CEL one above (which cannot see metadata.namespace): a
+        # dependency naming this service without a namespace. One that spells out its own
+        # namespace passes, and the dependency graph reports it as the cycle `api → api`.
         for index, dep in enumerate(self.spec.depends_on or []):
-            if dep.name is not None and dep.target(namespace) == (
-                KIND,
-                namespace,
-                self.metadata.name,
-            ):
+            if dep.name == self.metadata.name and dep.namespace is None:
                 raise ValueError(
                     f"spec.dependsOn[{index}]: a ManagedService cannot depend on itself"
                 )

@@ -9,7 +9,7 @@ into phase and conditions; `transitions` lists the Events a status change deserv
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -126,7 +126,7 @@ class Observation:
     conflict: str | None = None  # an object we would write is owned by someone else
     blocked_by: Sequence[BlockedBy] = ()  # unsatisfied dependencies
     workload: WorkloadState | None = None
-    extra_conditions: Sequence[Condition] = field(default_factory=tuple)
+    suppressed_by: str | None = None  # root cause, when a failing dependency degrades us
 
 
 def _blocked_reason(blocked: Sequence[BlockedBy]) -> str:
