@@ -92,6 +92,9 @@ class EmbeddedOperator:
 
         with contextlib.suppress(RuntimeError):  # the loop may be closing already
             loop.call_soon_threadsafe(cancel_all)
+        # kopf waits for a threading.Event stop flag in an executor thread, which no
+        # cancellation reaches; set it too, or that thread keeps the process from exiting.
+        self._stop.set()
         await asyncio.to_thread(self._thread.join, timeout)
         self._thread = None
 
