@@ -100,7 +100,13 @@ class OperatorConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+        return (init_settings, env_settings, *cls._file_sources(settings_cls))
+
+    @classmethod
+    def _file_sources(
+        cls, settings_cls: type[BaseSettings]
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return ()
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> OperatorConfig:
@@ -118,14 +124,9 @@ def load_config(path: Path | None = None, **overrides: Any) -> OperatorConfig:
         model_config = SettingsConfigDict(yaml_file=path)
 
         @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
+        def _file_sources(
+            cls, settings_cls: type[BaseSettings]
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+            return (YamlConfigSettingsSource(settings_cls),)
 
     return FromFile(**overrides)

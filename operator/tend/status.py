@@ -163,130 +163,88 @@ def _cond(type_: ConditionType, ok: bool, reason: str, message: str) -> Conditio
     )
 
 
+Verdict = tuple[bool, str, str]  # (status, reason, message) of one condition
+
+
 def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
     """Phase and the five conditions (without timestamps) for one observation."""
     wl = obs.workload
     blocked = list(obs.blocked_by)
-    reconciled = Reason.RECONCILED.value
-    deps_ok = not blocked
-    deps_message = "all dependencies are ready" if deps_ok else describe_blockers(blocked)
-    deps_cond = _cond(
-        ConditionType.DEPENDENCIES_READY,
-        deps_ok,
-        reconciled if deps_ok else _blocked_reason(blocked),
-        deps_message,
-    )
-    not_exhausted = _cond(ConditionType.RESTART_BUDGET_EXHAUSTED, False, reconciled, "")
+    ok: Verdict = (False, Reason.RECONCILED.value, "")  # "not degraded"
+    deps_message = "all dependencies are ready" if not blocked else describe_blockers(blocked)
+    deps_reason = _blocked_reason(blocked) if blocked else Reason.RECONCILED.value
 
+    def status(
+        phase: Phase, ready: Verdict, progressing: Verdict, degraded: Verdict = ok
+    ) -> tuple[Phase, list[Condition]]:
+        conditions = [
+            _cond(ConditionType.READY, *ready),
+            _cond(ConditionType.DEPENDENCIES_READY, not blocked, deps_reason, deps_message),
+            _cond(ConditionType.PROGRESSING, *progressing),
+            _cond(ConditionType.DEGRADED, *degraded),
+            _cond(ConditionType.RESTART_BUDGET_EXHAUSTED, *ok),
+        ]
+        return phase, conditions
+
+    rolling = Reason.ROLLOUT_IN_PROGRESS.value
     if obs.problems or obs.conflict:
         message = obs.conflict or "; ".join(obs.problems)
-        phase = Phase.DEGRADED if wl is not None else Phase.FAILED
-        return phase, [
-            _cond(ConditionType.READY, False, Reason.INVALID_SPEC.value, message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, False, Reason.INVALID_SPEC.value, message),
-            _cond(ConditionType.DEGRADED, wl is not None, Reason.INVALID_SPEC.value, message),
-            not_exhausted,
-        ]
-
+        invalid = Reason.INVALID_SPEC.value
+        if wl is None:
+            return status(Phase.FAILED, (False, invalid, message), (False, invalid, message))
+        degraded = (True, invalid, message)
+        return status(
+            Phase.DEGRADED, (False, invalid, message), (False, invalid, message), degraded
+        )
     if wl is None:
         if blocked:
-            reason = _blocked_reason(blocked)
-            return Phase.BLOCKED, [
-                _cond(ConditionType.READY, False, reason, deps_message),
-                deps_cond,
-                _cond(ConditionType.PROGRESSING, False, reason, "not started: " + deps_message),
-                _cond(ConditionType.DEGRADED, False, reconciled, ""),
-                not_exhausted,
-            ]
+            waiting = (False, deps_reason, deps_message)
+            return status(
+                Phase.BLOCKED, waiting, (False, deps_reason, "not started: " + deps_message)
+            )
         message = f"creating the {'Job' if obs.runs_to_completion else 'Deployment'}"
-        return Phase.PENDING, [
-            _cond(ConditionType.READY, False, Reason.ROLLOUT_IN_PROGRESS.value, message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, True, Reason.ROLLOUT_IN_PROGRESS.value, message),
-            _cond(ConditionType.DEGRADED, False, reconciled, ""),
-            not_exhausted,
-        ]
-
+        return status(Phase.PENDING, (False, rolling, message), (True, rolling, message))
     if wl.kind == WorkloadKind.JOB:
-        return _job_status(obs, wl, deps_cond, not_exhausted)
-
+        return status(*_job_verdicts(wl))
     if blocked and not wl.current:
         # A new generation waits for its dependencies; the old one keeps running.
-        reason = _blocked_reason(blocked)
         message = f"rollout of generation {obs.generation} waits: {deps_message}"
-        return Phase.BLOCKED, [
-            _cond(ConditionType.READY, False, reason, message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, False, reason, message),
-            _cond(ConditionType.DEGRADED, False, reconciled, ""),
-            not_exhausted,
-        ]
+        return status(Phase.BLOCKED, (False, deps_reason, message), (False, deps_reason, message))
     if wl.failed:
-        return Phase.DEGRADED, [
-            _cond(ConditionType.READY, False, Reason.ROLLOUT_IN_PROGRESS.value, wl.message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, False, Reason.ROLLOUT_IN_PROGRESS.value, wl.message),
-            _cond(ConditionType.DEGRADED, True, Reason.ROLLOUT_IN_PROGRESS.value, wl.message),
-            not_exhausted,
-        ]
+        failed = (False, rolling, wl.message)
+        return status(Phase.DEGRADED, failed, failed, (True, rolling, wl.message))
     if not wl.ready:
-        return Phase.PROGRESSING, [
-            _cond(ConditionType.READY, False, Reason.ROLLOUT_IN_PROGRESS.value, wl.message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, True, Reason.ROLLOUT_IN_PROGRESS.value, wl.message),
-            _cond(ConditionType.DEGRADED, False, reconciled, ""),
-            not_exhausted,
-        ]
+        return status(Phase.PROGRESSING, (False, rolling, wl.message), (True, rolling, wl.message))
+    done = (False, Reason.RECONCILED.value, wl.message)
     if blocked:
         # Running, but something it needs has failed since: stay up, report the root cause.
-        reason = _blocked_reason(blocked)
-        return Phase.DEGRADED, [
-            _cond(ConditionType.READY, False, reason, deps_message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, False, reconciled, wl.message),
-            _cond(ConditionType.DEGRADED, True, reason, deps_message),
-            not_exhausted,
-        ]
-    return Phase.RUNNING, [
-        _cond(ConditionType.READY, True, reconciled, wl.message),
-        deps_cond,
-        _cond(ConditionType.PROGRESSING, False, reconciled, wl.message),
-        _cond(ConditionType.DEGRADED, False, reconciled, ""),
-        not_exhausted,
-    ]
+        waiting = (False, deps_reason, deps_message)
+        return status(Phase.DEGRADED, waiting, done, (True, deps_reason, deps_message))
+    return status(Phase.RUNNING, (True, Reason.RECONCILED.value, wl.message), done)
 
 
-def _job_status(
-    obs: Observation, wl: WorkloadState, deps_cond: Condition, not_exhausted: Condition
-) -> tuple[Phase, list[Condition]]:
-    reconciled = Reason.RECONCILED.value
+def _job_verdicts(wl: WorkloadState) -> tuple[Phase, Verdict, Verdict, Verdict]:
+    """Phase, Ready, Progressing and Degraded of a Job-backed service."""
     if wl.succeeded:
         message = f"completed: {wl.ready_replicas} of {wl.replicas} succeeded"
-        return Phase.SUCCEEDED, [
-            _cond(ConditionType.READY, True, reconciled, message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, False, reconciled, message),
-            _cond(ConditionType.DEGRADED, False, reconciled, ""),
-            not_exhausted,
-        ]
+        done = (False, Reason.RECONCILED.value, message)
+        return (
+            Phase.SUCCEEDED,
+            (True, Reason.RECONCILED.value, message),
+            done,
+            (False, Reason.RECONCILED.value, ""),
+        )
     if wl.failed:
-        message = wl.message or "the Job failed"
-        return Phase.FAILED, [
-            _cond(ConditionType.READY, False, Reason.EXIT_CODE.value, message),
-            deps_cond,
-            _cond(ConditionType.PROGRESSING, False, Reason.EXIT_CODE.value, message),
-            _cond(ConditionType.DEGRADED, True, Reason.EXIT_CODE.value, message),
-            not_exhausted,
-        ]
+        failed = (False, Reason.EXIT_CODE.value, wl.message or "the Job failed")
+        return Phase.FAILED, failed, failed, (True, Reason.EXIT_CODE.value, failed[2])
     message = f"running: {wl.ready_replicas} of {wl.replicas} succeeded"
-    return Phase.PROGRESSING, [
-        _cond(ConditionType.READY, False, Reason.ROLLOUT_IN_PROGRESS.value, message),
-        deps_cond,
-        _cond(ConditionType.PROGRESSING, True, Reason.ROLLOUT_IN_PROGRESS.value, message),
-        _cond(ConditionType.DEGRADED, False, reconciled, ""),
-        not_exhausted,
-    ]
+    rolling = Reason.ROLLOUT_IN_PROGRESS.value
+    return (
+        Phase.PROGRESSING,
+        (False, rolling, message),
+        (True, rolling, message),
+        (False, Reason.RECONCILED.value, ""),
+    )
 
 
 def merge_conditions(
