@@ -39,7 +39,6 @@ from tend.sim.resources import ResourceType
 from tend.sim.store import (
     Store,
     deep_copy,
-    label_selector_from_dict,
     labels_match,
     parse_label_selector,
 )
@@ -279,9 +278,7 @@ class _Controller:
             raise
 
     def owned(self, rt: ResourceType, owner: Obj) -> list[Obj]:
-        namespace = owner["metadata"]["namespace"]
-        selector = label_selector_from_dict((owner.get("spec") or {}).get("selector"))
-        items, _ = self.store.list(rt, namespace, label_selector=selector or None)
+        items = self.store.dependents(rt, owner["metadata"]["uid"])
         return [item for item in items if owned_by(item, owner)]
 
     def write_status(self, rt: ResourceType, obj: Obj, status: Obj) -> None:
@@ -1073,6 +1070,7 @@ class EndpointSliceController(_Controller):
         self.slices = store.resource("endpointslices", "discovery.k8s.io")
         self.endpoints = store.resource("endpoints")
         self._pod_services: dict[Key, set[Key]] = {}  # pod -> services whose slices list it
+        self._service_pods: dict[Key, set[Key]] = {}  # service -> pods its slices list
 
     def watches(self) -> list[tuple[ResourceType, Callable[[str, Obj], Iterable[Key]]]]:
         return [(self.services, self.self_keys), (self.pods, self._services_of_pod)]
@@ -1082,21 +1080,26 @@ class EndpointSliceController(_Controller):
         namespace = pod["metadata"].get("namespace", "")
         keys = set(self._pod_services.get((namespace, pod["metadata"]["name"]), ()))
         labels = pod["metadata"].get("labels") or {}
-        services, _ = self.store.list(self.services, namespace)
-        for service in services:
+        entries = self.store.list_entries(self.services, namespace)[0]  # read-only, no copies
+        for entry in entries:
+            service = entry.obj
             selector = (service.get("spec") or {}).get("selector")
             if selector and all(labels.get(k) == v for k, v in selector.items()):
                 keys.add(self.key_of(service))
         return keys
 
     def _index_endpoints(self, key: Key, endpoints: Iterable[Obj]) -> None:
-        for services in self._pod_services.values():
-            services.discard(key)
-        for endpoint in endpoints:
-            ref = endpoint["targetRef"]
-            self._pod_services.setdefault((ref["namespace"], ref["name"]), set()).add(key)
-        for pod_key in [k for k, v in self._pod_services.items() if not v]:
-            del self._pod_services[pod_key]
+        for pod_key in self._service_pods.pop(key, set()):
+            services = self._pod_services.get(pod_key)
+            if services is not None:
+                services.discard(key)
+                if not services:
+                    del self._pod_services[pod_key]
+        listed = {(e["targetRef"]["namespace"], e["targetRef"]["name"]) for e in endpoints}
+        for pod_key in listed:
+            self._pod_services.setdefault(pod_key, set()).add(key)
+        if listed:
+            self._service_pods[key] = listed
 
     def reconcile(self, key: Key) -> None:
         service = self.get(self.services, *key)

@@ -1310,6 +1310,15 @@ class Store:
                 return rt
         return None
 
+    def dependents(self, rt: ResourceType, owner_uid: str) -> builtins.list[Obj]:
+        """Copies of the objects of `rt` whose ownerReferences name `owner_uid` (indexed:
+        controllers find their children without listing every object of the kind)."""
+        return [
+            self._out(rt, self._objects[gr][key].obj)
+            for gr, key in sorted(self._dependents.get(owner_uid, ()))
+            if gr == rt.gr and key in self._objects.get(gr, {})
+        ]
+
     def _dependents_of(self, uid: str) -> builtins.list[tuple[ResourceType, Entry]]:
         out = []
         for gr, key in sorted(self._dependents.get(uid, ())):
