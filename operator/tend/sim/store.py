@@ -504,6 +504,9 @@ class Store:
         self._watchers: dict[GR, set[Watch]] = {}
         self._uids: dict[str, tuple[GR, Key]] = {}
         self._dependents: dict[str, set[tuple[GR, Key]]] = {}
+        # (group/resource, namespace, label, value) -> keys: equality selectors are answered
+        # from here instead of by scanning every object of the kind.
+        self._labelled: dict[tuple[GR, str, str, str], set[Key]] = {}
         self._gc_dirty: set[str] = set()  # owner uids whose dependents need a look
         self._gc_scheduled = False
         self._cluster_ip = 10
@@ -578,11 +581,16 @@ class Store:
         if continue_token:
             list_rv, start = self._decode_continue(continue_token)
         bucket = self._objects.get(rt.gr, {})
-        keys = (
-            sorted(bucket)
-            if (namespace is None or not rt.namespaced)
-            else sorted(k for k in bucket if k[0] == namespace)
-        )
+        equal = [r for r in labels if r.op == "="]
+        if equal and namespace is not None and rt.namespaced:
+            sets = [
+                self._labelled.get((rt.gr, namespace, r.key, r.values[0]), set()) for r in equal
+            ]
+            keys = sorted(set.intersection(*sets))  # still checked against the whole selector
+        elif namespace is None or not rt.namespaced:
+            keys = sorted(bucket)
+        else:
+            keys = sorted(k for k in bucket if k[0] == namespace)
         if start is not None:
             keys = [k for k in keys if k > start]
         out: builtins.list[Entry] = []
@@ -1204,6 +1212,17 @@ class Store:
 
     def _index(self, rt: ResourceType, key: Key, new: Obj | None, old: Obj | None) -> None:
         ref = (rt.gr, key)
+        old_labels = (old["metadata"].get("labels") or {}) if old is not None else {}
+        new_labels = (new["metadata"].get("labels") or {}) if new is not None else {}
+        if old_labels != new_labels:
+            for label, value in old_labels.items():
+                keys = self._labelled.get((rt.gr, key[0], label, value))
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._labelled[(rt.gr, key[0], label, value)]
+            for label, value in new_labels.items():
+                self._labelled.setdefault((rt.gr, key[0], label, value), set()).add(key)
         if old is not None:
             for o in old["metadata"].get("ownerReferences") or []:
                 deps = self._dependents.get(o.get("uid"))
