@@ -9,26 +9,31 @@ seconds from the first apply until all are Ready, API writes per ManagedService 
 (objects, status patches and Events separately), and writes during 5 s of idling afterwards.
 Targets: <= 4 object writes per service until Ready, 0 writes at idle.
 
-`forest`: WIDTH chains of DEPTH ManagedServices, each waiting for the one before it.
-Reported: time to converge, and the wake-up latency of every edge, i.e. from the moment a
-dependency's status says Ready until its dependent's Deployment is created (real seconds).
-Target: p99 wake-up latency < 100 ms at speed 1.
+`forest`: WIDTH chains of DEPTH ManagedServices, each waiting for the one before it, are
+applied; then the operator starts. Reported: time to converge, and the wake-up latency of
+every edge, from the moment the API server shows a dependency Ready until it shows its
+dependent's Deployment (real seconds, seen through watches). Target: p99 < 100 ms at speed 1.
+Three processes, as in production: `tend sim serve`, `tend run`, and this observer.
 
-Everything runs in this process: the simulated cluster on the main event loop, the real
-operator on its own thread, talking over HTTP on 127.0.0.1. The run ends by itself.
+`apply` runs in this process: the simulated cluster on the main event loop, the real
+operator on its own thread, talking over HTTP on 127.0.0.1. Every run ends by itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from tend.crd import build_crd
 from tend.embedded import EmbeddedOperator
@@ -117,52 +122,155 @@ async def run_apply(size: int, speed: float, workers: int) -> dict[str, Any]:
 
 
 async def run_forest(width: int, depth: int, speed: float, workers: int) -> dict[str, Any]:
+    """Three processes, as in production: the simulated cluster (`tend sim serve`), the
+    operator (`tend run`), and this one, which applies the forest and watches the API to
+    time each edge (dependency Ready -> dependent's Deployment created)."""
+    workdir = Path(tempfile.mkdtemp(prefix="tend-forest-"))
+    kubeconfig = workdir / "kubeconfig"
+    tend = str(Path(sys.executable).with_name("tend"))
+    crds = Path(__file__).resolve().parents[1] / "crds"
+    sim = subprocess.Popen(
+        [
+            tend,
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--speed",
+            str(speed),
+            "--crds",
+            str(crds),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    operator: subprocess.Popen[bytes] | None = None
     ready_at: dict[str, float] = {}
     created_at: dict[str, float] = {}
-    async with SimCluster(speed=speed) as cluster:
-        cluster.register_crd(build_crd())
-
-        def listen(type_: str, rt: Any, obj: dict[str, Any]) -> None:
-            name = obj["metadata"]["name"]
-            if obj.get("kind") == "Deployment" and type_ == "ADDED":
-                created_at.setdefault(name, time.monotonic())
-            elif obj.get("kind") == "ManagedService" and ready(obj):
-                ready_at.setdefault(name, time.monotonic())
-
-        cluster.store.write_listeners.append(listen)
-        kubeconfig = cluster.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig")
+    try:
+        for _ in range(200):
+            if kubeconfig.exists():
+                break
+            await asyncio.sleep(0.05)
         kube = await Kube.connect(kubeconfig)
-        operator = EmbeddedOperator(
-            RunOptions(kubeconfig=kubeconfig, standalone=True, liveness_port=None, workers=workers)
+        await _wait_served(kube)
+        started = time.monotonic()
+        semaphore = asyncio.Semaphore(16)
+
+        async def create(body: dict[str, Any]) -> None:
+            async with semaphore:
+                await kube.create(body)
+
+        for level in range(depth):
+            await asyncio.gather(
+                *(
+                    create(
+                        managed_service(
+                            f"c{chain}-l{level}",
+                            dependsOn=[{"name": f"c{chain}-l{level - 1}"}] if level else None,
+                        )
+                    )
+                    for chain in range(width)
+                )
+            )
+        applied = time.monotonic() - started
+        server = kube.host
+        watchers = [
+            asyncio.create_task(
+                _watch(
+                    server,
+                    "/apis/tend.dev/v1alpha1/managedservices",
+                    lambda t, o: (
+                        ready(o) and ready_at.setdefault(o["metadata"]["name"], time.monotonic())
+                    ),
+                )
+            ),
+            asyncio.create_task(
+                _watch(
+                    server,
+                    "/apis/apps/v1/deployments",
+                    lambda t, o: (
+                        t == "ADDED"
+                        and created_at.setdefault(o["metadata"]["name"], time.monotonic())
+                    ),
+                )
+            ),
+        ]
+        operator = subprocess.Popen(
+            [
+                tend,
+                "run",
+                "--standalone",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--metrics-port",
+                "0",
+                "--health-port",
+                "0",
+                "--workers",
+                str(workers),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        await operator.start()
-        try:
-            started = time.monotonic()
-            for level in range(depth):
-                for chain in range(width):
-                    deps = [{"name": f"c{chain}-l{level - 1}"}] if level else None
-                    await kube.create(managed_service(f"c{chain}-l{level}", dependsOn=deps))
-            applied = time.monotonic() - started
-            total = width * depth
-            await wait_all_ready(kube, total, deadline=600 + total / 5)
-            elapsed = time.monotonic() - started
-        finally:
-            await operator.stop()
-            await kube.close()
+        operator_started = time.monotonic()
+        total = width * depth
+        deadline = operator_started + 600 + total / 5
+        while len(ready_at) < total and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        converged = time.monotonic() - operator_started
+        for task in watchers:
+            task.cancel()
+        await kube.close()
+    finally:
+        for proc in (operator, sim):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)
     latencies = sorted(
         created_at[f"c{c}-l{lv}"] - ready_at[f"c{c}-l{lv - 1}"]
         for c in range(width)
         for lv in range(1, depth)
+        if f"c{c}-l{lv}" in created_at and f"c{c}-l{lv - 1}" in ready_at
     )
     return {
         "services": width * depth,
+        "ready": len(ready_at),
         "apply_seconds": applied,
-        "converge_seconds": elapsed,
+        "converge_seconds": converged,
         "edges": len(latencies),
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
         "max_ms": 1000 * latencies[-1],
     }
+
+
+async def _wait_served(kube: Kube) -> None:
+    for _ in range(200):
+        try:
+            await kube.list("ManagedService", "default")
+            return
+        except Exception:  # the CRD is not served yet
+            await asyncio.sleep(0.05)
+    raise TimeoutError("the ManagedService CRD was not served")
+
+
+async def _watch(server: str, path: str, record: Any) -> None:
+    """Follow a watch and call record(type, object) on each event, resuming on timeouts."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
+        rv = ""
+        while True:
+            params = {"watch": "1", "timeoutSeconds": "300", "allowWatchBookmarks": "true"}
+            if rv:
+                params["resourceVersion"] = rv
+            async with session.get(server + path, params=params) as response:
+                async for line in response.content:
+                    event = json.loads(line)
+                    rv = event["object"]["metadata"].get("resourceVersion", rv)
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        record(event["type"], event["object"])
 
 
 def main() -> int:
