@@ -59,6 +59,7 @@ Key = tuple[str, str]  # (namespace, name) of a ManagedService
 Object = dict[str, Any]
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_SELECTOR = f"app.kubernetes.io/managed-by={builders.MANAGED_BY}"
 # Plan-and-write passes in one reconcile before giving up to the queue's back-off.
 MAX_PASSES = 3
 
@@ -123,6 +124,8 @@ class Controller:
         *,
         workers: int = 8,
         clock: Callable[[], datetime] = _now,
+        namespaces: list[str] | None = None,
+        selector: str | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
@@ -134,6 +137,8 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.stats = Stats()
         self.synced = asyncio.Event()
+        self.namespaces: list[str | None] = list(namespaces or []) or [None]
+        self.selector = selector
         self.recheck_after = 10.0  # seconds between looks for a missing Secret/ConfigMap
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
@@ -146,6 +151,20 @@ class Controller:
         for index in range(self._worker_count):
             task = asyncio.create_task(self._work(), name=f"tend-worker-{index}")
             self._workers.append(task)
+
+    async def prime(self) -> None:
+        """Fill the caches with one (paginated) LIST per kind, like an informer's initial
+        sync; reconciling starts only after this, so no reconcile sees a half-filled cache."""
+        feeds: list[tuple[str, str | None, Callable[[str | None, Mapping[str, Any]], None]]] = [
+            ("ManagedService", self.selector, self.observe_managed_service),
+            ("EndpointSlice", None, self.observe_endpoint_slice),
+        ]
+        feeds += [(kind, MANAGED_BY_SELECTOR, self.observe_owned) for kind in OWNED_KINDS]
+        for kind, selector, observe in feeds:
+            for namespace in self.namespaces:
+                for item in await self.kube.list(kind, namespace, label_selector=selector):
+                    observe(None, item)
+        self.synced.set()
 
     async def _work(self) -> None:
         await self.synced.wait()  # reconcile only once every cache holds its initial listing

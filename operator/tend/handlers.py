@@ -20,15 +20,13 @@ from typing import Any
 
 import kopf
 
-from tend.builders import MANAGED_BY
 from tend.config import OperatorConfig
-from tend.controller import Controller
+from tend.controller import MANAGED_BY_SELECTOR, Controller
 from tend.kube import Kube
 from tend.models import GROUP, PLURAL, VERSION
 
 log = logging.getLogger("tend")
 
-MANAGED_BY_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 # kopf's resource specs: (group, version, plural), or (version, plural) for the core group.
 Resource = tuple[str, str] | tuple[str, str, str]
 OWNED_RESOURCES: tuple[Resource, ...] = (
@@ -66,41 +64,34 @@ def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     async def startup(**_: Any) -> None:
+        await controller.prime()
         controller.start()
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
         await controller.stop()
 
-    # Caches are filled by index functions: kopf runs them while listing, and holds every
-    # handler back until all listings are done, so no reconcile sees a half-filled cache.
-    # Index functions are not called for deletions; the event handlers pass those on, and
-    # their first call tells the controller the caches are in sync.
+    # The controller primes its caches with one LIST per kind at startup (before kopf's
+    # watches begin) and starts reconciling only then; these handlers keep them current.
+    # (kopf's own index gate would do the same, but costs O(n^2) in the number of objects.)
     feeds: list[tuple[Resource, Callable[[str | None, Mapping[str, Any]], None]]] = [
         ((GROUP, VERSION, PLURAL), controller.observe_managed_service)
     ]
     feeds += [(resource, controller.observe_owned) for resource in OWNED_RESOURCES]
     feeds += [(ENDPOINT_SLICES, controller.observe_endpoint_slice)]
     for resource, observe in feeds:
-        _feed(registry, controller, resource, observe)
+        _feed(registry, resource, observe)
     return registry
 
 
 def _feed(
     registry: kopf.OperatorRegistry,
-    controller: Controller,
     resource: Resource,
     observe: Callable[[str | None, Mapping[str, Any]], None],
 ) -> None:
-    @kopf.index(*resource, registry=registry)
-    async def listed(body: kopf.Body, **_: Any) -> None:
-        observe(None, body)
-
     @kopf.on.event(*resource, registry=registry)
     async def changed(event: kopf.RawEvent, **_: Any) -> None:
-        controller.synced.set()
-        if event.get("type") == "DELETED":
-            observe("DELETED", event["object"])
+        observe(event.get("type"), event["object"])
 
 
 def connection_info(kube: Kube) -> kopf.ConnectionInfo:
@@ -154,7 +145,13 @@ async def run(
     the demo and the tests) run this on a thread of its own (see `tend.embedded`).
     """
     kube = await Kube.connect(options.kubeconfig, options.context)
-    controller = Controller(kube, options.config, workers=options.workers)
+    controller = Controller(
+        kube,
+        options.config,
+        workers=options.workers,
+        namespaces=list(options.namespaces),
+        selector=options.selector,
+    )
     if on_controller is not None:
         on_controller(controller)
     settings = kopf.OperatorSettings()

@@ -57,6 +57,7 @@ KINDS: dict[str, Kind] = {
     "ConfigMap": Kind("v1", "configmaps"),
     "Event": Kind("v1", "events"),
     "Pod": Kind("v1", "pods"),
+    "EndpointSlice": Kind("discovery.k8s.io/v1", "endpointslices"),
     "Namespace": Kind("v1", "namespaces", namespaced=False),
     "CustomResourceDefinition": Kind(
         "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False
