@@ -239,9 +239,11 @@ class Controller:
             self._wake(self.graph.dependents(Ref(SERVICE, *key)))
 
     def _wake(self, refs: Iterable[Ref]) -> None:
+        """Dependents go to the front of the queue: they unblock new work, while status
+        refreshes of running services can wait."""
         for ref in refs:
             if ref.kind == MANAGED_SERVICE and (ref.namespace, ref.name) in self.services:
-                self.queue.add((ref.namespace, ref.name))
+                self.queue.add((ref.namespace, ref.name), urgent=True)
 
     def _dependencies(self, body: Mapping[str, Any]) -> list[Any]:
         try:
@@ -498,6 +500,28 @@ def _spec_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         or (b.get("annotations") or {}) != (a.get("annotations") or {})
         or bool(b.get("deletionTimestamp")) != bool(a.get("deletionTimestamp"))
     )
+
+
+def _matters(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
+    """Whether a change of an owned object can change what the owner does or reports:
+    anything but status, and of status only what the workload's readiness is read from."""
+    if before is None:
+        return True
+
+    def relevant(obj: Mapping[str, Any]) -> tuple[Any, ...]:
+        meta = obj.get("metadata") or {}
+        status = (obj.get("status") or {}) if obj.get("kind") in WORKLOAD_KINDS else {}
+        return (
+            meta.get("generation"),
+            meta.get("labels"),
+            meta.get("annotations"),
+            meta.get("ownerReferences"),
+            bool(meta.get("deletionTimestamp")),
+            obj.get("spec"),
+            status,
+        )
+
+    return relevant(before) != relevant(after)
 
 
 def _older(body: Mapping[str, Any], cached: Mapping[str, Any] | None) -> bool:

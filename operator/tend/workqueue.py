@@ -32,8 +32,8 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return len(self._queue)
 
-    def add(self, key: K) -> None:
-        """Queue `key` now (once, however often it is added)."""
+    def add(self, key: K, *, urgent: bool = False) -> None:
+        """Queue `key` now (once, however often it is added); `urgent` goes first."""
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
@@ -41,9 +41,15 @@ class WorkQueue(Generic[K]):
             self._dirty.add(key)
             return
         if key in self._queued:
+            if urgent:
+                self._queue.remove(key)  # O(n), rare: move an already queued key forward
+                self._queue.appendleft(key)
             return
         self._queued.add(key)
-        self._queue.append(key)
+        if urgent:
+            self._queue.appendleft(key)
+        else:
+            self._queue.append(key)
         self._idle.clear()
         self._ready.set()
 

@@ -79,3 +79,12 @@ async def test_workers_never_process_one_key_concurrently() -> None:
         worker.cancel()
     assert overlaps == 0
     assert sorted(processed) == [1, 1, 2, 2, 3]
+
+
+async def test_urgent_keys_jump_the_queue() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    for key in ("a", "b", "c"):
+        queue.add(key)
+    queue.add("d", urgent=True)
+    queue.add("c", urgent=True)  # already queued: moves forward, still once
+    assert [await queue.get() for _ in range(4)] == ["c", "d", "a", "b"]

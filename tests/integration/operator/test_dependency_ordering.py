@@ -87,7 +87,17 @@ async def test_a_diamond_starts_the_shared_dependency_first(
 async def test_blocked_services_say_what_blocks_them(operator: Operator, kube: Kube) -> None:
     await kube.create(managed_service("db", image="sim/ready:3s"))
     await kube.create(managed_service("app", dependsOn=dep("db")))
-    status = await wait_status(kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked")
+    # kopf hands events of different objects to handlers in no fixed order, so app may
+    # first be seen before db (DependencyNotFound, briefly); wait for the settled state.
+    status = await wait_status(
+        kube,
+        "app",
+        lambda s: (
+            s.get("phase") == "Blocked"
+            and condition({"status": s}, "Ready").get("reason") == "DependencyNotReady"
+        ),
+        "Blocked by a db that is not Ready yet",
+    )
     assert status["blockedBy"][0]["name"] == "db"
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "DependencyNotReady")
