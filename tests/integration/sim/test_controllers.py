@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from storewait import until_written
 
 from tend.sim.clock import SimClock
 from tend.sim.controllers import HASH_LABEL, REVISION, Controllers, template_hash
@@ -51,25 +52,7 @@ class Env:
 
     async def until(self, check: Callable[[], Any], deadline: float = 15.0) -> Any:
         """Wait until `check()` is truthy, re-checking after every write the controllers see."""
-        watches = [self.store.watch_from_now(self.rt(r, g)) for r, g in WATCHED]
-        wake = asyncio.Event()
-
-        async def pump(w: Any) -> None:
-            async for _ in w:
-                wake.set()
-
-        pumps = [asyncio.create_task(pump(w)) for w in watches]
-        try:
-            async with asyncio.timeout(deadline):
-                while not (result := check()):
-                    await wake.wait()
-                    wake.clear()
-                return result
-        finally:
-            for w in watches:
-                w.close()
-            for p in pumps:
-                p.cancel()
+        return await until_written(self.store, [self.rt(r, g) for r, g in WATCHED], check, deadline)
 
 
 @pytest.fixture

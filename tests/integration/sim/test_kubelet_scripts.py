@@ -3,12 +3,12 @@ produces the pod status and the Events a real kubelet would."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from storewait import until_written
 
 from tend.sim.clock import SimClock
 from tend.sim.controllers import Controllers
@@ -50,25 +50,9 @@ class Env:
 
     async def until(self, check: Callable[[], Any], deadline: float = 10.0) -> Any:
         """Wait until `check()` is truthy, re-checking on every Pod or Event write."""
-        watches = [self.store.watch_from_now(self.rt(r)) for r in ("pods", "events")]
-        wake = asyncio.Event()
-
-        async def pump(w: Any) -> None:
-            async for _ in w:
-                wake.set()
-
-        pumps = [asyncio.create_task(pump(w)) for w in watches]
-        try:
-            async with asyncio.timeout(deadline):
-                while not (result := check()):
-                    await wake.wait()
-                    wake.clear()
-                return result
-        finally:
-            for w in watches:
-                w.close()
-            for p in pumps:
-                p.cancel()
+        return await until_written(
+            self.store, [self.rt(r) for r in ("pods", "events")], check, deadline
+        )
 
 
 @pytest.fixture
