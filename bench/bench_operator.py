@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 
 from tend.crd import build_crd
+from tend.demo import wait_served
 from tend.embedded import EmbeddedOperator
 from tend.handlers import RunOptions
 from tend.kube import Kube
@@ -155,7 +156,7 @@ async def run_forest(width: int, depth: int, speed: float, workers: int) -> dict
                 break
             await asyncio.sleep(0.05)
         kube = await Kube.connect(kubeconfig)
-        await _wait_served(kube)
+        await wait_served(kube)
         started = time.monotonic()
         semaphore = asyncio.Semaphore(16)
 
@@ -245,16 +246,6 @@ async def run_forest(width: int, depth: int, speed: float, workers: int) -> dict
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
         "max_ms": 1000 * latencies[-1],
     }
-
-
-async def _wait_served(kube: Kube) -> None:
-    for _ in range(200):
-        try:
-            await kube.list("ManagedService", "default")
-            return
-        except Exception:  # the CRD is not served yet
-            await asyncio.sleep(0.05)
-    raise TimeoutError("the ManagedService CRD was not served")
 
 
 async def _watch(server: str, path: str, record: Any) -> None:

@@ -185,22 +185,23 @@ class Controller:
         before = self.services.get(key)
         if event_type != "DELETED" and _older(body, before):
             return  # a late event from before our own write; the cache is newer
-        cycle_before = set(self.graph.cycle_through(ref) or [])
         if event_type == "DELETED":
+            cycle = set(self.graph.cycle_through(ref) or [])
             self.services.pop(key, None)
             self.graph.remove(ref)
-            self._wake(self.graph.dependents(ref) | cycle_before)
+            self._wake(self.graph.dependents(ref) | cycle)
             return
         body = dict(body)
         self.services[key] = body
         deleting = bool((body.get("metadata") or {}).get("deletionTimestamp"))
-        self.graph.upsert(ref, self._dependencies(body), exists=not deleting)
-        cycle_after = set(self.graph.cycle_through(ref) or [])
         if before is None or _spec_changed(before, body):
+            # Edges live in the spec: status-only events (most of them) leave the graph alone.
+            cycle_before = set(self.graph.cycle_through(ref) or [])
+            self.graph.upsert(ref, self._dependencies(body), exists=not deleting)
+            self._wake(cycle_before ^ set(self.graph.cycle_through(ref) or []))
             self.queue.add(key)
         if _readiness(before) != _readiness(body) or deleting:
             self._wake(self.graph.dependents(ref))
-        self._wake(cycle_before ^ cycle_after)
 
     def observe_owned(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}

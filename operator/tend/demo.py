@@ -91,7 +91,7 @@ async def demo(
         operator = EmbeddedOperator(options)
         try:
             await kube.apply(build_crd())
-            await _wait_served(kube)
+            await wait_served(kube)
             for doc in docs:
                 doc.setdefault("metadata", {}).setdefault("namespace", namespace)
                 if doc.get("kind") in KINDS:
@@ -110,7 +110,8 @@ async def demo(
             await kube.close()
 
 
-async def _wait_served(kube: Kube, attempts: int = 100) -> None:
+async def wait_served(kube: Kube, attempts: int = 100) -> None:
+    """Until the API server serves ManagedServices (a new CRD takes a moment)."""
     for _ in range(attempts):
         try:
             await kube.list("ManagedService")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tend.builders import DESIRED_HASH_ANNOTATION
 from tend.models import (
     BlockedBy,
     Condition,
@@ -67,7 +68,7 @@ def observe_workload(live: Mapping[str, Any], desired_hash: str | None) -> Workl
     spec = live.get("spec") or {}
     status = live.get("status") or {}
     annotations = metadata.get("annotations") or {}
-    current = desired_hash is not None and annotations.get("tend.dev/desired-hash") == desired_hash
+    current = desired_hash is not None and annotations.get(DESIRED_HASH_ANNOTATION) == desired_hash
     name = metadata.get("name", "")
     observed = status.get("observedGeneration", 0) >= metadata.get("generation", 0)
     if live.get("kind") == "Job":

@@ -138,11 +138,7 @@ class Api:
         return events
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimCluster]:
-    """A started SimCluster without controllers or kubelet; the ManagedService CRD registered
-    when crds/ holds it."""
-    cluster = SimCluster(controllers=False, bookmark_interval=0.05)
+async def _started(cluster: SimCluster) -> AsyncIterator[SimCluster]:
     await cluster.start()
     for doc in crd_documents():
         cluster.register_crd(doc)
@@ -150,19 +146,21 @@ async def sim() -> AsyncIterator[SimCluster]:
         yield cluster
     finally:
         await cluster.stop()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimCluster]:
+    """A started SimCluster without controllers or kubelet; the ManagedService CRD registered
+    when crds/ holds it."""
+    async for cluster in _started(SimCluster(controllers=False, bookmark_interval=0.05)):
+        yield cluster
 
 
 @pytest.fixture
 async def sim_full() -> AsyncIterator[SimCluster]:
     """A started SimCluster with controllers and kubelet at 50x speed."""
-    cluster = SimCluster(speed=50, bookmark_interval=0.05)
-    await cluster.start()
-    for doc in crd_documents():
-        cluster.register_crd(doc)
-    try:
+    async for cluster in _started(SimCluster(speed=50, bookmark_interval=0.05)):
         yield cluster
-    finally:
-        await cluster.stop()
 
 
 @pytest.fixture
