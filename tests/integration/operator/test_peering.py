@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from harness import eventually, managed_service, wait_ready
 
@@ -30,8 +33,9 @@ def peer(kubeconfig: Path, priority: int) -> EmbeddedOperator:
 
 
 async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
-    cluster: SimCluster, kube: Kube, kubeconfig: Path
+    cluster: SimCluster, kube: Kube, kubeconfig: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="kopf")
     docs = list(yaml.safe_load_all(PEERING.read_text()))
     for doc in docs:
         if doc["kind"] == "CustomResourceDefinition":
@@ -42,9 +46,9 @@ async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
     await active.start()
     await standby.start()
     try:
-        # Peering settles once both have announced themselves in the ClusterKopfPeering;
-        # until then kopf cannot know who should pause (a documented start-up window).
-        await eventually(lambda: _peers(cluster, 2), what="both operators in the peering")
+        # Until the standby has seen the active peer, kopf cannot know it should pause (a
+        # start-up window kopf documents); wait for its decision before creating anything.
+        await eventually(_paused(caplog), what="the standby pausing in favour of the active")
         await kube.create(managed_service("api"))
         await wait_ready(kube, "api", deadline=30)
         assert active.controller is not None and standby.controller is not None
@@ -61,7 +65,8 @@ async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
         await active.stop()
 
 
-async def _peers(cluster: SimCluster, count: int) -> bool:
-    rt = cluster.store.resource("clusterkopfpeerings", "kopf.dev")
-    status = cluster.store.get(rt, None, "tend").get("status") or {}
-    return len(status) >= count
+def _paused(caplog: pytest.LogCaptureFixture) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return any("Pausing operations in favour of" in r.getMessage() for r in caplog.records)
+
+    return probe
