@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -110,7 +113,31 @@ async def load_client(kubeconfig: Path | None = None, context: str | None = None
             client_configuration=configuration,
             persist_config=False,
         )
-    return k8s.ApiClient(configuration=configuration)
+    if not configuration.proxy:
+        configuration.proxy = _proxy_from_env(str(configuration.host))
+    api = k8s.ApiClient(configuration=configuration)
+    # kubernetes_asyncio builds its aiohttp session with trust_env=True, which makes aiohttp
+    # read the proxy variables and parse ~/.netrc in a thread pool on every request (a fifth
+    # of the operator's CPU under load). The environment was read once above; keep the pool.
+    session = api.rest_client.pool_manager
+    connector = session.connector
+    session.detach()
+    api.rest_client.pool_manager = aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        read_bufsize=2**21,  # as kubernetes_asyncio's: watch lines can carry large objects
+    )
+    return api
+
+
+def _proxy_from_env(host: str) -> str | None:
+    """The proxy that HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for the API server, as kubectl
+    would use it, or None."""
+    url = urllib.parse.urlsplit(host)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if not proxy or urllib.request.proxy_bypass(url.hostname or ""):
+        return None
+    return proxy
 
 
 class Kube:
