@@ -211,11 +211,16 @@ class Controller:
             meta.get("name", ""),
         )
         if event_type == "DELETED":
-            self.owned.pop(cache_key, None)
+            before = self.owned.pop(cache_key, None)
+            relevant = True
         else:
+            before = self.owned.get(cache_key)
+            if _older(body, before):
+                return  # a late event from before our own write; the cache is newer
             self.owned[cache_key] = dict(body)
+            relevant = _matters(before, body)
         owner = _owner_key(body)
-        if owner is not None:
+        if owner is not None and relevant:
             self.queue.add(owner)
 
     def observe_endpoint_slice(self, event_type: str | None, body: Mapping[str, Any]) -> None:

@@ -1,0 +1,108 @@
+"""Which watch events make the controller reconcile: only those that can change something."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from tend.config import OperatorConfig
+from tend.controller import Controller
+from tend.kube import Kube
+
+
+def controller() -> Controller:
+    # Observing touches only the caches and the queue; no API call is made.
+    return Controller(cast(Kube, None), OperatorConfig())
+
+
+def deployment(rv: int, *, ready: int = 0, image: str = "app:1") -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "api",
+            "namespace": "default",
+            "uid": "d-1",
+            "resourceVersion": str(rv),
+            "generation": 1,
+            "labels": {"app.kubernetes.io/managed-by": "tend", "app.kubernetes.io/instance": "api"},
+            "ownerReferences": [
+                {"kind": "ManagedService", "name": "api", "uid": "ms-1", "controller": True}
+            ],
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "main", "image": image}]}}},
+        "status": {"readyReplicas": ready},
+    }
+
+
+def service(rv: int, *, load_balancer: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = deployment(rv)
+    body.update(kind="Service", apiVersion="v1", spec={"ports": [{"port": 80}]})
+    body["status"] = {"loadBalancer": load_balancer or {}}
+    return body
+
+
+async def drain(c: Controller) -> list[tuple[str, str]]:
+    """What the workers would be handed now, in order."""
+    keys = []
+    while len(c.queue):
+        key = await c.queue.get()
+        c.queue.done(key)
+        keys.append(key)
+    return keys
+
+
+async def test_a_new_owned_object_queues_its_owner() -> None:
+    c = controller()
+    c.observe_owned("ADDED", deployment(1))
+    assert await drain(c) == [("default", "api")]
+
+
+async def test_workload_status_changes_queue_the_owner() -> None:
+    c = controller()
+    c.observe_owned("ADDED", deployment(1))
+    await drain(c)
+    c.observe_owned("MODIFIED", deployment(2, ready=1))
+    assert await drain(c) == [("default", "api")]
+
+
+async def test_spec_changes_queue_the_owner() -> None:
+    c = controller()
+    c.observe_owned("ADDED", deployment(1))
+    await drain(c)
+    c.observe_owned("MODIFIED", deployment(2, image="app:2"))  # someone edited our object
+    assert await drain(c) == [("default", "api")]
+
+
+async def test_an_unchanged_object_does_not_queue_the_owner() -> None:
+    c = controller()
+    c.observe_owned("ADDED", deployment(1))
+    await drain(c)
+    c.observe_owned("MODIFIED", deployment(2))  # only the resourceVersion moved
+    assert await drain(c) == []
+    assert c.owned["Deployment", "default", "api"]["metadata"]["resourceVersion"] == "2"
+
+
+async def test_status_of_a_service_does_not_queue_the_owner() -> None:
+    c = controller()
+    c.observe_owned("ADDED", service(1))
+    await drain(c)
+    c.observe_owned("MODIFIED", service(2, load_balancer={"ingress": [{"ip": "10.0.0.1"}]}))
+    assert await drain(c) == []
+
+
+async def test_a_late_event_older_than_the_cache_is_ignored() -> None:
+    c = controller()
+    c.observe_owned("ADDED", deployment(5, ready=1))
+    await drain(c)
+    c.observe_owned("MODIFIED", deployment(4, ready=0))
+    assert await drain(c) == []
+    assert c.owned["Deployment", "default", "api"]["status"]["readyReplicas"] == 1
+
+
+async def test_deletion_queues_the_owner_and_empties_the_cache() -> None:
+    c = controller()
+    c.observe_owned("ADDED", deployment(1))
+    await drain(c)
+    c.observe_owned("DELETED", deployment(2))
+    assert await drain(c) == [("default", "api")]
+    assert ("Deployment", "default", "api") not in c.owned
