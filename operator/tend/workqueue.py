@@ -20,7 +20,7 @@ class WorkQueue(Generic[K]):
         self._queue: deque[K] = deque()
         self._queued: set[K] = set()
         self._processing: set[K] = set()
-        self._dirty: set[K] = set()
+        self._dirty: dict[K, bool] = {}  # added while processing -> urgent
         self._failures: dict[K, int] = {}
         self._timers: dict[K, asyncio.TimerHandle] = {}
         self._ready = asyncio.Event()
@@ -38,7 +38,7 @@ class WorkQueue(Generic[K]):
         if timer is not None:
             timer.cancel()
         if key in self._processing:
-            self._dirty.add(key)
+            self._dirty[key] = self._dirty.get(key, False) or urgent
             return
         if key in self._queued:
             if urgent:
@@ -95,9 +95,9 @@ class WorkQueue(Generic[K]):
 
     def done(self, key: K) -> None:
         self._processing.discard(key)
-        if key in self._dirty:
-            self._dirty.discard(key)
-            self.add(key)
+        urgent = self._dirty.pop(key, None)
+        if urgent is not None:
+            self.add(key, urgent=urgent)
         elif not self._queue and not self._processing and not self._timers:
             self._idle.set()
 

@@ -28,6 +28,16 @@ async def test_a_key_added_while_processing_is_processed_again_afterwards() -> N
     assert len(queue) == 1
 
 
+async def test_an_urgent_add_while_processing_stays_urgent_afterwards() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("a")
+    key = await queue.get()
+    queue.add("b")
+    queue.add("a", urgent=True)  # a dependency became ready while "a" was being reconciled
+    queue.done(key)
+    assert [await queue.get(), await queue.get()] == ["a", "b"]
+
+
 @pytest.mark.looptime
 async def test_retry_backs_off_exponentially_and_forget_resets() -> None:
     queue: WorkQueue[str] = WorkQueue(base_delay=1.0, max_delay=8.0)
