@@ -202,6 +202,7 @@ def run_command(
 
     import kopf
 
+    from tend import heap
     from tend.handlers import RunOptions, run
     from tend.metrics import serve_metrics
 
@@ -225,6 +226,7 @@ def run_command(
     )
     if metrics_port:
         serve_metrics(metrics_port)
+    heap.freeze_survivors()  # keeps full-collection pauses short with large caches
     asyncio.run(run(options))
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from tend import heap
 from tend.sim.cluster import SimCluster
 
 app = typer.Typer(help="The simulated Kubernetes cluster used by the tests and the demo.")
@@ -60,4 +61,5 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the simulated cluster over http on 127.0.0.1 until SIGINT/SIGTERM."""
+    heap.freeze_survivors()  # a stored cluster is a large heap: keep full collections short
     asyncio.run(_serve(port, kubeconfig, speed, crds, controllers))
