@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -122,7 +124,14 @@ async def run_apply(size: int, speed: float, workers: int) -> dict[str, Any]:
     }
 
 
-async def run_forest(width: int, depth: int, speed: float, workers: int) -> dict[str, Any]:
+async def run_forest(
+    width: int,
+    depth: int,
+    speed: float,
+    workers: int,
+    dump: Path | None = None,
+    profile: Path | None = None,
+) -> dict[str, Any]:
     """Three processes, as in production: the simulated cluster (`tend sim serve`), the
     operator (`tend run`), and this one, which applies the forest and watches the API to
     time each edge (dependency Ready -> dependent's Deployment created)."""
@@ -199,8 +208,12 @@ async def run_forest(width: int, depth: int, speed: float, workers: int) -> dict
                 )
             ),
         ]
+        # py-spy (of this venv) samples the operator; it writes the profile on SIGINT.
+        spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking"]
+        spy += ["--format", "raw", "-o", str(profile), "--"]
         operator = subprocess.Popen(
             [
+                *(spy if profile else []),
                 tend,
                 "run",
                 "--standalone",
@@ -222,14 +235,17 @@ async def run_forest(width: int, depth: int, speed: float, workers: int) -> dict
         while len(ready_at) < total and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         converged = time.monotonic() - operator_started
+        cpu = {"operator_cpu_s": _cpu_seconds(operator), "sim_cpu_s": _cpu_seconds(sim)}
         for task in watchers:
             task.cancel()
         await kube.close()
     finally:
         for proc in (operator, sim):
             if proc is not None:
-                proc.terminate()
+                proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=60)
+    if dump is not None:
+        dump.write_text(json.dumps({"ready_at": ready_at, "created_at": created_at}))
     latencies = sorted(
         created_at[f"c{c}-l{lv}"] - ready_at[f"c{c}-l{lv - 1}"]
         for c in range(width)
@@ -241,11 +257,21 @@ async def run_forest(width: int, depth: int, speed: float, workers: int) -> dict
         "ready": len(ready_at),
         "apply_seconds": applied,
         "converge_seconds": converged,
+        **cpu,
         "edges": len(latencies),
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
         "max_ms": 1000 * latencies[-1],
     }
+
+
+def _cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) a child has used so far, from /proc (Linux only)."""
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _watch(server: str, path: str, record: Any) -> None:
@@ -276,6 +302,10 @@ def main() -> int:
     forest.add_argument("--depth", type=int, default=100)
     forest.add_argument("--speed", type=float, default=1.0)
     forest.add_argument("--workers", type=int, default=16)
+    forest.add_argument("--dump", type=Path, help="write every edge's timestamps here (JSON)")
+    forest.add_argument(
+        "--profile", type=Path, help="py-spy the operator into this file (CPU is then py-spy's)"
+    )
     args = parser.parse_args()
     failed = False
     if args.what == "apply":
@@ -291,7 +321,9 @@ def main() -> int:
             )
             failed |= r["objects_per_ms"] > 4 or r["idle_writes"] != 0
     else:
-        r = asyncio.run(run_forest(args.width, args.depth, args.speed, args.workers))
+        r = asyncio.run(
+            run_forest(args.width, args.depth, args.speed, args.workers, args.dump, args.profile)
+        )
         for key, value in r.items():
             print(f"{key:>18}: {value:.1f}" if isinstance(value, float) else f"{key:>18}: {value}")
         failed = r["p99_ms"] >= 100
