@@ -35,13 +35,10 @@ from typing import Any
 from tend.sim.clock import Clock, rfc3339
 from tend.sim.errors import ApiError
 from tend.sim.kubelet import NODE_NAME, EventRecorder, Kubelet
+from tend.sim.objects import deep_copy
 from tend.sim.resources import ResourceType
-from tend.sim.store import (
-    Store,
-    deep_copy,
-    labels_match,
-    parse_label_selector,
-)
+from tend.sim.selectors import labels_match, parse_label_selector
+from tend.sim.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from tend.sim import errors
+from tend.sim.objects import deep_copy
 from tend.sim.resources import ResourceType
-from tend.sim.store import deep_copy
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

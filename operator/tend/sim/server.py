@@ -27,19 +27,12 @@ from aiohttp import web
 
 from tend.sim import errors
 from tend.sim.errors import ApiError
+from tend.sim.objects import deep_copy, get_path, set_path
 from tend.sim.patch import APPLY, JSON_PATCH, MERGE, STRATEGIC
 from tend.sim.resources import ResourceType, from_storage, table_columns, table_row
-from tend.sim.store import (
-    Entry,
-    Store,
-    Watch,
-    WatchEvent,
-    WriteOptions,
-    deep_copy,
-    get_path,
-    label_selector_from_dict,
-    set_path,
-)
+from tend.sim.selectors import label_selector_from_dict
+from tend.sim.store import Entry, Store, WriteOptions
+from tend.sim.watch import Watch, WatchEvent
 
 log = logging.getLogger(__name__)
 

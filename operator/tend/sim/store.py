@@ -19,18 +19,30 @@ import base64
 import builtins
 import importlib
 import json
-import re
 import secrets
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from tend.sim import errors
+from tend.sim.admission import validate_crd, validate_metadata
+from tend.sim.clock import rfc3339
 from tend.sim.errors import ApiError, Cause
+from tend.sim.objects import (
+    CRD_FINALIZER,
+    CRD_GR,
+    FOREGROUND,
+    GR,
+    NAMESPACE_GR,
+    ORPHAN,
+    Key,
+    Obj,
+    deep_copy,
+    get_path,
+)
 from tend.sim.resources import (
     Registry,
     ResourceType,
@@ -40,258 +52,23 @@ from tend.sim.resources import (
     to_storage,
     types_from_crd,
 )
-
-Obj = dict[str, Any]
-Key = tuple[str, str]  # (namespace or "", name)
-GR = tuple[str, str]  # (group, plural)
+from tend.sim.selectors import (
+    fields_match,
+    labels_match,
+    parse_field_selector,
+    parse_label_selector,
+)
+from tend.sim.watch import Watch, WatchEvent
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-CRD_GR: GR = ("apiextensions.k8s.io", "customresourcedefinitions")
-NAMESPACE_GR: GR = ("", "namespaces")
-CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
-FOREGROUND = "foregroundDeletion"
-ORPHAN = "orphan"
 PROPAGATIONS = ("Background", "Foreground", "Orphan")
 FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-# Kinds whose names are DNS-1123 labels rather than subdomains.
-_LABEL_NAMED_KINDS = {"Namespace", "Service"}
-
-
-def deep_copy(value: Any) -> Any:
-    """Copy of a JSON-like value (dicts, lists, scalars); much faster than copy.deepcopy."""
-    t = type(value)
-    if t is dict:
-        return {k: deep_copy(v) for k, v in value.items()}
-    if t is list:
-        return [deep_copy(v) for v in value]
-    return value
-
-
-def rfc3339(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def get_path(obj: Any, dotted: str) -> Any:
-    cur = obj
-    for part in dotted.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
-
-
-def set_path(obj: Obj, dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    cur = obj
-    for part in parts[:-1]:
-        nxt = cur.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            cur[part] = nxt
-        cur = nxt
-    cur[parts[-1]] = value
 
 
 # ---------------------------------------------------------------------------------------------
-# Selectors
-
-
-@dataclass(frozen=True)
-class Requirement:
-    key: str
-    op: str  # "=", "!=", "in", "notin", "exists", "!"
-    values: tuple[str, ...] = ()
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        op = self.op
-        if op == "=":
-            return labels.get(self.key) == self.values[0]
-        if op == "!=":
-            return labels.get(self.key) != self.values[0]
-        if op == "in":
-            return self.key in labels and labels[self.key] in self.values
-        if op == "notin":
-            return labels.get(self.key) not in self.values
-        if op == "exists":
-            return self.key in labels
-        return self.key not in labels
-
-
-def _split_top(selector: str) -> list[str]:
-    """Split on commas that are not inside parentheses."""
-    parts: list[str] = []
-    depth = 0
-    cur: list[str] = []
-    for ch in selector:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
-
-
-_SET_RE = re.compile(r"^(\S+)\s+(in|notin)\s+\(([^)]*)\)$")
-
-
-def _check_label_key(key: str, selector: str) -> None:
-    name = key.rsplit("/", 1)[-1]
-    prefix = key.rsplit("/", 1)[0] if "/" in key else None
-    ok = 0 < len(name) <= 63 and _QUALIFIED_NAME.match(name) is not None
-    if prefix is not None:
-        ok = ok and len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix) is not None
-    if not ok:
-        raise errors.bad_request(
-            f'unable to parse requirement: invalid label key "{key}": name part must consist of '
-            "alphanumeric characters, '-', '_' or '.', and must start and end with an "
-            "alphanumeric character"
-        )
-
-
-def _check_label_value(value: str) -> None:
-    if len(value) > 63 or _LABEL_VALUE.match(value) is None:
-        raise errors.bad_request(
-            f'unable to parse requirement: values[0][{value}]: Invalid value: "{value}": '
-            "a valid label must be an empty string or consist of alphanumeric characters, "
-            "'-', '_' or '.', and must start and end with an alphanumeric character"
-        )
-
-
-@lru_cache(maxsize=512)
-def parse_label_selector(selector: str) -> tuple[Requirement, ...]:
-    """Parse `a=b,c!=d,e in (f,g),h notin (i),j,!k` like labels.Parse; 400 on bad syntax."""
-    reqs: list[Requirement] = []
-    for part in _split_top(selector):
-        m = _SET_RE.match(part)
-        if m:
-            key, op, raw = m.group(1), m.group(2), m.group(3)
-            values = tuple(v.strip() for v in raw.split(",") if v.strip())
-            if op == "in" and not values:
-                raise errors.bad_request(
-                    "unable to parse requirement: for 'in', 'notin' operators, values set "
-                    "can't be empty"
-                )
-            _check_label_key(key, selector)
-            for v in values:
-                _check_label_value(v)
-            reqs.append(Requirement(key, op, values))
-            continue
-        if "(" in part or ")" in part:
-            raise errors.bad_request(f"unable to parse requirement: found '(', in '{selector}'")
-        if "!=" in part:
-            key, _, value = part.partition("!=")
-            op = "!="
-        elif "==" in part:
-            key, _, value = part.partition("==")
-            op = "="
-        elif "=" in part:
-            key, _, value = part.partition("=")
-            op = "="
-        elif part.startswith("!"):
-            key = part[1:].strip()
-            _check_label_key(key, selector)
-            reqs.append(Requirement(key, "!"))
-            continue
-        else:
-            key = part
-            if " " in key:
-                raise errors.bad_request(
-                    f"unable to parse requirement: found '{key.split()[1]}', expected: "
-                    "'=', '!=', '==', 'in', notin'"
-                )
-            _check_label_key(key, selector)
-            reqs.append(Requirement(key, "exists"))
-            continue
-        key, value = key.strip(), value.strip()
-        _check_label_key(key, selector)
-        _check_label_value(value)
-        reqs.append(Requirement(key, op, (value,)))
-    return tuple(reqs)
-
-
-def label_selector_from_dict(sel: dict[str, Any] | None) -> str:
-    """metav1.LabelSelector (matchLabels/matchExpressions) -> selector string."""
-    if not sel:
-        return ""
-    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
-    for expr in sel.get("matchExpressions") or []:
-        op = expr.get("operator")
-        key = expr.get("key")
-        values = ",".join(expr.get("values") or [])
-        if op == "In":
-            parts.append(f"{key} in ({values})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({values})")
-        elif op == "Exists":
-            parts.append(str(key))
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
-
-
-def labels_match(reqs: Iterable[Requirement], obj: Obj) -> bool:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    return all(r.matches(labels) for r in reqs)
-
-
-@dataclass(frozen=True)
-class FieldRequirement:
-    path: str
-    equal: bool
-    value: str
-
-
-def _field_str(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def parse_field_selector(rt: ResourceType, selector: str) -> tuple[FieldRequirement, ...]:
-    """Parse `metadata.name=x,spec.nodeName!=y`; 400 for unsupported field labels."""
-    reqs: list[FieldRequirement] = []
-    for part in _split_top(selector):
-        if "!=" in part:
-            key, _, value = part.partition("!=")
-            equal = False
-        elif "==" in part:
-            key, _, value = part.partition("==")
-            equal = True
-        elif "=" in part:
-            key, _, value = part.partition("=")
-            equal = True
-        else:
-            raise errors.bad_request(f"invalid selector: '{selector}'; can't understand '{part}'")
-        key = key.strip()
-        if key in ("metadata.name", "metadata.namespace"):
-            path = key
-        elif key in rt.field_labels:
-            path = rt.field_labels[key]
-        else:
-            raise errors.bad_request(f"field label not supported: {key}")
-        reqs.append(FieldRequirement(path, equal, value.strip()))
-    return tuple(reqs)
-
-
-def fields_match(reqs: Iterable[FieldRequirement], obj: Obj) -> bool:
-    return all((_field_str(get_path(obj, r.path)) == r.value) == r.equal for r in reqs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Entries, events, watches
+# Entries
 
 
 class Entry:
@@ -307,154 +84,6 @@ class Entry:
         if self._raw is None:
             self._raw = json.dumps(self.obj, separators=(",", ":")).encode()
         return self._raw
-
-
-class WatchEvent:
-    """One change: type ADDED/MODIFIED/DELETED, the new object (the last state for DELETED)."""
-
-    __slots__ = ("_lines", "entry", "old", "rv", "type")
-
-    def __init__(self, type_: str, entry: Entry, old: Obj | None, rv: int) -> None:
-        self.type = type_
-        self.entry = entry
-        self.old = old
-        self.rv = rv
-        self._lines: dict[str, bytes] = {}
-
-    @property
-    def obj(self) -> Obj:
-        return self.entry.obj
-
-    def line(self, type_: str | None = None) -> bytes:
-        """`{"type":..,"object":..}\\n`, encoded once and shared by all watchers."""
-        t = type_ or self.type
-        cached = self._lines.get(t)
-        if cached is None:
-            cached = b'{"type":"' + t.encode() + b'","object":' + self.entry.raw() + b"}\n"
-            self._lines[t] = cached
-        return cached
-
-
-class Watch:
-    """A watch on one resource: an async iterator of (type, object copy).
-
-    The HTTP layer uses `next_event()` to get shared WatchEvents without copying.
-    """
-
-    MAX_PENDING = 100_000
-
-    def __init__(
-        self,
-        store: Store,
-        rt: ResourceType,
-        namespace: str | None,
-        labels: tuple[Requirement, ...],
-        fields: tuple[FieldRequirement, ...],
-    ) -> None:
-        self.store = store
-        self.rt = rt
-        self.namespace = namespace
-        self.labels = labels
-        self.fields = fields
-        self.closed = False
-        self.overflowed = False
-        self.last_rv = 0
-        self._pending: deque[tuple[str, WatchEvent]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-
-    def _match(self, obj: Obj | None) -> bool:
-        if obj is None:
-            return False
-        meta = obj["metadata"]
-        if self.namespace is not None and meta.get("namespace") != self.namespace:
-            return False
-        if self.labels and not labels_match(self.labels, obj):
-            return False
-        return not (self.fields and not fields_match(self.fields, obj))
-
-    def offer(self, ev: WatchEvent) -> None:
-        """Called synchronously by the store for every change of this resource."""
-        if self.closed:
-            return
-        if ev.type == "MODIFIED" and (self.labels or self.fields or self.namespace is not None):
-            now, before = self._match(ev.obj), self._match(ev.old)
-            if now and before:
-                kind = "MODIFIED"
-            elif now:
-                kind = "ADDED"
-            elif before:
-                kind = "DELETED"
-            else:
-                return
-        else:
-            if not self._match(ev.obj):
-                return
-            kind = ev.type
-        self._push(kind, ev)
-
-    def _push(self, kind: str, ev: WatchEvent) -> None:
-        if len(self._pending) >= self.MAX_PENDING:
-            self.overflowed = True
-            self.close()
-            return
-        self._pending.append((kind, ev))
-        self._wake()
-
-    def _wake(self) -> None:
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.store._unregister(self)
-            self._wake()
-
-    def pending(self) -> int:
-        return len(self._pending)
-
-    async def next_event(self, max_wait: float | None = None) -> tuple[str, WatchEvent] | None:
-        """The next (type, event); None when closed or after `max_wait` seconds without one."""
-        while not self._pending:
-            if self.closed:
-                return None
-            loop = asyncio.get_running_loop()
-            self._waiter = loop.create_future()
-            try:
-                if max_wait is None:
-                    await self._waiter
-                else:
-                    try:
-                        await asyncio.wait_for(self._waiter, max_wait)
-                    except TimeoutError:
-                        return None
-            finally:
-                self._waiter = None
-        kind, ev = self._pending.popleft()
-        if ev.rv > self.last_rv:
-            self.last_rv = ev.rv
-        return kind, ev
-
-    def __aiter__(self) -> AsyncIterator[tuple[str, Obj]]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[tuple[str, Obj]]:
-        try:
-            while True:
-                item = await self.next_event()
-                if item is None:
-                    return
-                kind, ev = item
-                yield kind, self.store._out(self.rt, ev.obj)
-        finally:
-            self.close()
-
-    async def __aenter__(self) -> Watch:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1514,7 +1143,7 @@ class Store:
                 and (rt.group in ("", "events.k8s.io") or rt.kind != "Event")
             ):
                 causes.extend(validate_builtin(rt.kind, obj, old))
-        causes.extend(_validate_metadata(rt, obj, old))
+        causes.extend(validate_metadata(rt, obj, old))
         if old is not None:
             for path in rt.immutable_fields:
                 if get_path(obj, path) != get_path(old, path):
@@ -1550,7 +1179,7 @@ class Store:
     # -- CRDs --------------------------------------------------------------------------------
 
     def _crd_admit(self, crd: Obj, old: Obj | None) -> None:
-        causes = _validate_crd(crd, old)
+        causes = validate_crd(crd, old)
         name = crd["metadata"].get("name", "")
         if causes:
             raise errors.invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, causes)
@@ -1696,255 +1325,3 @@ def _dedupe(causes: list[Cause]) -> list[Cause]:
         seen.add(k)
         out.append(c)
     return out
-
-
-def _validate_metadata(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
-    meta = obj["metadata"]
-    causes: list[Cause] = []
-    name = meta.get("name")
-    if not isinstance(name, str) or not name:
-        causes.append(
-            Cause(
-                errors.FIELD_VALUE_REQUIRED,
-                "Required value: name or generateName is required",
-                "metadata.name",
-            )
-        )
-    elif old is None:
-        pattern = (
-            _DNS_LABEL if rt.kind in _LABEL_NAMED_KINDS and not rt.custom else (_DNS_SUBDOMAIN)
-        )
-        limit = 63 if pattern is _DNS_LABEL else 253
-        if rt.gr == CRD_GR or rt.kind == "Event" or rt.gr == ("", "nodes"):
-            pattern = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-        if rt.group == "rbac.authorization.k8s.io":
-            pattern = re.compile(r"^[^/%]+$")  # path segment names (e.g. system:controller)
-        if len(name) > limit or pattern.match(name) is None:
-            what = "RFC 1123 label" if pattern is _DNS_LABEL else "RFC 1123 subdomain"
-            causes.append(
-                Cause(
-                    errors.FIELD_VALUE_INVALID,
-                    f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
-                    "alphanumeric characters, '-' or '.', and must start and end with an "
-                    "alphanumeric character",
-                    "metadata.name",
-                )
-            )
-    for field_name in ("labels", "annotations"):
-        value = meta.get(field_name)
-        if value is None:
-            continue
-        if not isinstance(value, dict) or any(not isinstance(v, str) for v in value.values()):
-            causes.append(
-                Cause(
-                    errors.FIELD_VALUE_TYPE_INVALID,
-                    "Invalid value: must be a map of string to string",
-                    f"metadata.{field_name}",
-                )
-            )
-            continue
-        for k, v in value.items():
-            kname = k.rsplit("/", 1)[-1]
-            prefix = k.rsplit("/", 1)[0] if "/" in k else None
-            if not (0 < len(kname) <= 63 and _QUALIFIED_NAME.match(kname)) or (
-                prefix is not None and not _DNS_SUBDOMAIN.match(prefix)
-            ):
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_INVALID,
-                        f'Invalid value: "{k}": name part must consist of '
-                        "alphanumeric characters, '-', '_' or '.', and must start "
-                        "and end with an alphanumeric character",
-                        f"metadata.{field_name}",
-                    )
-                )
-            if field_name == "labels" and (len(v) > 63 or not _LABEL_VALUE.match(v)):
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_INVALID,
-                        f'Invalid value: "{v}": a valid label must be an empty '
-                        "string or consist of alphanumeric characters, '-', '_' "
-                        "or '.', and must start and end with an alphanumeric "
-                        "character",
-                        "metadata.labels",
-                    )
-                )
-    owners = meta.get("ownerReferences")
-    if owners is not None:
-        if not isinstance(owners, list):
-            causes.append(
-                Cause(
-                    errors.FIELD_VALUE_TYPE_INVALID,
-                    "Invalid value: must be a list",
-                    "metadata.ownerReferences",
-                )
-            )
-        else:
-            controllers = 0
-            for i, o in enumerate(owners):
-                path = f"metadata.ownerReferences[{i}]"
-                if not isinstance(o, dict):
-                    causes.append(
-                        Cause(
-                            errors.FIELD_VALUE_TYPE_INVALID,
-                            "Invalid value: must be an object",
-                            path,
-                        )
-                    )
-                    continue
-                for req in ("apiVersion", "kind", "name", "uid"):
-                    if not o.get(req):
-                        causes.append(
-                            Cause(errors.FIELD_VALUE_REQUIRED, "Required value", f"{path}.{req}")
-                        )
-                if o.get("controller"):
-                    controllers += 1
-                if o.get("uid") and o.get("uid") == meta.get("uid"):
-                    causes.append(
-                        Cause(
-                            errors.FIELD_VALUE_INVALID,
-                            "Invalid value: an object cannot own itself",
-                            f"{path}.uid",
-                        )
-                    )
-            if controllers > 1:
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_INVALID,
-                        "Invalid value: Only one reference can have Controller set to true",
-                        "metadata.ownerReferences",
-                    )
-                )
-    fins = meta.get("finalizers")
-    if fins is not None:
-        if not isinstance(fins, list) or any(not isinstance(f, str) for f in fins):
-            causes.append(
-                Cause(
-                    errors.FIELD_VALUE_TYPE_INVALID,
-                    "Invalid value: must be a list of strings",
-                    "metadata.finalizers",
-                )
-            )
-        elif ORPHAN in fins and FOREGROUND in fins:
-            causes.append(
-                Cause(
-                    errors.FIELD_VALUE_INVALID,
-                    'Invalid value: finalizer "orphan" and "foregroundDeletion" cannot be both set',
-                    "metadata.finalizers",
-                )
-            )
-    return causes
-
-
-def _validate_crd(crd: Obj, old: Obj | None) -> list[Cause]:
-    """Light validation of a CustomResourceDefinition itself."""
-    causes: list[Cause] = []
-    spec = crd.get("spec")
-    if not isinstance(spec, dict):
-        return [Cause(errors.FIELD_VALUE_REQUIRED, "Required value", "spec")]
-    group = spec.get("group")
-    names = spec.get("names")
-    if not group or not isinstance(group, str):
-        causes.append(Cause(errors.FIELD_VALUE_REQUIRED, "Required value", "spec.group"))
-    elif "." not in group:
-        causes.append(
-            Cause(
-                errors.FIELD_VALUE_INVALID,
-                f'Invalid value: "{group}": should be a domain with at least one dot',
-                "spec.group",
-            )
-        )
-    if not isinstance(names, dict):
-        causes.append(Cause(errors.FIELD_VALUE_REQUIRED, "Required value", "spec.names"))
-        names = {}
-    for req in ("plural", "kind"):
-        if not names.get(req):
-            causes.append(Cause(errors.FIELD_VALUE_REQUIRED, "Required value", f"spec.names.{req}"))
-    plural = names.get("plural")
-    if plural and group and crd["metadata"].get("name") != f"{plural}.{group}":
-        causes.append(
-            Cause(
-                errors.FIELD_VALUE_INVALID,
-                f'Invalid value: "{crd["metadata"].get("name")}": must be '
-                f'spec.names.plural+"."+spec.group',
-                "metadata.name",
-            )
-        )
-    scope = spec.get("scope")
-    if scope not in ("Namespaced", "Cluster"):
-        causes.append(
-            Cause(
-                errors.FIELD_VALUE_NOT_SUPPORTED,
-                f'Unsupported value: "{scope}": supported values: "Cluster", "Namespaced"',
-                "spec.scope",
-            )
-        )
-    versions = spec.get("versions")
-    if not isinstance(versions, list) or not versions:
-        causes.append(
-            Cause(
-                errors.FIELD_VALUE_INVALID,
-                "Invalid value: must have exactly one version marked as storage version",
-                "spec.versions",
-            )
-        )
-    else:
-        storage = [v for v in versions if isinstance(v, dict) and v.get("storage")]
-        if len(storage) != 1:
-            causes.append(
-                Cause(
-                    errors.FIELD_VALUE_INVALID,
-                    "Invalid value: must have exactly one version marked as storage version",
-                    "spec.versions",
-                )
-            )
-        seen: set[str] = set()
-        for i, v in enumerate(versions):
-            if not isinstance(v, dict) or not v.get("name"):
-                causes.append(
-                    Cause(errors.FIELD_VALUE_REQUIRED, "Required value", f"spec.versions[{i}].name")
-                )
-                continue
-            if v["name"] in seen:
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_DUPLICATE,
-                        f'Duplicate value: "{v["name"]}"',
-                        f"spec.versions[{i}].name",
-                    )
-                )
-            seen.add(v["name"])
-            if "served" not in v or "storage" not in v:
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_REQUIRED, "Required value", f"spec.versions[{i}].served"
-                    )
-                )
-            schema = (v.get("schema") or {}).get("openAPIV3Schema")
-            if not isinstance(schema, dict):
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_REQUIRED,
-                        "Required value: schemas are required",
-                        f"spec.versions[{i}].schema.openAPIV3Schema",
-                    )
-                )
-            elif schema.get("type") != "object":
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_INVALID,
-                        'Invalid value: must be "object" at the root',
-                        f"spec.versions[{i}].schema.openAPIV3Schema.type",
-                    )
-                )
-    if old is not None:
-        for path in ("group", "scope"):
-            if spec.get(path) != (old.get("spec") or {}).get(path):
-                causes.append(
-                    Cause(
-                        errors.FIELD_VALUE_INVALID,
-                        "Invalid value: field is immutable",
-                        f"spec.{path}",
-                    )
-                )
-    return causes
