@@ -1,13 +1,28 @@
-"""Admission checks every write passes: ObjectMeta for every kind, a CRD's own definition."""
+"""Admission: the checks every write passes before the store keeps it.
+
+Unknown fields (per the fieldValidation mode), the CRD's schema or the built-in kind's
+validation, ObjectMeta, immutable fields; and for CRDs their own definition and status.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tend.sim import errors
+from tend.sim.clock import rfc3339
 from tend.sim.errors import Cause
-from tend.sim.objects import CRD_GR, FOREGROUND, ORPHAN, Obj
-from tend.sim.resources import ResourceType
+from tend.sim.objects import CRD_FINALIZER, CRD_GR, FOREGROUND, ORPHAN, Obj, get_path
+from tend.sim.resources import ResourceType, prune_unknown_builtin
+from tend.sim.schema import validate_custom
+from tend.sim.validation import KINDS, validate_builtin
+
+if TYPE_CHECKING:
+    from tend.sim.store import WriteOptions
+
+FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -15,6 +30,156 @@ _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # Kinds whose names are DNS-1123 labels rather than subdomains.
 _LABEL_NAMED_KINDS = {"Namespace", "Service"}
+
+
+def admit(
+    rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions, *, validate: bool
+) -> Obj:
+    """Validation: our metadata checks, then the schema (custom) or built-in validators."""
+    if opts.field_validation not in FIELD_VALIDATIONS:
+        raise errors.bad_request(
+            f"fieldValidation must be one of Ignore, Warn, Strict, got {opts.field_validation}"
+        )
+    causes: list[Cause] = [
+        Cause(errors.FIELD_VALUE_UNKNOWN, f'unknown field "{path}"', path)
+        for path in prune_unknown_builtin(rt, obj)
+    ]
+    if validate:
+        if rt.custom and rt.schema is not None:
+            result = validate_custom(rt.schema, obj, old, field_validation=opts.field_validation)
+            obj = result.obj
+            causes.extend(result.causes)
+            if opts.warnings is not None:
+                opts.warnings.extend(result.warnings)
+        elif (
+            not rt.custom
+            and rt.kind in KINDS
+            and (rt.group in ("", "events.k8s.io") or rt.kind != "Event")
+        ):
+            causes.extend(validate_builtin(rt.kind, obj, old))
+    causes.extend(validate_metadata(rt, obj, old))
+    if old is not None:
+        for path in rt.immutable_fields:
+            if get_path(obj, path) != get_path(old, path):
+                causes.append(
+                    Cause(errors.FIELD_VALUE_INVALID, "Invalid value: field is immutable", path)
+                )
+    causes = _dedupe(causes)
+    unknown = [c for c in causes if c.reason == errors.FIELD_VALUE_UNKNOWN]
+    if unknown:
+        if opts.field_validation == "Strict":
+            fields = ", ".join(f'unknown field "{c.field}"' for c in unknown)
+            raise errors.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                f"strict decoding error: {fields}",
+                unknown,
+            )
+        if opts.field_validation == "Warn" and opts.warnings is not None:
+            opts.warnings.extend(f'unknown field "{c.field}"' for c in unknown)
+        causes = [c for c in causes if c.reason != errors.FIELD_VALUE_UNKNOWN]
+    if causes:
+        raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
+    return obj
+
+
+def crd_admit(
+    crd: Obj, old: Obj | None, others: Iterable[Obj], now: Callable[[], datetime]
+) -> None:
+    """Check a CRD against its definition rules and the other CRDs, and set its status:
+    NamesAccepted, Established (Terminating once deleted), acceptedNames, storedVersions."""
+    causes = validate_crd(crd, old)
+    name = crd["metadata"].get("name", "")
+    if causes:
+        raise errors.invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, causes)
+    spec = crd["spec"]
+    names = spec["names"]
+    for o in others:
+        if o["metadata"]["name"] == name or o["spec"]["group"] != spec["group"]:
+            continue
+        onames = o["spec"]["names"]
+        if onames.get("kind") == names.get("kind") or onames.get("plural") == names.get("plural"):
+            conflict = True
+            break
+    else:
+        conflict = False
+    status = crd.setdefault("status", {})
+    storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
+    accepted = {
+        "plural": names["plural"],
+        "singular": names.get("singular") or names["kind"].lower(),
+        "kind": names["kind"],
+        "listKind": names.get("listKind") or names["kind"] + "List",
+    }
+    for extra in ("shortNames", "categories"):
+        if names.get(extra):
+            accepted[extra] = names[extra]
+    stamp = rfc3339(now())
+    old_conditions = {
+        c["type"]: c for c in ((old or {}).get("status") or {}).get("conditions") or []
+    }
+
+    def cond(type_: str, ok: bool, reason: str, message: str) -> Obj:
+        prev = old_conditions.get(type_)
+        st = "True" if ok else "False"
+        when = prev["lastTransitionTime"] if prev and prev.get("status") == st else stamp
+        return {
+            "type": type_,
+            "status": st,
+            "lastTransitionTime": when,
+            "reason": reason,
+            "message": message,
+        }
+
+    conditions = [
+        cond(
+            "NamesAccepted",
+            not conflict,
+            "NoConflicts" if not conflict else "AllowedNamesConflicts",
+            "no conflicts found" if not conflict else "names conflict with another CRD",
+        ),
+        cond(
+            "Established",
+            not conflict,
+            "InitialNamesAccepted" if not conflict else "NotAccepted",
+            "the initial names have been accepted"
+            if not conflict
+            else "not all names are accepted",
+        ),
+    ]
+    if crd["metadata"].get("deletionTimestamp"):
+        conditions.append(
+            cond(
+                "Terminating",
+                True,
+                "InstanceDeletionInProgress",
+                "CustomResource deletion is in progress",
+            )
+        )
+    status["conditions"] = conditions
+    status["acceptedNames"] = accepted if not conflict else {"plural": "", "kind": ""}
+    stored = list(
+        status.get("storedVersions")
+        or ((old or {}).get("status") or {}).get("storedVersions")
+        or []
+    )
+    if storage not in stored:
+        stored.append(storage)
+    status["storedVersions"] = stored
+    fins = crd["metadata"].setdefault("finalizers", [])
+    if CRD_FINALIZER not in fins and not crd["metadata"].get("deletionTimestamp"):
+        fins.append(CRD_FINALIZER)
+
+
+def _dedupe(causes: list[Cause]) -> list[Cause]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for c in causes:
+        k = (c.field, c.reason)
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(c)
+    return out
 
 
 def validate_metadata(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:

@@ -17,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
-import importlib
 import json
 import secrets
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tend.sim import errors
-from tend.sim.admission import validate_crd, validate_metadata
+from tend.sim.admission import admit, crd_admit
 from tend.sim.clock import rfc3339
 from tend.sim.errors import ApiError, Cause
 from tend.sim.objects import (
@@ -41,14 +40,12 @@ from tend.sim.objects import (
     Key,
     Obj,
     deep_copy,
-    get_path,
 )
 from tend.sim.resources import (
     Registry,
     ResourceType,
     builtin_types,
     from_storage,
-    prune_unknown_builtin,
     to_storage,
     types_from_crd,
 )
@@ -62,7 +59,6 @@ from tend.sim.watch import Watch, WatchEvent
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PROPAGATIONS = ("Background", "Foreground", "Orphan")
-FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -84,18 +80,6 @@ class Entry:
         if self._raw is None:
             self._raw = json.dumps(self.obj, separators=(",", ":")).encode()
         return self._raw
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation plumbing (tend.sim.schema / tend.sim.validation are written separately)
-
-
-def _optional(module: str, attr: str) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, attr, None)
 
 
 @dataclass
@@ -139,7 +123,6 @@ class Store:
         self._gc_dirty: set[str] = set()  # owner uids whose dependents need a look
         self._gc_scheduled = False
         self._cluster_ip = 10
-        self._validators: tuple[Any, Any, Any] | None = None
         self.write_listeners: builtins.list[Callable[[str, ResourceType, Obj], None]] = []
         self.watch_listeners: builtins.list[Callable[[Watch], None]] = []
         for ns in SYSTEM_NAMESPACES:
@@ -441,9 +424,9 @@ class Store:
         if rt.status_subresource and rt.custom:
             obj.pop("status", None)
         self._prepare_create(rt, obj)
-        obj = self._admit(rt, obj, None, opts)
+        obj = admit(rt, obj, None, opts, validate=self.validate)
         if rt.gr == CRD_GR:
-            self._crd_admit(obj, None)
+            crd_admit(obj, None, self._crds(), self.now)
         if opts.dry_run:
             return Entry(obj)
         self._rv += 1
@@ -651,9 +634,9 @@ class Store:
                     )
         meta["resourceVersion"] = old_meta["resourceVersion"]
         self._prepare_update(rt, new, old)
-        new = self._admit(rt, new, old, opts)
+        new = admit(rt, new, old, opts, validate=self.validate)
         if rt.gr == CRD_GR:
-            self._crd_admit(new, old)
+            crd_admit(new, old, self._crds(), self.now)
         meta = new["metadata"]
         if rt.has_generation and subresource is None and _spec_changed(rt, new, old):
             meta["generation"] = int(old_meta.get("generation") or 0) + 1
@@ -1116,153 +1099,10 @@ class Store:
             self._gc_dirty.add(entry.obj["metadata"]["uid"])
             self._schedule_gc()
 
-    def _admit(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> Obj:
-        """Validation: our metadata checks, then the schema (custom) or built-in validators."""
-        if opts.field_validation not in FIELD_VALIDATIONS:
-            raise errors.bad_request(
-                f"fieldValidation must be one of Ignore, Warn, Strict, got {opts.field_validation}"
-            )
-        causes: builtins.list[Cause] = [
-            Cause(errors.FIELD_VALUE_UNKNOWN, f'unknown field "{path}"', path)
-            for path in prune_unknown_builtin(rt, obj)
-        ]
-        if self.validate:
-            validate_custom, validate_builtin, builtin_kinds = self._load_validators()
-            if rt.custom and rt.schema is not None and validate_custom is not None:
-                result = validate_custom(
-                    rt.schema, obj, old, field_validation=opts.field_validation
-                )
-                obj = result.obj
-                causes.extend(result.causes)
-                if opts.warnings is not None:
-                    opts.warnings.extend(result.warnings)
-            elif (
-                not rt.custom
-                and validate_builtin is not None
-                and rt.kind in (builtin_kinds or ())
-                and (rt.group in ("", "events.k8s.io") or rt.kind != "Event")
-            ):
-                causes.extend(validate_builtin(rt.kind, obj, old))
-        causes.extend(validate_metadata(rt, obj, old))
-        if old is not None:
-            for path in rt.immutable_fields:
-                if get_path(obj, path) != get_path(old, path):
-                    causes.append(
-                        Cause(errors.FIELD_VALUE_INVALID, "Invalid value: field is immutable", path)
-                    )
-        causes = _dedupe(causes)
-        unknown = [c for c in causes if c.reason == errors.FIELD_VALUE_UNKNOWN]
-        if unknown:
-            if opts.field_validation == "Strict":
-                fields = ", ".join(f'unknown field "{c.field}"' for c in unknown)
-                raise errors.bad_request(
-                    f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
-                    f"strict decoding error: {fields}",
-                    unknown,
-                )
-            if opts.field_validation == "Warn" and opts.warnings is not None:
-                opts.warnings.extend(f'unknown field "{c.field}"' for c in unknown)
-            causes = [c for c in causes if c.reason != errors.FIELD_VALUE_UNKNOWN]
-        if causes:
-            raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
-        return obj
-
-    def _load_validators(self) -> tuple[Any, Any, Any]:
-        if self._validators is None or None in self._validators:
-            self._validators = (
-                _optional("tend.sim.schema", "validate_custom"),
-                _optional("tend.sim.validation", "validate_builtin"),
-                _optional("tend.sim.validation", "KINDS"),
-            )
-        return self._validators
-
     # -- CRDs --------------------------------------------------------------------------------
 
-    def _crd_admit(self, crd: Obj, old: Obj | None) -> None:
-        causes = validate_crd(crd, old)
-        name = crd["metadata"].get("name", "")
-        if causes:
-            raise errors.invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, causes)
-        spec = crd["spec"]
-        names = spec["names"]
-        for other in self._objects.get(CRD_GR, {}).values():
-            o = other.obj
-            if o["metadata"]["name"] == name or o["spec"]["group"] != spec["group"]:
-                continue
-            onames = o["spec"]["names"]
-            if onames.get("kind") == names.get("kind") or onames.get("plural") == names.get(
-                "plural"
-            ):
-                conflict = True
-                break
-        else:
-            conflict = False
-        status = crd.setdefault("status", {})
-        storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
-        accepted = {
-            "plural": names["plural"],
-            "singular": names.get("singular") or names["kind"].lower(),
-            "kind": names["kind"],
-            "listKind": names.get("listKind") or names["kind"] + "List",
-        }
-        for extra in ("shortNames", "categories"):
-            if names.get(extra):
-                accepted[extra] = names[extra]
-        now = rfc3339(self.now())
-        old_conditions = {
-            c["type"]: c for c in ((old or {}).get("status") or {}).get("conditions") or []
-        }
-
-        def cond(type_: str, ok: bool, reason: str, message: str) -> Obj:
-            prev = old_conditions.get(type_)
-            st = "True" if ok else "False"
-            when = prev["lastTransitionTime"] if prev and prev.get("status") == st else now
-            return {
-                "type": type_,
-                "status": st,
-                "lastTransitionTime": when,
-                "reason": reason,
-                "message": message,
-            }
-
-        conditions = [
-            cond(
-                "NamesAccepted",
-                not conflict,
-                "NoConflicts" if not conflict else "AllowedNamesConflicts",
-                "no conflicts found" if not conflict else "names conflict with another CRD",
-            ),
-            cond(
-                "Established",
-                not conflict,
-                "InitialNamesAccepted" if not conflict else "NotAccepted",
-                "the initial names have been accepted"
-                if not conflict
-                else "not all names are accepted",
-            ),
-        ]
-        if crd["metadata"].get("deletionTimestamp"):
-            conditions.append(
-                cond(
-                    "Terminating",
-                    True,
-                    "InstanceDeletionInProgress",
-                    "CustomResource deletion is in progress",
-                )
-            )
-        status["conditions"] = conditions
-        status["acceptedNames"] = accepted if not conflict else {"plural": "", "kind": ""}
-        stored = list(
-            status.get("storedVersions")
-            or ((old or {}).get("status") or {}).get("storedVersions")
-            or []
-        )
-        if storage not in stored:
-            stored.append(storage)
-        status["storedVersions"] = stored
-        fins = crd["metadata"].setdefault("finalizers", [])
-        if CRD_FINALIZER not in fins and not crd["metadata"].get("deletionTimestamp"):
-            fins.append(CRD_FINALIZER)
+    def _crds(self) -> Iterator[Obj]:
+        return (e.obj for e in self._objects.get(CRD_GR, {}).values())
 
     def _serve_crd(self, crd: Obj) -> None:
         established = any(
@@ -1313,15 +1153,3 @@ def _spec_changed(rt: ResourceType, new: Obj, old: Obj) -> bool:
     skip = {"metadata", "status"} if rt.status_subresource else {"metadata"}
     keys = (set(new) | set(old)) - skip
     return any(new.get(k) != old.get(k) for k in keys)
-
-
-def _dedupe(causes: list[Cause]) -> list[Cause]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for c in causes:
-        k = (c.field, c.reason)
-        if k in seen:
-            continue
-        seen.add(k)
-        out.append(c)
-    return out
