@@ -16,9 +16,9 @@ do for the kinds tend creates, plus the simulated kubelet.
 - EndpointSlices (and the legacy Endpoints) per Service with a selector, with ready/serving/
   terminating conditions.
 
-Garbage collection by ownerReference is the store's (tend.sim.store). Every controller is a
-watch-driven loop over a queue of keys; reconciles are synchronous against the store, so
-they always see the latest state (no informer lag, no expectations needed).
+Garbage collection by ownerReference is the store's (tend.sim.garbage_collector). Every
+controller is a watch-driven loop over a queue of keys; reconciles are synchronous against the
+store, so they always see the latest state (no informer lag, no expectations needed).
 """
 
 from __future__ import annotations

@@ -1,20 +1,18 @@
 """The simulated cluster's storage and registry: objects, resourceVersions, watches, deletion.
 
 This plays etcd plus the generic registry of the API server: it assigns uid, resourceVersion
-(one global counter), generation and timestamps; enforces optimistic concurrency, immutable
-fields, the /status split, finalizers and deletionTimestamp; runs the garbage collector
-(ownerReferences with Background/Foreground/Orphan propagation), the namespace and CRD
-finalizers; keeps a bounded per-resource event history so watches resume from a
-resourceVersion or fail with 410 Expired. Validation and defaulting run on every write, from
-HTTP or from the in-process controllers alike.
+(one global counter), generation and timestamps; enforces optimistic concurrency, the /status
+split, finalizers and deletionTimestamp; keeps a bounded per-resource event history so watches
+resume from a resourceVersion or fail with 410 Expired. Every write, from HTTP or from the
+in-process controllers alike, is defaulted and passes admission (admission.py); owners and
+finalizers that need work go to the garbage collector (garbage_collector.py).
 
 Stored objects are never mutated in place: every write stores a new dict. Public methods
-return deep copies; the HTTP layer uses the `*_raw` methods and cached JSON encodings.
+return deep copies; the HTTP layer uses the `*_entry` methods and cached JSON encodings.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import builtins
 import json
@@ -30,8 +28,8 @@ from tend.sim import errors
 from tend.sim.admission import admit, crd_admit
 from tend.sim.clock import rfc3339
 from tend.sim.errors import ApiError, Cause
+from tend.sim.garbage_collector import GarbageCollector
 from tend.sim.objects import (
-    CRD_FINALIZER,
     CRD_GR,
     FOREGROUND,
     GR,
@@ -120,8 +118,7 @@ class Store:
         # (group/resource, namespace, label, value) -> keys: equality selectors are answered
         # from here instead of by scanning every object of the kind.
         self._labelled: dict[tuple[GR, str, str, str], set[Key]] = {}
-        self._gc_dirty: set[str] = set()  # owner uids whose dependents need a look
-        self._gc_scheduled = False
+        self.gc = GarbageCollector(self)
         self._cluster_ip = 10
         self.write_listeners: builtins.list[Callable[[str, ResourceType, Obj], None]] = []
         self.watch_listeners: builtins.list[Callable[[Watch], None]] = []
@@ -656,6 +653,10 @@ class Store:
         self._after_write(rt, new, old)
         return entry
 
+    def _system_update(self, rt: ResourceType, new: Obj, current: Entry) -> Entry:
+        """A write of the control plane itself (garbage collector, finalizers)."""
+        return self._update(rt, new, current, None, WriteOptions(field_validation="Ignore"))
+
     def delete(
         self,
         rt: ResourceType,
@@ -855,8 +856,7 @@ class Store:
                 and (old is None or old["metadata"].get("ownerReferences") != owners)
                 and not all(self._owner_present(key[0], o) for o in owners)
             ):
-                self._gc_dirty.update(str(o.get("uid")) for o in owners)
-                self._schedule_gc()
+                self.gc.mark(*(str(o.get("uid")) for o in owners))
 
     def _after_write(self, rt: ResourceType, new: Obj, old: Obj | None) -> None:
         meta = new["metadata"]
@@ -867,53 +867,23 @@ class Store:
         if meta.get("deletionTimestamp"):
             fins = meta.get("finalizers") or []
             if FOREGROUND in fins or ORPHAN in fins or rt.gr in (NAMESPACE_GR, CRD_GR):
-                self._gc_dirty.add(meta["uid"])
-                self._schedule_gc()
+                self.gc.mark(meta["uid"])
 
     def _after_remove(self, rt: ResourceType, final: Obj) -> None:
         meta = final["metadata"]
         if meta["uid"] in self._dependents:
-            self._gc_dirty.add(meta["uid"])
-            self._schedule_gc()
+            self.gc.mark(meta["uid"])
         if rt.gr == CRD_GR:
             self._unserve_crd(final)
         for ref in meta.get("ownerReferences") or []:
             owner = self._lookup_uid(str(ref.get("uid")))
             if owner is not None and owner[1].obj["metadata"].get("deletionTimestamp"):
-                self._gc_dirty.add(str(ref.get("uid")))
-                self._schedule_gc()
+                self.gc.mark(str(ref.get("uid")))
         namespace = meta.get("namespace")
         if rt.namespaced and namespace:
             self.namespace_content_pending(namespace)
 
-    # -- garbage collection ------------------------------------------------------------------
-
-    def _schedule_gc(self) -> None:
-        if self._gc_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        self._gc_scheduled = True
-        if loop is None:
-            self.run_gc()
-        else:
-            loop.call_soon(self.run_gc)
-
-    def run_gc(self) -> None:
-        """Process owners whose dependents or finalizers need attention, until nothing changes.
-        Runs on the event loop shortly after the write that made it necessary (like the real
-        garbage collector, it is asynchronous to the DELETE request)."""
-        self._gc_scheduled = False
-        for _ in range(10_000):
-            if not self._gc_dirty:
-                return
-            uid = self._gc_dirty.pop()
-            try:
-                self._gc_one(uid)
-            except ApiError:  # a conflicting finalizer or a validation failure: leave it be
-                continue
+    # -- ownership index (the garbage collector's view) -------------------------------------
 
     def _owner_present(self, namespace: str, ref: dict[str, Any]) -> bool:
         """An owner counts when it exists and, if namespaced, lives in the dependent's namespace
@@ -959,116 +929,6 @@ class Store:
                 out.append((rt, entry))
         return out
 
-    def _gc_one(self, uid: str) -> None:
-        found = self._lookup_uid(uid)
-        if found is not None and found[1].obj["metadata"].get("deletionTimestamp"):
-            self._finalize_owner(found[0], found[1])
-            return
-        # Collect dependents whose every owner is absent; drop only dangling references
-        # from dependents that still have an owner.
-        for drt, dep in self._dependents_of(uid):
-            dmeta = dep.obj["metadata"]
-            owners = dmeta.get("ownerReferences") or []
-            alive = [o for o in owners if self._owner_present(dmeta.get("namespace", ""), o)]
-            if len(alive) == len(owners):
-                continue
-            if alive:
-                new = deep_copy(dep.obj)
-                new["metadata"]["ownerReferences"] = alive
-                self._update(drt, new, dep, None, WriteOptions(field_validation="Ignore"))
-                continue
-            if not dmeta.get("deletionTimestamp"):
-                self.delete_entry(drt, dmeta.get("namespace"), dmeta["name"], "Background")
-
-    def _finalize_owner(self, rt: ResourceType, entry: Entry) -> None:
-        obj = entry.obj
-        meta = obj["metadata"]
-        fins = list(meta.get("finalizers") or [])
-        uid = meta["uid"]
-        if ORPHAN in fins:
-            for drt, dep in self._dependents_of(uid):
-                new = deep_copy(dep.obj)
-                refs = [
-                    o for o in new["metadata"].get("ownerReferences") or [] if o.get("uid") != uid
-                ]
-                if refs:
-                    new["metadata"]["ownerReferences"] = refs
-                else:
-                    new["metadata"].pop("ownerReferences", None)
-                self._update(drt, new, dep, None, WriteOptions(field_validation="Ignore"))
-            self._drop_finalizer(rt, entry, ORPHAN)
-            return
-        if FOREGROUND in fins:
-            for drt, dep in self._dependents_of(uid):
-                dmeta = dep.obj["metadata"]
-                if not dmeta.get("deletionTimestamp"):
-                    self.delete_entry(drt, dmeta.get("namespace"), dmeta["name"], "Foreground")
-            if not self._blocking_dependents(uid):
-                current = self._lookup_uid(uid)
-                if current is not None:
-                    self._drop_finalizer(current[0], current[1], FOREGROUND)
-            return
-        if rt.gr == NAMESPACE_GR:
-            self._finalize_namespace(rt, entry)
-        elif rt.gr == CRD_GR:
-            self._finalize_crd(rt, entry)
-
-    def _blocking_dependents(self, uid: str) -> bool:
-        for _, dep in self._dependents_of(uid):
-            for o in dep.obj["metadata"].get("ownerReferences") or []:
-                if o.get("uid") == uid and o.get("blockOwnerDeletion"):
-                    return True
-        return False
-
-    def _drop_finalizer(self, rt: ResourceType, entry: Entry, finalizer: str) -> None:
-        new = deep_copy(entry.obj)
-        fins = [f for f in new["metadata"].get("finalizers") or [] if f != finalizer]
-        if fins:
-            new["metadata"]["finalizers"] = fins
-        else:
-            new["metadata"].pop("finalizers", None)
-        self._update(rt, new, entry, None, WriteOptions(field_validation="Ignore"))
-
-    def _finalize_namespace(self, rt: ResourceType, entry: Entry) -> None:
-        ns = entry.obj["metadata"]["name"]
-        remaining = 0
-        for gr, bucket in list(self._objects.items()):
-            nrt = self._rt_for_gr(gr)
-            if nrt is None or not nrt.namespaced:
-                continue
-            for key, e in sorted(bucket.items()):
-                if key[0] != ns:
-                    continue
-                remaining += 1
-                if not e.obj["metadata"].get("deletionTimestamp"):
-                    self.delete_entry(nrt, ns, key[1], "Background")
-        if remaining and any(k[0] == ns for b in self._objects.values() for k in b):
-            return  # wait for finalizers of the content; called again when they change
-        new = deep_copy(entry.obj)
-        spec = new.get("spec") or {}
-        spec.pop("finalizers", None)
-        new["spec"] = spec
-        current = self._objects[NAMESPACE_GR].get(("", ns))
-        if current is None:
-            return
-        self._update(rt, new, current, None, WriteOptions(field_validation="Ignore"))
-        current = self._objects[NAMESPACE_GR].get(("", ns))
-        if current is not None and not current.obj["metadata"].get("finalizers"):
-            self._remove(rt, current, deep_copy(current.obj))
-
-    def _finalize_crd(self, rt: ResourceType, entry: Entry) -> None:
-        crd = entry.obj
-        types = self.registry.crd_types(crd["metadata"]["name"])
-        if types:
-            crt = types[0]
-            bucket = self._objects.get(crt.gr, {})
-            for key, e in sorted(bucket.items()):
-                if not e.obj["metadata"].get("deletionTimestamp"):
-                    self.delete_entry(crt, key[0] or None, key[1], "Background")
-            if self._objects.get(crt.gr):
-                return
-        self._drop_finalizer(rt, entry, CRD_FINALIZER)
-
     # -- kind specific behaviour -------------------------------------------------------------
 
     def _prepare_create(self, rt: ResourceType, obj: Obj) -> None:
@@ -1096,8 +956,7 @@ class Store:
         """Something in a terminating namespace went away: check whether it can finish."""
         entry = self._objects.get(NAMESPACE_GR, {}).get(("", namespace))
         if entry is not None and entry.obj["metadata"].get("deletionTimestamp"):
-            self._gc_dirty.add(entry.obj["metadata"]["uid"])
-            self._schedule_gc()
+            self.gc.mark(entry.obj["metadata"]["uid"])
 
     # -- CRDs --------------------------------------------------------------------------------
 
