@@ -13,7 +13,9 @@ import pytest
 from storewait import until_written
 
 from tend.sim.clock import SimClock
-from tend.sim.controllers import HASH_LABEL, REVISION, Controllers, template_hash
+from tend.sim.controllers import Controllers
+from tend.sim.controllers.base import HASH_LABEL, template_hash
+from tend.sim.controllers.deployment import REVISION
 from tend.sim.errors import ApiError
 from tend.sim.store import Store
 
