@@ -10,17 +10,14 @@ from typing import Any
 import pytest
 
 from tend.sim.clock import ManualClock
+from tend.sim.images import Behaviour, Script, ScriptError, parse_image
 from tend.sim.kubelet import (
     Backoff,
-    Behaviour,
     Emitted,
     Kubelet,
     NodeState,
     PodSim,
-    Script,
-    ScriptError,
     default_pull_policy,
-    parse_image,
     qos_class,
 )
 from tend.sim.store import Store
