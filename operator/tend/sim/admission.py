@@ -17,17 +17,24 @@ from tend.sim.errors import Cause
 from tend.sim.objects import CRD_FINALIZER, CRD_GR, FOREGROUND, ORPHAN, Obj, get_path
 from tend.sim.resources import ResourceType, prune_unknown_builtin
 from tend.sim.schema import validate_custom
-from tend.sim.validation import KINDS, validate_builtin
+from tend.sim.validation import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    KINDS,
+    LABEL_VALUE,
+    QUALIFIED_NAME,
+    validate_builtin,
+)
 
 if TYPE_CHECKING:
     from tend.sim.store import WriteOptions
 
 FIELD_VALIDATIONS = ("Strict", "Warn", "Ignore")
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(f"^{DNS1123_SUBDOMAIN}$")
+_DNS_LABEL = re.compile(f"^{DNS1123_LABEL}$")
+_QUALIFIED_NAME = re.compile(f"^{QUALIFIED_NAME}$")
+_LABEL_VALUE = re.compile(f"^{LABEL_VALUE}$")
 # Kinds whose names are DNS-1123 labels rather than subdomains.
 _LABEL_NAMED_KINDS = {"Namespace", "Service"}
 

@@ -11,10 +11,11 @@ from typing import Any
 from tend.sim import errors
 from tend.sim.objects import Obj, get_path
 from tend.sim.resources import ResourceType
+from tend.sim.validation import DNS1123_SUBDOMAIN, LABEL_VALUE, QUALIFIED_NAME
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(f"^{DNS1123_SUBDOMAIN}$")
+_QUALIFIED_NAME = re.compile(f"^{QUALIFIED_NAME}$")
+_LABEL_VALUE = re.compile(f"^{LABEL_VALUE}$")
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,13 @@ class Controller:
         self._tasks.clear()
         self._delayed.clear()
 
+    def delete_pod(self, owner: Obj, pod: Obj) -> None:
+        """Delete one of `owner`'s pods (gone already is fine), with the owner's Event."""
+        name = pod["metadata"]["name"]
+        with contextlib.suppress(ApiError):
+            self.store.delete(self.store.resource("pods"), pod["metadata"]["namespace"], name)
+            self.recorder.record(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
+
     def enqueue(self, key: Key) -> None:
         if key not in self._queued:
             self._queued.add(key)

@@ -6,7 +6,6 @@ DeadlineExceeded) once no pod is left running."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 
 from tend.sim.clock import Clock
@@ -20,7 +19,6 @@ from tend.sim.controllers.base import (
     pod_ready,
     set_condition,
 )
-from tend.sim.errors import ApiError
 from tend.sim.objects import Key, Obj, deep_copy
 from tend.sim.resources import ResourceType
 from tend.sim.store import Store
@@ -75,7 +73,7 @@ class JobController(Controller):
             terminal = self._check_terminal(job, active, succeeded, failed, status, now)
         if terminal is not None or finished is not None:
             for pod in active:  # a finished job stops what still runs
-                self._delete_pod(job, pod)
+                self.delete_pod(job, pod)
             active = []
             terminating = [p for p in pods if p["metadata"].get("deletionTimestamp")]
             if finished is None and terminal is not None and not terminating:
@@ -203,7 +201,7 @@ class JobController(Controller):
         if len(active) > want:
             doomed = sorted(active, key=pod_rank)[: len(active) - want]
             for pod in doomed:
-                self._delete_pod(job, pod)
+                self.delete_pod(job, pod)
                 active.remove(pod)
             return active
         if len(active) < want:
@@ -239,9 +237,3 @@ class JobController(Controller):
             job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
         )
         return created
-
-    def _delete_pod(self, job: Obj, pod: Obj) -> None:
-        name = pod["metadata"]["name"]
-        with contextlib.suppress(ApiError):
-            self.store.delete(self.pods, pod["metadata"]["namespace"], name)
-            self.recorder.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")

@@ -3,7 +3,6 @@ deletion ranking of the real controller, status replicas/ready/available (minRea
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 
 from tend.sim.clock import Clock
@@ -16,7 +15,6 @@ from tend.sim.controllers.base import (
     pod_rank,
     pod_ready,
 )
-from tend.sim.errors import ApiError
 from tend.sim.objects import Key, Obj, deep_copy
 from tend.sim.resources import ResourceType
 from tend.sim.store import Store
@@ -49,7 +47,7 @@ class ReplicaSetController(Controller):
             elif len(active) > want:
                 doomed = sorted(active, key=pod_rank)[: len(active) - want]
                 for pod in doomed:
-                    self._delete_pod(rs, pod)
+                    self.delete_pod(rs, pod)
                     active.remove(pod)
         self._update_status(rs, active)
 
@@ -75,12 +73,6 @@ class ReplicaSetController(Controller):
             rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
         )
         return created
-
-    def _delete_pod(self, rs: Obj, pod: Obj) -> None:
-        name = pod["metadata"]["name"]
-        with contextlib.suppress(ApiError):
-            self.store.delete(self.pods, pod["metadata"]["namespace"], name)
-            self.recorder.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
 
     def _update_status(self, rs: Obj, active: list[Obj]) -> None:
         min_ready = float((rs.get("spec") or {}).get("minReadySeconds") or 0)
