@@ -10,7 +10,7 @@
     validation   built-in kinds' field validation; schema and cel: CRD schemas and rules
     patch        merge, strategic-merge and JSON patches
     controllers  scheduler, Deployment, ReplicaSet, Job, EndpointSlice controllers
-    kubelet      pods' containers, probes, restarts and back-off, driven by images
+    kubelet      pods' containers, probes, restarts and back-off; images: what an image does
     clock        simulated time (speed); faults: injected API errors and latency
     errors       Kubernetes Status errors; cli: `tend sim serve`
 """
