@@ -107,6 +107,7 @@ def connection_info(kube: Kube) -> kopf.ConnectionInfo:
         token=value or None,
         certificate_path=cfg.cert_file or None,
         private_key_path=cfg.key_file or None,
+        proxy_url=cfg.proxy or None,  # from the kubeconfig or the environment, read once
     )
 
 

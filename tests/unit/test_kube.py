@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tend.kube import _proxy_from_env, load_client
+from tend.handlers import connection_info
+from tend.kube import Kube, _proxy_from_env, load_client
 
 
 def kubeconfig(tmp_path: Path, server: str = "https://10.0.0.1:6443") -> Path:
@@ -59,3 +60,18 @@ def test_no_proxy_exempts_the_api_server(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("NO_PROXY", "10.0.0.1")
     assert _proxy_from_env("https://10.0.0.1:6443") is None
     assert _proxy_from_env("http://127.0.0.1:8001") is None  # no HTTP_PROXY set
+
+
+async def test_kopf_connects_like_tend_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    api = await load_client(kubeconfig(tmp_path))
+    try:
+        info = connection_info(Kube(api))
+    finally:
+        await api.close()
+    assert info.server == "https://10.0.0.1:6443"
+    assert (info.scheme, info.token) == ("Bearer", "t")
+    assert info.proxy_url == "http://proxy.example:3128"
+    assert info.trust_env is False
