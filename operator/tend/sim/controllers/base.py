@@ -196,6 +196,30 @@ class Controller:
         self._tasks.clear()
         self._delayed.clear()
 
+    def create_pod(self, owner: Obj) -> Obj:
+        """A pod from `owner`'s template (generateName, owner reference), with its Event."""
+        template = owner["spec"]["template"]
+        meta = template.get("metadata") or {}
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "generateName": f"{owner['metadata']['name']}-",
+                "namespace": owner["metadata"]["namespace"],
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": dict(meta.get("annotations") or {}),
+                "ownerReferences": [owner_reference(owner)],
+            },
+            "spec": deep_copy(template.get("spec") or {}),
+        }
+        if not pod["metadata"]["annotations"]:
+            del pod["metadata"]["annotations"]
+        created = self.store.create(self.store.resource("pods"), pod)
+        self.recorder.record(
+            owner, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
+        )
+        return created
+
     def delete_pod(self, owner: Obj, pod: Obj) -> None:
         """Delete one of `owner`'s pods (gone already is fine), with the owner's Event."""
         name = pod["metadata"]["name"]

@@ -12,7 +12,6 @@ from tend.sim.clock import Clock
 from tend.sim.controllers.base import (
     Controller,
     condition,
-    owner_reference,
     parse_time,
     pod_active,
     pod_rank,
@@ -213,27 +212,5 @@ class JobController(Controller):
                     self.enqueue_after(self.key_of(job), left)
                     return active
             for _ in range(want - len(active)):
-                active.append(self._create_pod(job))
+                active.append(self.create_pod(job))
         return active
-
-    def _create_pod(self, job: Obj) -> Obj:
-        template = job["spec"]["template"]
-        meta = template.get("metadata") or {}
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "generateName": f"{job['metadata']['name']}-",
-                "namespace": job["metadata"]["namespace"],
-                "labels": dict(meta.get("labels") or {}),
-                "ownerReferences": [owner_reference(job)],
-            },
-            "spec": deep_copy(template.get("spec") or {}),
-        }
-        if meta.get("annotations"):
-            pod["metadata"]["annotations"] = dict(meta["annotations"])
-        created = self.store.create(self.pods, pod)
-        self.recorder.record(
-            job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
-        )
-        return created

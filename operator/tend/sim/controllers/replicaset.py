@@ -9,13 +9,12 @@ from tend.sim.clock import Clock
 from tend.sim.controllers.base import (
     Controller,
     condition,
-    owner_reference,
     parse_time,
     pod_active,
     pod_rank,
     pod_ready,
 )
-from tend.sim.objects import Key, Obj, deep_copy
+from tend.sim.objects import Key, Obj
 from tend.sim.resources import ResourceType
 from tend.sim.store import Store
 
@@ -43,36 +42,13 @@ class ReplicaSetController(Controller):
             want = int(spec.get("replicas", 1))
             if len(active) < want:
                 for _ in range(want - len(active)):
-                    active.append(self._create_pod(rs))
+                    active.append(self.create_pod(rs))
             elif len(active) > want:
                 doomed = sorted(active, key=pod_rank)[: len(active) - want]
                 for pod in doomed:
                     self.delete_pod(rs, pod)
                     active.remove(pod)
         self._update_status(rs, active)
-
-    def _create_pod(self, rs: Obj) -> Obj:
-        template = rs["spec"]["template"]
-        meta = template.get("metadata") or {}
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "generateName": f"{rs['metadata']['name']}-",
-                "namespace": rs["metadata"]["namespace"],
-                "labels": dict(meta.get("labels") or {}),
-                "annotations": dict(meta.get("annotations") or {}),
-                "ownerReferences": [owner_reference(rs)],
-            },
-            "spec": deep_copy(template.get("spec") or {}),
-        }
-        if not pod["metadata"]["annotations"]:
-            del pod["metadata"]["annotations"]
-        created = self.store.create(self.pods, pod)
-        self.recorder.record(
-            rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
-        )
-        return created
 
     def _update_status(self, rs: Obj, active: list[Obj]) -> None:
         min_ready = float((rs.get("spec") or {}).get("minReadySeconds") or 0)
