@@ -28,8 +28,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from tend.graph import Graph, Ref
-from tend.models import Dependency, ManagedService
+from tend.api import Dependency, ManagedService
+from tend.logic.graph import Graph, Ref
 
 NAMESPACE = "bench"
 LIMIT_SECONDS = 1.0

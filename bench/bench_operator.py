@@ -37,12 +37,12 @@ from typing import Any
 
 import aiohttp
 
-from tend.crd import build_crd
-from tend.demo import wait_served
-from tend.embedded import EmbeddedOperator
-from tend.handlers import RunOptions
-from tend.kube import Kube
-from tend.sim import SimCluster
+from tend.api.crd import build_crd
+from tend.runtime.handlers import RunOptions
+from tend.runtime.kube import Kube
+from tend_sim import SimCluster
+from tend_sim.demo import wait_served
+from tend_sim.embedded import EmbeddedOperator
 
 OBJECT_RESOURCES = ("deployments", "services", "poddisruptionbudgets", "jobs")
 

@@ -37,7 +37,7 @@ RSS_LIMIT_MB = 500.0
 
 
 async def serve(port: int) -> None:
-    from tend.sim.cluster import SimCluster
+    from tend_sim.cluster import SimCluster
 
     cluster = SimCluster(controllers=False, port=port)
     await cluster.start()

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tend.config import OperatorConfig
-from tend.embedded import EmbeddedOperator
-from tend.handlers import RunOptions
-from tend.kube import Kube
+from tend.api.config import OperatorConfig
+from tend.runtime.handlers import RunOptions
+from tend.runtime.kube import Kube
+from tend_sim.embedded import EmbeddedOperator
 
 T = TypeVar("T")
 SPEED = 20.0

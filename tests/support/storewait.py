@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tend.sim.store import Store
+from tend_sim.store import Store
 
 
 async def until_written(

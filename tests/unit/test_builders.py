@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tend import builders
-from tend.builders import (
+from tend.api import ManagedService
+from tend.api.config import OperatorConfig
+from tend.logic import builders
+from tend.logic.builders import (
     DESIRED_HASH_ANNOTATION,
     InvalidSpecError,
     build_all,
@@ -31,8 +33,6 @@ from tend.builders import (
     desired_hash,
     spec_problems,
 )
-from tend.config import OperatorConfig
-from tend.models import ManagedService, parse_managed_service
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 CASES = sorted(path for path in GOLDEN.iterdir() if path.is_dir())
@@ -70,13 +70,15 @@ def render_case(case: Path) -> str:
     config = OperatorConfig(**(settings or {}))
     objects: list[dict[str, Any]] = []
     for document in yaml.safe_load_all((case / "input.yaml").read_text()):
-        objects.extend(build_all(parse_managed_service(document), config))
+        objects.extend(build_all(ManagedService.model_validate(document), config))
     return dump(objects)
 
 
 def service(spec: dict[str, Any] | None = None, **metadata: Any) -> ManagedService:
     meta = {"name": "api", "namespace": "shop", "uid": "uid-1", **metadata}
-    return parse_managed_service({"metadata": meta, "spec": {"image": "api:1", **(spec or {})}})
+    return ManagedService.model_validate(
+        {"metadata": meta, "spec": {"image": "api:1", **(spec or {})}}
+    )
 
 
 def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

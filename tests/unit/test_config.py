@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tend.config import OperatorConfig, load_config
+from tend.api.config import OperatorConfig, load_config
 
 
 def test_defaults_give_every_service_a_budget_and_resources() -> None:

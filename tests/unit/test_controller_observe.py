@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from tend.config import OperatorConfig
-from tend.controller import Controller
-from tend.kube import Kube
+from tend.api.config import OperatorConfig
+from tend.runtime.controller import Controller
+from tend.runtime.kube import Kube
 
 
 def controller() -> Controller:

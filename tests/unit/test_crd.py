@@ -13,9 +13,10 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tend import models
-from tend.crd import CRD_FILE, build_crd, openapi_schema, render_crd_yaml
-from tend.structural import check_crd, check_structural, validate_value
+from tend import api
+from tend.api import units, validation
+from tend.api.crd import CRD_FILE, build_crd, openapi_schema, render_crd_yaml
+from tend_sim.structural import check_crd, check_structural, validate_value
 
 ROOT = Path(__file__).resolve().parents[2]
 INVALID = sorted((ROOT / "tests/data/invalid").glob("*.yaml"))
@@ -169,14 +170,14 @@ def test_defaults_come_from_the_models() -> None:
 
 def test_enums_patterns_and_bounds_are_carried() -> None:
     assert _at("spec.restartPolicy.onExhausted")["enum"] == ["Alert", "ScaleToZero", "Rollback"]
-    assert _at("spec.restartPolicy.window")["pattern"] == models.DURATION_PATTERN
+    assert _at("spec.restartPolicy.window")["pattern"] == units.DURATION_PATTERN
     assert _at("spec.ports")["maxItems"] == 64
     assert _at("spec.ports")["items"]["properties"]["name"]["maxLength"] == 15
     assert _at("status.phase")["enum"][0] == "Pending"
 
 
 def test_full_status_fits_the_schema_without_pruning() -> None:
-    status = models.ManagedServiceStatus.model_validate(
+    status = api.ManagedServiceStatus.model_validate(
         {
             "observedGeneration": 7,
             "phase": "Running",
@@ -231,7 +232,7 @@ def test_full_status_fits_the_schema_without_pruning() -> None:
     body = status.to_api()
     body["kopf"] = {"progress": {"handler": {"retries": 1}}}
     assert validate_value(body, _schema()["properties"]["status"], "status") == []
-    assert len(body) == len(models.ManagedServiceStatus.model_fields) + 1  # all set, plus kopf
+    assert len(body) == len(api.ManagedServiceStatus.model_fields) + 1  # all set, plus kopf
 
 
 def test_design_example_spec_fits_the_schema() -> None:
@@ -265,7 +266,7 @@ def test_design_example_spec_fits_the_schema() -> None:
             "resolveAfter": "5m",
         },
     }
-    models.ManagedServiceSpec.model_validate(spec)
+    api.ManagedServiceSpec.model_validate(spec)
     assert validate_value(spec, _schema()["properties"]["spec"], "spec") == []
 
 
@@ -274,7 +275,7 @@ def test_design_example_spec_fits_the_schema() -> None:
 
 def _model_rules() -> set[str]:
     rules: set[str] = set()
-    for value in vars(models).values():
+    for value in vars(api).values():
         if isinstance(value, type) and issubclass(value, BaseModel):
             extra = value.model_config.get("json_schema_extra")
             if isinstance(extra, dict):
@@ -440,8 +441,8 @@ def test_there_are_invalid_examples() -> None:
 def test_models_reject_the_invalid_example_naming_its_field(path: Path) -> None:
     field = _header_field(path)
     with pytest.raises(ValidationError) as caught:
-        models.parse_managed_service(yaml.safe_load(path.read_text()))
-    lines = models.format_errors(caught.value)
+        api.ManagedService.model_validate(yaml.safe_load(path.read_text()))
+    lines = validation.format_errors(caught.value)
     assert names_field(lines, field), lines
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tend.dependencies import blocked_by, managed_service_verdict, service_verdict
-from tend.graph import Graph
-from tend.models import ManagedService, parse_managed_service
+from tend.api import ManagedService
+from tend.logic.dependencies import blocked_by, managed_service_verdict, service_verdict
+from tend.logic.graph import Graph
 
 
 def body(
@@ -29,7 +29,7 @@ def body(
 
 
 def ms(name: str, *deps: dict[str, Any]) -> ManagedService:
-    return parse_managed_service(
+    return ManagedService.model_validate(
         {
             "apiVersion": "tend.dev/v1alpha1",
             "kind": "ManagedService",

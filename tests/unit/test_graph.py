@@ -7,7 +7,8 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tend.graph import (
+from tend.api import Dependency, ManagedService, ServiceRef
+from tend.logic.graph import (
     Edge,
     Graph,
     Problem,
@@ -17,7 +18,6 @@ from tend.graph import (
     render_mermaid,
     render_text,
 )
-from tend.models import Dependency, ManagedService, ServiceRef
 
 
 def ref(name: str, namespace: str = "shop") -> Ref:

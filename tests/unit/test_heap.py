@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tend import heap
+from tend.runtime import heap
 
 
 @pytest.fixture(autouse=True)

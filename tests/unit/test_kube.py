@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tend.handlers import connection_info
-from tend.kube import Kube, _proxy_from_env, load_client
+from tend.runtime.handlers import connection_info
+from tend.runtime.kube import Kube, _proxy_from_env, load_client
 
 
 def kubeconfig(tmp_path: Path, server: str = "https://10.0.0.1:6443") -> Path:

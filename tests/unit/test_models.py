@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tend.models import (
+from tend.api import (
     KIND,
     DependencyCondition,
     ManagedService,
     OnExhausted,
     Policy,
-    format_errors,
-    parse_managed_service,
 )
+from tend.api.validation import format_errors
 
 
 def body(**spec: Any) -> dict[str, Any]:
@@ -29,12 +28,12 @@ def body(**spec: Any) -> dict[str, Any]:
 
 def errors(**spec: Any) -> list[str]:
     with pytest.raises(ValidationError) as info:
-        parse_managed_service(body(**spec))
+        ManagedService.model_validate(body(**spec))
     return format_errors(info.value)
 
 
 def test_only_image_is_required_and_defaults_fill_the_rest() -> None:
-    ms = parse_managed_service(body())
+    ms = ManagedService.model_validate(body())
     assert ms.spec.replicas == 1
     assert ms.spec.restart_policy.policy == Policy.ALWAYS
     assert ms.spec.restart_policy.on_exhausted == OnExhausted.ALERT
@@ -47,7 +46,7 @@ def test_missing_image_names_the_field() -> None:
     raw = body()
     del raw["spec"]["image"]
     with pytest.raises(ValidationError) as info:
-        parse_managed_service(raw)
+        ManagedService.model_validate(raw)
     assert format_errors(info.value) == ["spec.image: Field required"]
 
 
@@ -56,15 +55,15 @@ def test_api_output_round_trips_in_camel_case() -> None:
         restartPolicy={"maxRestarts": 3, "window": "5m"},
         ports=[{"name": "http", "containerPort": 80}],
     )
-    ms = parse_managed_service(raw)
+    ms = ManagedService.model_validate(raw)
     api = ms.spec.to_api()
     assert api["restartPolicy"]["maxRestarts"] == 3
     assert api["ports"][0]["containerPort"] == 80
-    assert parse_managed_service({**raw, "spec": api}).spec == ms.spec
+    assert ManagedService.model_validate({**raw, "spec": api}).spec == ms.spec
 
 
 def test_dependency_targets_resolve_namespace_and_kind() -> None:
-    ms = parse_managed_service(
+    ms = ManagedService.model_validate(
         body(
             dependsOn=[
                 {"name": "postgres"},
@@ -170,12 +169,12 @@ def test_self_dependency_by_name_is_refused_like_the_crd_does() -> None:
 def test_self_dependency_with_its_namespace_is_left_to_the_graph() -> None:
     # CEL cannot see metadata.namespace, so the API server accepts this one; the graph
     # reports it as the cycle `api → api` (tend check, and DependencyCycle in the operator).
-    ms = parse_managed_service(body(dependsOn=[{"name": "api", "namespace": "shop"}]))
+    ms = ManagedService.model_validate(body(dependsOn=[{"name": "api", "namespace": "shop"}]))
     assert ms.spec.depends_on is not None
 
 
 def test_same_name_in_another_namespace_is_not_a_self_dependency() -> None:
-    ms = parse_managed_service(body(dependsOn=[{"name": "api", "namespace": "other"}]))
+    ms = ManagedService.model_validate(body(dependsOn=[{"name": "api", "namespace": "other"}]))
     assert ms.spec.depends_on is not None
 
 
@@ -185,7 +184,7 @@ def test_status_reads_conditions_by_type() -> None:
         "conditions": [{"type": "Ready", "status": "True", "reason": "Reconciled"}],
         "kopf": {"x": 1},
     }
-    ms = parse_managed_service(raw)
+    ms = ManagedService.model_validate(raw)
     assert ms.status is not None
     ready = ms.status.condition("Ready")
     assert ready is not None and ready.status == "True"

@@ -5,16 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tend.builders import DESIRED_HASH_ANNOTATION, build_all
-from tend.config import OperatorConfig
-from tend.models import ManagedService, parse_managed_service
-from tend.reconcile import Ownership, Verb, drifted, ownership, plan, replacement
+from tend.api import ManagedService
+from tend.api.config import OperatorConfig
+from tend.logic.builders import DESIRED_HASH_ANNOTATION, build_all
+from tend.logic.plan import Ownership, Verb, drifted, ownership, plan, replacement
 
 CONFIG = OperatorConfig()
 
 
 def service(**spec: Any) -> ManagedService:
-    return parse_managed_service(
+    return ManagedService.model_validate(
         {
             "apiVersion": "tend.dev/v1alpha1",
             "kind": "ManagedService",

@@ -7,15 +7,10 @@ from typing import Any
 
 import pytest
 
-from tend.models import BlockedBy, ManagedServiceStatus, Phase, WorkloadKind
-from tend.status import (
-    Observation,
-    WorkloadState,
-    compute_status,
-    merge_conditions,
-    observe_workload,
-    transitions,
-)
+from tend.api import BlockedBy, ManagedServiceStatus, Phase, WorkloadKind
+from tend.logic.conditions import Observation, compute_status, merge_conditions
+from tend.logic.events import transitions
+from tend.logic.workload import WorkloadState, observe_workload
 
 HASH = "abc"
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tend.units import format_duration, parse_duration, parse_quantity
+from tend.api.units import format_duration, parse_duration, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tend.workqueue import WorkQueue
+from tend.runtime.workqueue import WorkQueue
 
 
 async def test_a_key_is_queued_once_however_often_it_is_added() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from harness import SPEED, Operator
 
-from tend.crd import build_crd
-from tend.kube import Kube
-from tend.sim import SimCluster
+from tend.api.crd import build_crd
+from tend.runtime.kube import Kube
+from tend_sim import SimCluster
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from harness import Operator, condition, events_for, eventually, managed_service, wait_ready
 
-from tend.kube import Kube
-from tend.sim import SimCluster
+from tend.runtime.kube import Kube
+from tend_sim import SimCluster
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from harness import (
     wait_ready,
 )
 
-from tend.builders import build_all
-from tend.config import OperatorConfig
-from tend.kube import Kube
-from tend.models import parse_managed_service
-from tend.sim import SimCluster
+from tend.api import ManagedService
+from tend.api.config import OperatorConfig
+from tend.logic.builders import build_all
+from tend.runtime.kube import Kube
+from tend_sim import SimCluster
 
 
 def subset(expected: Any, actual: Any, path: str = "") -> list[str]:
@@ -45,7 +45,7 @@ async def test_create_builds_exactly_the_deployment_service_and_pdb(
     body = managed_service("api", replicas=2, ports=[{"name": "http", "containerPort": 8080}])
     await kube.create(body)
     live_ms = await wait_ready(kube, "api")
-    expected = build_all(parse_managed_service(live_ms), OperatorConfig())
+    expected = build_all(ManagedService.model_validate(live_ms), OperatorConfig())
     for obj in expected:
         live = await kube.get(obj["kind"], "default", "api")
         assert live is not None, obj["kind"]
@@ -150,7 +150,7 @@ async def test_an_existing_object_of_ours_is_adopted_not_duplicated(
     await operator.stop()
     body = managed_service("api")
     created = await kube.create(body)
-    orphan = build_all(parse_managed_service(created), OperatorConfig())[-1]
+    orphan = build_all(ManagedService.model_validate(created), OperatorConfig())[-1]
     del orphan["metadata"]["ownerReferences"]
     await kube.create(orphan)
     await operator.start()

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from harness import eventually, managed_service, wait_ready
 
-from tend.config import OperatorConfig
-from tend.embedded import EmbeddedOperator
-from tend.handlers import RunOptions
-from tend.kube import Kube
-from tend.sim import SimCluster
+from tend.api.config import OperatorConfig
+from tend.runtime.handlers import RunOptions
+from tend.runtime.kube import Kube
+from tend_sim import SimCluster
+from tend_sim.embedded import EmbeddedOperator
 
 PEERING = Path(__file__).resolve().parents[3] / "deploy" / "base" / "peering.yaml"
 

@@ -1,0 +1,125 @@
+"""`status` of a ManagedService: what the operator observed, at observedGeneration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import (
+    ConfigDict,
+    Field,
+)
+
+from tend.api.base import (
+    Model,
+)
+from tend.api.reasons import ConditionStatus, Phase
+from tend.api.spec import Severity
+
+__all__ = [
+    "AlertState",
+    "AlertStatus",
+    "BlockedBy",
+    "Condition",
+    "Failure",
+    "ManagedServiceStatus",
+    "Restarts",
+    "Workload",
+    "WorkloadKind",
+]
+
+
+class Condition(Model):
+    """A metav1.Condition."""
+
+    type: str = Field(description="Ready, DependenciesReady, Progressing, Degraded, ...")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason, shared with Events and metrics.")
+    message: str = Field("", description="Human-readable detail.")
+    last_transition_time: datetime | None = Field(None, description="When status last changed.")
+    observed_generation: int | None = Field(None, description="Generation this was computed at.")
+
+
+class BlockedBy(Model):
+    """A dependency that is not satisfied, and why."""
+
+    kind: str = Field(description="ManagedService or Service.")
+    namespace: str = Field(description="Namespace of the dependency.")
+    name: str = Field(description="Name of the dependency.")
+    reason: str = Field(description="Why it blocks, e.g. DependencyNotFound or CrashLoop.")
+    message: str | None = Field(None, description="Detail, e.g. the cycle path.")
+
+
+class WorkloadKind(StrEnum):
+    DEPLOYMENT = "Deployment"
+    JOB = "Job"
+
+
+class Workload(Model):
+    """The Deployment or Job that runs the service."""
+
+    kind: WorkloadKind = Field(description="Deployment or Job.")
+    name: str = Field(description="Name of the workload.")
+    replicas: int = Field(0, description="Desired pods.")
+    ready_replicas: int = Field(0, description="Ready pods (Job: succeeded pods).")
+
+
+class Restarts(Model):
+    """Restart accounting against the budget."""
+
+    total: int = Field(0, ge=0, description="Restarts counted since creation.")
+    in_window: int = Field(0, ge=0, description="Restarts within the budget window.")
+    budget_remaining: int | None = Field(None, description="Restarts left before exhaustion.")
+    last_reason: str | None = Field(None, description="Reason of the last restart.")
+    last_exit_code: int | None = Field(None, description="Exit code of the last restart.")
+    last_time: datetime | None = Field(None, description="When the last restart happened.")
+
+
+class Failure(Model):
+    """One classified container failure."""
+
+    time: datetime = Field(description="When it failed.")
+    pod: str = Field(description="Pod name.")
+    container: str = Field(description="Container name.")
+    reason: str = Field(description="CrashLoop, OOMKilled, ProbeFailed, ImagePullFailed, ExitCode.")
+    exit_code: int | None = Field(None, description="Exit code, if it exited.")
+    message: str | None = Field(None, description="Detail from the kubelet.")
+
+
+class AlertState(StrEnum):
+    FIRING = "Firing"
+    RESOLVED = "Resolved"
+    SUPPRESSED = "Suppressed"
+
+
+class AlertStatus(Model):
+    """The open incident, if any."""
+
+    state: AlertState = Field(description="Firing, Resolved or Suppressed.")
+    severity: Severity | None = Field(None, description="Severity of the last step fired.")
+    step: int | None = Field(None, ge=0, description="Index of the last ladder step fired.")
+    since: datetime | None = Field(None, description="When the incident opened.")
+    key: str | None = Field(None, description="Incident key, stable across operator restarts.")
+    suppressed_by: str | None = Field(
+        None, description="namespace/name of the failing dependency that owns the alert."
+    )
+
+
+class ManagedServiceStatus(Model):
+    """What the operator observed, at observedGeneration."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    observed_generation: int | None = Field(None, description="Generation last reconciled.")
+    phase: Phase | None = Field(None, description="Pending, Blocked, Progressing, Running, ...")
+    conditions: list[Condition] | None = Field(None, description="Ready and friends.")
+    blocked_by: list[BlockedBy] | None = Field(None, description="Unsatisfied dependencies.")
+    workload: Workload | None = Field(None, description="The Deployment or Job.")
+    restarts: Restarts | None = Field(None, description="Restart accounting.")
+    recent_failures: list[Failure] | None = Field(
+        None, max_length=10, description="The last 10 classified failures."
+    )
+    alert: AlertStatus | None = Field(None, description="The current incident.")
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions or [] if c.type == type_), None)

@@ -1,0 +1,179 @@
+"""Phase and conditions of a ManagedService, as a pure function of what one reconcile saw.
+
+`compute_status` turns the spec's problems, the dependency verdicts and the workload into
+phase and the conditions (without timestamps); `merge_conditions` stamps them, keeping
+lastTransitionTime unless a status flipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tend.api import (
+    BlockedBy,
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    Phase,
+    Reason,
+    WorkloadKind,
+)
+from tend.logic.workload import WorkloadState
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything `compute_status` needs: the spec's verdict, dependencies, the workload."""
+
+    generation: int
+    runs_to_completion: bool
+    problems: Sequence[str] = ()  # InvalidSpec lines, "field: message"
+    conflict: str | None = None  # an object we would write is owned by someone else
+    blocked_by: Sequence[BlockedBy] = ()  # unsatisfied dependencies
+    workload: WorkloadState | None = None
+    suppressed_by: str | None = None  # root cause, when a failing dependency degrades us
+
+
+def _blocked_reason(blocked: Sequence[BlockedBy]) -> str:
+    reasons = {b.reason for b in blocked}
+    for reason in (Reason.DEPENDENCY_CYCLE, Reason.DEPENDENCY_NOT_FOUND):
+        if reason in reasons:
+            return reason.value
+    return Reason.DEPENDENCY_NOT_READY.value
+
+
+def describe_blockers(blocked: Sequence[BlockedBy]) -> str:
+    """`waiting for shop/postgres (Ready=False: CrashLoop); shop/x not found`."""
+    parts = []
+    for b in blocked:
+        target = (
+            f"{b.namespace}/{b.name}" if b.kind != "Service" else f"Service {b.namespace}/{b.name}"
+        )
+        if b.reason == Reason.DEPENDENCY_NOT_FOUND:
+            parts.append(f"{target} not found")
+        elif b.reason == Reason.DEPENDENCY_CYCLE:
+            parts.append(f"dependency cycle {b.message}" if b.message else f"cycle via {target}")
+        else:
+            detail = f" ({b.message})" if b.message else ""
+            parts.append(f"waiting for {target}{detail}")
+    return "; ".join(parts)
+
+
+def _cond(type_: ConditionType, ok: bool, reason: str, message: str) -> Condition:
+    return Condition(
+        type=type_.value,
+        status=ConditionStatus.TRUE if ok else ConditionStatus.FALSE,
+        reason=reason,
+        message=message,
+    )
+
+
+Verdict = tuple[bool, str, str]  # (status, reason, message) of one condition
+
+
+def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
+    """Phase and the five conditions (without timestamps) for one observation."""
+    wl = obs.workload
+    blocked = list(obs.blocked_by)
+    ok: Verdict = (False, Reason.RECONCILED.value, "")  # "not degraded"
+    deps_message = "all dependencies are ready" if not blocked else describe_blockers(blocked)
+    deps_reason = _blocked_reason(blocked) if blocked else Reason.RECONCILED.value
+
+    def status(
+        phase: Phase, ready: Verdict, progressing: Verdict, degraded: Verdict = ok
+    ) -> tuple[Phase, list[Condition]]:
+        conditions = [
+            _cond(ConditionType.READY, *ready),
+            _cond(ConditionType.DEPENDENCIES_READY, not blocked, deps_reason, deps_message),
+            _cond(ConditionType.PROGRESSING, *progressing),
+            _cond(ConditionType.DEGRADED, *degraded),
+            _cond(ConditionType.RESTART_BUDGET_EXHAUSTED, *ok),
+        ]
+        return phase, conditions
+
+    rolling = Reason.ROLLOUT_IN_PROGRESS.value
+    if obs.problems or obs.conflict:
+        message = obs.conflict or "; ".join(obs.problems)
+        invalid = Reason.INVALID_SPEC.value
+        if wl is None:
+            return status(Phase.FAILED, (False, invalid, message), (False, invalid, message))
+        degraded = (True, invalid, message)
+        return status(
+            Phase.DEGRADED, (False, invalid, message), (False, invalid, message), degraded
+        )
+    if wl is None:
+        if blocked:
+            waiting = (False, deps_reason, deps_message)
+            return status(
+                Phase.BLOCKED, waiting, (False, deps_reason, "not started: " + deps_message)
+            )
+        message = f"creating the {'Job' if obs.runs_to_completion else 'Deployment'}"
+        return status(Phase.PENDING, (False, rolling, message), (True, rolling, message))
+    if wl.kind == WorkloadKind.JOB:
+        return status(*_job_verdicts(wl))
+    if blocked and not wl.current:
+        # A new generation waits for its dependencies; the old one keeps running.
+        message = f"rollout of generation {obs.generation} waits: {deps_message}"
+        return status(Phase.BLOCKED, (False, deps_reason, message), (False, deps_reason, message))
+    if wl.failed:
+        failed = (False, rolling, wl.message)
+        return status(Phase.DEGRADED, failed, failed, (True, rolling, wl.message))
+    if not wl.ready:
+        return status(Phase.PROGRESSING, (False, rolling, wl.message), (True, rolling, wl.message))
+    done = (False, Reason.RECONCILED.value, wl.message)
+    if blocked:
+        # Running, but something it needs has failed since: stay up, report the root cause.
+        waiting = (False, deps_reason, deps_message)
+        return status(Phase.DEGRADED, waiting, done, (True, deps_reason, deps_message))
+    return status(Phase.RUNNING, (True, Reason.RECONCILED.value, wl.message), done)
+
+
+def _job_verdicts(wl: WorkloadState) -> tuple[Phase, Verdict, Verdict, Verdict]:
+    """Phase, Ready, Progressing and Degraded of a Job-backed service."""
+    if wl.succeeded:
+        message = f"completed: {wl.ready_replicas} of {wl.replicas} succeeded"
+        done = (False, Reason.RECONCILED.value, message)
+        return (
+            Phase.SUCCEEDED,
+            (True, Reason.RECONCILED.value, message),
+            done,
+            (False, Reason.RECONCILED.value, ""),
+        )
+    if wl.failed:
+        failed = (False, Reason.EXIT_CODE.value, wl.message or "the Job failed")
+        return Phase.FAILED, failed, failed, (True, Reason.EXIT_CODE.value, failed[2])
+    message = f"running: {wl.ready_replicas} of {wl.replicas} succeeded"
+    rolling = Reason.ROLLOUT_IN_PROGRESS.value
+    return (
+        Phase.PROGRESSING,
+        (False, rolling, message),
+        (True, rolling, message),
+        (False, Reason.RECONCILED.value, ""),
+    )
+
+
+def merge_conditions(
+    old: Sequence[Condition] | None,
+    new: Sequence[Condition],
+    *,
+    generation: int,
+    now: datetime,
+) -> list[Condition]:
+    """Stamp observedGeneration; keep lastTransitionTime unless the status flipped."""
+    previous = {c.type: c for c in old or []}
+    merged = []
+    for cond in new:
+        before = previous.get(cond.type)
+        since = (
+            before.last_transition_time
+            if before is not None and before.status == cond.status and before.last_transition_time
+            else now
+        )
+        merged.append(
+            cond.model_copy(
+                update={"last_transition_time": since, "observed_generation": generation}
+            )
+        )
+    return merged

@@ -1,0 +1,192 @@
+"""kopf wiring: watch events go to the controller; nothing else happens here.
+
+Every handler is `async`: kopf runs plain functions in a thread pool, and the controller's
+caches must only ever be touched from the event loop.
+
+`run` starts one operator: it connects, builds a fresh kopf registry whose handlers
+feed `Controller.observe_*`, configures kopf (no log-to-Event posting, server-side
+label selectors for the kinds tend owns, peering) and runs until stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from tend.api import GROUP, PLURAL, VERSION
+from tend.api.config import OperatorConfig
+from tend.runtime.controller import MANAGED_BY_SELECTOR, Controller
+from tend.runtime.kube import Kube
+
+log = logging.getLogger("tend")
+
+# kopf's resource specs: (group, version, plural), or (version, plural) for the core group.
+Resource = tuple[str, str] | tuple[str, str, str]
+OWNED_RESOURCES: tuple[Resource, ...] = (
+    ("apps", "v1", "deployments"),
+    ("batch", "v1", "jobs"),
+    ("v1", "services"),
+    ("policy", "v1", "poddisruptionbudgets"),
+)
+ENDPOINT_SLICES = ("discovery.k8s.io", "v1", "endpointslices")
+
+
+@dataclass
+class RunOptions:
+    """What `tend run` was asked for on its command line."""
+
+    namespaces: Collection[str] = ()  # empty: all namespaces
+    selector: str | None = None  # label selector on ManagedServices (sharding)
+    kubeconfig: Path | None = None
+    context: str | None = None
+    liveness_port: int | None = 8080
+    standalone: bool = False
+    peering: str = "tend"
+    priority: int = 0
+    workers: int = 8
+    config: OperatorConfig = field(default_factory=OperatorConfig)
+
+
+def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
+    """A fresh registry: several operators (tests, HA pairs) can live in one process."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection_info(kube)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(**_: Any) -> None:
+        await controller.prime()
+        controller.start()
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        await controller.stop()
+
+    # The controller primes its caches with one LIST per kind at startup (before kopf's
+    # watches begin) and starts reconciling only then; these handlers keep them current.
+    # (kopf's own index gate would do the same, but costs O(n^2) in the number of objects.)
+    feeds: list[tuple[Resource, Callable[[str | None, Mapping[str, Any]], None]]] = [
+        ((GROUP, VERSION, PLURAL), controller.observe_managed_service)
+    ]
+    feeds += [(resource, controller.observe_owned) for resource in OWNED_RESOURCES]
+    feeds += [(ENDPOINT_SLICES, controller.observe_endpoint_slice)]
+    for resource, observe in feeds:
+        _feed(registry, resource, observe)
+    return registry
+
+
+def _feed(
+    registry: kopf.OperatorRegistry,
+    resource: Resource,
+    observe: Callable[[str | None, Mapping[str, Any]], None],
+) -> None:
+    @kopf.on.event(*resource, registry=registry)
+    async def changed(event: kopf.RawEvent, **_: Any) -> None:
+        observe(event.get("type"), event["object"])
+
+
+def connection_info(kube: Kube) -> kopf.ConnectionInfo:
+    """kopf's credentials, taken from the same client configuration tend uses."""
+    cfg = kube.api.configuration
+    token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
+    scheme, _, value = (token or "").partition(" ")
+    return kopf.ConnectionInfo(
+        server=str(cfg.host),
+        ca_path=cfg.ssl_ca_cert or None,
+        insecure=not cfg.verify_ssl,
+        scheme=scheme or None if value else None,
+        token=value or None,
+        certificate_path=cfg.cert_file or None,
+        private_key_path=cfg.key_file or None,
+        proxy_url=cfg.proxy or None,  # from the kubeconfig or the environment, read once
+    )
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """tend registers only event handlers, which never read kopf's diff-base; kopf would
+    still deep-copy every object on every watch event to build one."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
+def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
+    settings.posting.enabled = False  # tend posts its own Events, on transitions only
+    settings.persistence.diffbase_storage = NoDiffBase()
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.peering.name = options.peering
+    settings.peering.standalone = options.standalone
+    settings.peering.priority = options.priority
+    # Auto-detect: peer through the ClusterKopfPeering when its CRD exists (deploy/base installs
+    # it), run alone otherwise. Passing a peering name to kopf.operator would make it mandatory.
+    settings.peering.mandatory = False
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.networking.error_backoffs = [0.5, 1, 2, 5, 10]
+    for resource in OWNED_RESOURCES:
+        settings.watching.label_selectors[resource] = MANAGED_BY_SELECTOR
+    if options.selector:
+        settings.watching.label_selectors[GROUP, VERSION, PLURAL] = options.selector
+
+
+Flag = asyncio.Event | threading.Event
+
+
+async def run(
+    options: RunOptions,
+    *,
+    stop_flag: Flag | None = None,
+    ready_flag: Flag | None = None,
+    on_controller: Callable[[Controller], None] | None = None,
+) -> None:
+    """Run one operator until `stop_flag` is set (or a signal arrives).
+
+    kopf treats every task created after it starts as its own and cancels what is left
+    when it stops; to share a process with other asyncio code (the simulated cluster in
+    the demo and the tests) run this on a thread of its own (see `tend.embedded`).
+    """
+    kube = await Kube.connect(options.kubeconfig, options.context)
+    controller = Controller(
+        kube,
+        options.config,
+        workers=options.workers,
+        namespaces=list(options.namespaces),
+        selector=options.selector,
+    )
+    if on_controller is not None:
+        on_controller(controller)
+    settings = kopf.OperatorSettings()
+    configure(settings, options)
+    liveness = f"http://0.0.0.0:{options.liveness_port}/healthz" if options.liveness_port else None
+    try:
+        await kopf.operator(
+            registry=build_registry(controller, kube),
+            settings=settings,
+            clusterwide=not options.namespaces,
+            namespaces=list(options.namespaces),
+            standalone=options.standalone,
+            priority=options.priority,
+            liveness_endpoint=liveness,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        await controller.stop()
+        await kube.close()

@@ -1,0 +1,307 @@
+"""The one module that talks to the Kubernetes API (reads, writes, status, Events).
+
+Objects go in and out as plain dicts; the kubernetes_asyncio client supplies the
+configuration (kubeconfig, in-cluster service account) and the transport. Errors
+become `KubeError` with the API's status code and reason, so callers can tell
+AlreadyExists from Conflict from NotFound without parsing text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from tend.api import GROUP, PLURAL, VERSION
+
+Object = dict[str, Any]
+
+COMPONENT = "tend"
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
+        group_path = "/api/v1" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        parts = [group_path]
+        if self.namespaced and namespace is not None:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name is not None:
+            parts.append(name)
+        if sub is not None:
+            parts.append(sub)
+        return "/".join(parts)
+
+
+KINDS: dict[str, Kind] = {
+    "ManagedService": Kind(f"{GROUP}/{VERSION}", PLURAL),
+    "Deployment": Kind("apps/v1", "deployments"),
+    "Job": Kind("batch/v1", "jobs"),
+    "Service": Kind("v1", "services"),
+    "PodDisruptionBudget": Kind("policy/v1", "poddisruptionbudgets"),
+    "Secret": Kind("v1", "secrets"),
+    "ConfigMap": Kind("v1", "configmaps"),
+    "Event": Kind("v1", "events"),
+    "Pod": Kind("v1", "pods"),
+    "EndpointSlice": Kind("discovery.k8s.io/v1", "endpointslices"),
+    "Namespace": Kind("v1", "namespaces", namespaced=False),
+    "CustomResourceDefinition": Kind(
+        "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False
+    ),
+}
+
+
+class KubeError(Exception):
+    """An API error: `status` is the HTTP code, `reason` the Status reason."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @classmethod
+    def from_exception(cls, exc: ApiException) -> KubeError:
+        reason, message = str(exc.reason or ""), str(exc.body or "")
+        try:
+            body = json.loads(exc.body) if exc.body else {}
+            reason = body.get("reason") or reason
+            message = body.get("message") or message
+        except (TypeError, ValueError):
+            pass
+        return cls(int(exc.status or 0), reason, message)
+
+
+async def load_client(kubeconfig: Path | None = None, context: str | None = None) -> k8s.ApiClient:
+    """An API client from a kubeconfig, $KUBECONFIG, or the in-cluster service account."""
+    configuration = k8s.Configuration()
+    if (
+        kubeconfig is None
+        and "KUBECONFIG" not in os.environ
+        and os.environ.get("KUBERNETES_SERVICE_HOST")
+    ):
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    else:
+        await k8s_config.load_kube_config(
+            config_file=str(kubeconfig) if kubeconfig else None,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    if not configuration.proxy:
+        configuration.proxy = _proxy_from_env(str(configuration.host))
+    api = k8s.ApiClient(configuration=configuration)
+    # kubernetes_asyncio builds its aiohttp session with trust_env=True, which makes aiohttp
+    # read the proxy variables and parse ~/.netrc in a thread pool on every request (a fifth
+    # of the operator's CPU under load). The environment was read once above; keep the pool.
+    session = api.rest_client.pool_manager
+    connector = session.connector
+    session.detach()
+    api.rest_client.pool_manager = aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        read_bufsize=2**21,  # as kubernetes_asyncio's: watch lines can carry large objects
+    )
+    return api
+
+
+def _proxy_from_env(host: str) -> str | None:
+    """The proxy that HTTPS_PROXY/HTTP_PROXY/NO_PROXY name for the API server, as kubectl
+    would use it, or None."""
+    url = urllib.parse.urlsplit(host)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if not proxy or urllib.request.proxy_bypass(url.hostname or ""):
+        return None
+    return proxy
+
+
+class Kube:
+    """Reads and writes of the kinds tend owns, Events, and ManagedService status."""
+
+    def __init__(self, api: k8s.ApiClient, *, instance: str = "tend") -> None:
+        self.api = api
+        self.instance = instance
+
+    @classmethod
+    async def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Kube:
+        return cls(await load_client(kubeconfig, context))
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    @property
+    def host(self) -> str:
+        return str(self.api.configuration.host)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Object:
+        try:
+            result = await self.api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+                response_types_map={200: "object", 201: "object", 202: "object"},
+                _return_http_data_only=True,
+            )
+        except ApiException as exc:
+            raise KubeError.from_exception(exc) from exc
+        return dict(result or {})
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> Object | None:
+        """The object, or None when it does not exist."""
+        try:
+            return await self._call("GET", KINDS[kind].path(namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    async def list(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Object]:
+        """Every object of `kind` (in `namespace`, or everywhere), following `continue`."""
+        items: list[Object] = []
+        query: dict[str, str] = {"limit": "500"}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            page = await self._call("GET", KINDS[kind].path(namespace), query=query)
+            for item in page.get("items") or []:
+                item.setdefault("kind", kind)
+                item.setdefault("apiVersion", KINDS[kind].api_version)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query["continue"] = token
+
+    async def apply(self, obj: Mapping[str, Any]) -> Object:
+        """Create, or replace what exists (for applying manifests, like `kubectl apply`)."""
+        try:
+            return await self.create(obj)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+        meta = obj["metadata"]
+        live = await self.get(obj["kind"], meta.get("namespace"), meta["name"])
+        body = {
+            **obj,
+            "metadata": {
+                **meta,
+                "resourceVersion": (live or {}).get("metadata", {}).get("resourceVersion"),
+            },
+        }
+        return await self.replace(body)
+
+    async def create(self, obj: Mapping[str, Any]) -> Object:
+        meta = obj["metadata"]
+        return await self._call("POST", KINDS[obj["kind"]].path(meta.get("namespace")), dict(obj))
+
+    async def replace(self, obj: Mapping[str, Any]) -> Object:
+        """PUT; the body's resourceVersion makes a stale write fail with 409 Conflict."""
+        meta = obj["metadata"]
+        path = KINDS[obj["kind"]].path(meta.get("namespace"), meta["name"])
+        return await self._call("PUT", path, dict(obj))
+
+    async def delete(
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        resource_version: str | None = None,
+        propagation: str = "Background",
+    ) -> None:
+        body: Object = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": propagation,
+        }
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        try:
+            await self._call("DELETE", KINDS[kind].path(namespace, name), body)
+        except KubeError as exc:
+            if not exc.not_found:
+                raise
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> Object:
+        """Merge-patch the ManagedService's /status subresource."""
+        path = KINDS["ManagedService"].path(namespace, name, "status")
+        return await self._call(
+            "PATCH", path, {"status": dict(status)}, content_type="application/merge-patch+json"
+        )
+
+    async def post_event(
+        self,
+        involved: Mapping[str, Any],
+        *,
+        type_: str,
+        reason: str,
+        message: str,
+        now: datetime | None = None,
+    ) -> Object:
+        """Record a core/v1 Event on `involved` (shown by `kubectl describe` and `get events`)."""
+        meta = involved.get("metadata") or {}
+        stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        namespace = meta.get("namespace") or "default"
+        # Named like client-go's event recorder does: <object>.<hex unix nanoseconds>.
+        event_name = f"{meta.get('name', 'tend')}.{time.time_ns():x}"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": event_name, "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": meta.get("name"),
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": type_,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        return await self._call("POST", KINDS["Event"].path(namespace), event)

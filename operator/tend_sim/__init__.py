@@ -1,0 +1,33 @@
+"""tend_sim: a strict in-process Kubernetes API server, controllers and kubelet for tests.
+
+`SimCluster` bundles the store, the HTTP API server and the controllers; see cluster.py.
+
+    cluster      SimCluster: store + server + controllers + kubelet, speed, kubeconfig
+    server       the HTTP API (routing, CRUD, watch, Tables); openapi, protobuf beside it
+    store        objects, resourceVersions, deletion; watch, selectors, admission and
+                 garbage_collector are its parts; objects holds the shared helpers
+    resources    the registry of kinds (built-in and CRD-served), Tables
+    validation   built-in kinds' field validation; schema and cel: CRD schemas and rules
+    patch        merge, strategic-merge and JSON patches
+    controllers  scheduler, Deployment, ReplicaSet, Job, EndpointSlice controllers
+    kubelet      pods' containers, probes, restarts and back-off; images: what an image does
+    clock        simulated time (speed); faults: injected API errors and latency
+    errors       Kubernetes Status errors; cli: `tend sim serve`
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tend_sim.cluster import SimCluster
+
+__all__ = ["SimCluster"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SimCluster":
+        from tend_sim.cluster import SimCluster
+
+        return SimCluster
+    raise AttributeError(name)

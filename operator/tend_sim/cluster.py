@@ -1,0 +1,171 @@
+"""SimCluster: the simulated cluster in one object — store, HTTP API server, controllers.
+
+async with SimCluster(speed=20) as cluster:
+    cluster.register_crd_file(Path("crds/managedservices.yaml"))
+    kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
+    ...  # run kopf / kubectl / kubernetes_asyncio against cluster.url
+    assert cluster.writes() == 0
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+from tend_sim.server import ApiServer
+from tend_sim.store import Store
+
+
+def _load(module: str, attr: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), attr, None)
+    except ImportError:
+        return None
+
+
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+
+
+class SimCluster:
+    """A strict fake Kubernetes cluster served on 127.0.0.1 over plain HTTP."""
+
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Any = None,
+        controllers: bool = True,
+        bookmark_interval: float = 60.0,
+        history_size: int = 5000,
+    ) -> None:
+        clock_cls = _load("tend_sim.clock", "SimClock")
+        self.clock: Any = clock_cls(speed) if clock_cls is not None else None
+        self.store = Store(
+            now=self.clock.now if self.clock is not None else None, history_size=history_size
+        )
+        if faults is None:
+            plan_cls = _load("tend_sim.faults", "FaultPlan")
+            faults = plan_cls() if plan_cls is not None else None
+        self.faults: Any = faults
+        self.host = host
+        self._bookmark_interval = bookmark_interval
+        self.server = ApiServer(
+            self.store, host=host, port=port, faults=faults, bookmark_interval=bookmark_interval
+        )
+        self.controllers: Any = None
+        if controllers:
+            ctl_cls = _load("tend_sim.controllers", "Controllers")
+            if ctl_cls is not None and self.clock is not None:
+                self.controllers = ctl_cls(self.store, self.clock)
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.server.start()
+        if self.controllers is not None:
+            await self.controllers.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if self.controllers is not None:
+            await self.controllers.stop()
+        await self.server.stop()
+        self.store.close_watches()
+        self._started = False
+
+    async def __aenter__(self) -> SimCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def restart_server(self) -> None:
+        """Stop HTTP (open watches end), keep every object, serve again on the same port."""
+        port = self.server.port
+        requests = self.server.requests
+        await self.server.stop()
+        self.server = ApiServer(
+            self.store,
+            host=self.host,
+            port=port,
+            faults=self.faults,
+            bookmark_interval=self._bookmark_interval,
+        )
+        self.server.requests = requests
+        await self.server.start()
+
+    # -- facts -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def requests(self) -> collections.Counter[tuple[str, str]]:
+        """(verb, resource) -> count of HTTP requests, e.g. ("patch", "managedservices/status")."""
+        return self.server.requests
+
+    def writes(self, resource: str | None = None) -> int:
+        """HTTP write requests so far (create/update/patch/delete), optionally of one resource
+        (subresources count under their own name, e.g. "managedservices/status")."""
+        return sum(
+            n
+            for (verb, res), n in self.requests.items()
+            if verb in WRITE_VERBS and (resource is None or res == resource)
+        )
+
+    # -- setup helpers ---------------------------------------------------------------------
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig for this cluster (plain http on loopback, no credentials needed)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "tend-sim", "cluster": {"server": self.url}}],
+            "users": [{"name": "tend-sim", "user": {"token": "tend-sim"}}],
+            "contexts": [
+                {
+                    "name": "tend-sim",
+                    "context": {"cluster": "tend-sim", "user": "tend-sim", "namespace": "default"},
+                }
+            ],
+            "current-context": "tend-sim",
+            "preferences": {},
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def register_crd(self, crd: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace a CustomResourceDefinition, as if POSTed/PUT."""
+        return self.store.register_crd(crd)
+
+    def register_crd_file(self, path: Path) -> None:
+        """Register every CRD in a YAML file (or in every *.yaml file of a directory)."""
+        path = Path(path)
+        files = (
+            sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
+        )
+        for f in files:
+            for doc in yaml.safe_load_all(f.read_text()):
+                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                    self.register_crd(doc)

@@ -1,0 +1,148 @@
+"""`tend demo`: the real operator on the in-process simulated cluster, with the samples.
+
+Starts `tend_sim` at a speed-up, registers the CRD, applies the sample manifests,
+runs the operator exactly as `tend run` does, and prints a live table (like
+`kubectl get msvc -w`) until every ManagedService is Ready, then exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tend.api.crd import build_crd
+from tend.runtime.handlers import RunOptions
+from tend.runtime.kube import KINDS, Kube
+from tend_sim import SimCluster
+from tend_sim.embedded import EmbeddedOperator
+
+COLUMNS = ("NAMESPACE", "NAME", "READY", "PHASE", "RESTARTS", "BLOCKED-BY")
+
+
+def row(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """One line of `kubectl get msvc`."""
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    ready = next(
+        (c.get("status", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"),
+        "",
+    )
+    blocked = ",".join(b.get("name", "") for b in status.get("blockedBy") or [])
+    return (
+        meta.get("namespace", ""),
+        meta.get("name", ""),
+        ready or "-",
+        status.get("phase") or "-",
+        str((status.get("restarts") or {}).get("total", 0)),
+        blocked or "-",
+    )
+
+
+def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    return [
+        "   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
+def load_documents(path: Path) -> list[dict[str, Any]]:
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    docs: list[dict[str, Any]] = []
+    for file in files:
+        if file.name == "kustomization.yaml":
+            continue
+        docs.extend(d for d in yaml.safe_load_all(file.read_text()) if isinstance(d, dict))
+    # Secrets and ConfigMaps first, as kubectl apply -f of a directory would have them in place.
+    return sorted(docs, key=lambda d: d.get("kind") == "ManagedService")
+
+
+def _done(body: Mapping[str, Any]) -> bool:
+    status = body.get("status") or {}
+    meta = body.get("metadata") or {}
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return ready and status.get("observedGeneration") == meta.get("generation")
+
+
+async def demo(
+    samples: Path,
+    *,
+    speed: float = 10.0,
+    deadline: float = 120.0,
+    keep: bool = False,
+    namespace: str = "default",
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Run the demo; returns the exit code (0 when everything became Ready)."""
+    docs = load_documents(samples)
+    async with SimCluster(speed=speed) as cluster:
+        workdir = Path(tempfile.mkdtemp(prefix="tend-demo-"))
+        kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig")
+        kube = await Kube.connect(kubeconfig)
+        options = RunOptions(kubeconfig=kubeconfig, standalone=True, liveness_port=None)
+        operator = EmbeddedOperator(options)
+        try:
+            await kube.apply(build_crd())
+            await wait_served(kube)
+            for doc in docs:
+                doc.setdefault("metadata", {}).setdefault("namespace", namespace)
+                if doc.get("kind") in KINDS:
+                    await kube.apply(doc)
+            echo(f"simulated cluster at {cluster.url} (speed x{speed:g}); kubeconfig: {kubeconfig}")
+            echo(f"applied {len(docs)} objects from {samples}; starting the operator")
+            await operator.start()
+            code = await _watch(kube, operator, deadline, echo)
+            if keep and code == 0:
+                echo(f"\nkeeping it running: export KUBECONFIG={kubeconfig}; kubectl get msvc")
+                echo("press Ctrl-C to stop")
+                await operator.wait_stopped()
+            return code
+        finally:
+            await operator.stop()
+            await kube.close()
+
+
+async def wait_served(kube: Kube, attempts: int = 100) -> None:
+    """Until the API server serves ManagedServices (a new CRD takes a moment)."""
+    for _ in range(attempts):
+        try:
+            await kube.list("ManagedService")
+            return
+        except Exception:  # not served yet
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the ManagedService CRD was not served in time")
+
+
+async def _watch(
+    kube: Kube, operator: EmbeddedOperator, deadline: float, echo: Callable[[str], None]
+) -> int:
+    started = time.monotonic()
+    shown: dict[tuple[str, str], tuple[str, ...]] = {}
+    echo(format_rows([COLUMNS])[0])
+    while time.monotonic() - started < deadline:
+        if not operator.running:
+            echo(f"the operator stopped unexpectedly: {operator.error!r}")
+            return 1
+        items = await kube.list("ManagedService")
+        rows = {(i["metadata"]["namespace"], i["metadata"]["name"]): row(i) for i in items}
+        changed = [r for key, r in sorted(rows.items()) if shown.get(key) != r]
+        if changed:
+            widths_rows = format_rows([COLUMNS, *rows.values()])[1:]
+            lookup = dict(zip(rows.values(), widths_rows, strict=True))
+            for r in changed:
+                echo(lookup[r])
+            shown.update(rows)
+        if items and all(_done(i) for i in items):
+            echo(f"\nall {len(items)} ManagedServices Ready in {time.monotonic() - started:.1f}s")
+            return 0
+        await asyncio.sleep(0.2)
+    echo(f"\nnot everything became Ready within {deadline:.0f}s")
+    return 1
