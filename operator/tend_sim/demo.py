@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tend.api.crd import build_crd
+from tend.logic.readiness import readiness
 from tend.runtime.handlers import RunOptions
 from tend.runtime.kube import KINDS, Kube
 from tend_sim import SimCluster
@@ -26,20 +27,17 @@ COLUMNS = ("NAMESPACE", "NAME", "READY", "PHASE", "RESTARTS", "BLOCKED-BY")
 
 
 def row(body: Mapping[str, Any]) -> tuple[str, ...]:
-    """One line of `kubectl get msvc`."""
+    """One line of `kubectl get msvc` (a column whose field is unset shows `-`)."""
     meta = body.get("metadata") or {}
     status = body.get("status") or {}
-    ready = next(
-        (c.get("status", "") for c in status.get("conditions") or [] if c.get("type") == "Ready"),
-        "",
-    )
     blocked = ",".join(b.get("name", "") for b in status.get("blockedBy") or [])
+    restarts = (status.get("restarts") or {}).get("total")
     return (
         meta.get("namespace", ""),
         meta.get("name", ""),
-        ready or "-",
+        readiness(body).ready or "-",
         status.get("phase") or "-",
-        str((status.get("restarts") or {}).get("total", 0)),
+        "-" if restarts is None else str(restarts),
         blocked or "-",
     )
 
@@ -62,16 +60,6 @@ def load_documents(path: Path) -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: d.get("kind") == "ManagedService")
 
 
-def _done(body: Mapping[str, Any]) -> bool:
-    status = body.get("status") or {}
-    meta = body.get("metadata") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
-    return ready and status.get("observedGeneration") == meta.get("generation")
-
-
 async def demo(
     samples: Path,
     *,
@@ -90,12 +78,12 @@ async def demo(
         options = RunOptions(kubeconfig=kubeconfig, standalone=True, liveness_port=None)
         operator = EmbeddedOperator(options)
         try:
-            await kube.apply(build_crd())
+            await kube.create_or_replace(build_crd())
             await wait_served(kube)
             for doc in docs:
                 doc.setdefault("metadata", {}).setdefault("namespace", namespace)
                 if doc.get("kind") in KINDS:
-                    await kube.apply(doc)
+                    await kube.create_or_replace(doc)
             echo(f"simulated cluster at {cluster.url} (speed x{speed:g}); kubeconfig: {kubeconfig}")
             echo(f"applied {len(docs)} objects from {samples}; starting the operator")
             await operator.start()
@@ -140,7 +128,7 @@ async def _watch(
             for r in changed:
                 echo(lookup[r])
             shown.update(rows)
-        if items and all(_done(i) for i in items):
+        if items and all(readiness(i).is_ready for i in items):
             echo(f"\nall {len(items)} ManagedServices Ready in {time.monotonic() - started:.1f}s")
             return 0
         await asyncio.sleep(0.2)

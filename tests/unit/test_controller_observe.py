@@ -79,7 +79,7 @@ async def test_an_unchanged_object_does_not_queue_the_owner() -> None:
     await drain(c)
     c.observe_owned("MODIFIED", deployment(2))  # only the resourceVersion moved
     assert await drain(c) == []
-    assert c.owned["Deployment", "default", "api"]["metadata"]["resourceVersion"] == "2"
+    assert c.cache.owned["Deployment", "default", "api"]["metadata"]["resourceVersion"] == "2"
 
 
 async def test_status_of_a_service_does_not_queue_the_owner() -> None:
@@ -96,7 +96,7 @@ async def test_a_late_event_older_than_the_cache_is_ignored() -> None:
     await drain(c)
     c.observe_owned("MODIFIED", deployment(4, ready=0))
     assert await drain(c) == []
-    assert c.owned["Deployment", "default", "api"]["status"]["readyReplicas"] == 1
+    assert c.cache.owned["Deployment", "default", "api"]["status"]["readyReplicas"] == 1
 
 
 async def test_deletion_queues_the_owner_and_empties_the_cache() -> None:
@@ -105,4 +105,4 @@ async def test_deletion_queues_the_owner_and_empties_the_cache() -> None:
     await drain(c)
     c.observe_owned("DELETED", deployment(2))
     assert await drain(c) == [("default", "api")]
-    assert ("Deployment", "default", "api") not in c.owned
+    assert ("Deployment", "default", "api") not in c.cache.owned

@@ -244,7 +244,10 @@ def test_cross_namespace_edge_targets_the_other_namespace() -> None:
     graph.upsert(ref("api"), [on("redis", namespace="cache"), on("db")])
     graph.upsert(ref("db"), [])
     graph.upsert(ref("redis"), [])  # same name, but in shop: not the dependency
-    assert graph.cross_namespace() == [Edge(ref("api"), ref("redis", "cache"), "Ready")]
+    assert graph.dependencies(ref("api")) == [
+        Edge(ref("api"), ref("redis", "cache"), "Ready"),
+        Edge(ref("api"), ref("db"), "Ready"),
+    ]
     assert graph.missing() == [Edge(ref("api"), ref("redis", "cache"), "Ready")]
     graph.upsert(ref("redis", "cache"), [])
     assert graph.missing() == []
@@ -264,7 +267,6 @@ def test_service_dependency_is_an_external_edge_that_never_blocks() -> None:
     assert graph.problems() == []
     assert graph.waves() == [[ref("api")]]
     assert graph.services() == [svc("legacy-ldap", "infra"), svc("smtp")]
-    assert graph.cross_namespace() == [Edge(ref("api"), svc("legacy-ldap", "infra"), "Ready")]
     assert graph.dependents(svc("smtp")) == {ref("api")}
 
 
@@ -458,7 +460,6 @@ def snapshot(graph: Graph, refs: list[Ref]) -> object:
         graph.waves(),
         graph.cycles(),
         graph.missing(),
-        graph.cross_namespace(),
         graph.problems(),
         graph.blocked(),
         {r: graph.dependents(r) for r in refs},

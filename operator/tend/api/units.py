@@ -24,21 +24,6 @@ def parse_duration(text: str) -> float:
     return sum(float(num) * DURATION_UNITS[unit] for num, unit in _DURATION_PART.findall(text))
 
 
-def format_duration(seconds: float) -> str:
-    """Format seconds the way the spec writes them: `1h30m`, `45s`, `250ms`."""
-    if seconds < 1 and seconds != 0:
-        return f"{round(seconds * 1000)}ms"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return "".join(parts) or "0s"
-
-
 # The exact grammar of resource.Quantity (k8s.io/apimachinery/pkg/api/resource).
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"

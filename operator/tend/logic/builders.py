@@ -352,24 +352,6 @@ def _workload(ms: ManagedService, config: OperatorConfig) -> Object:
     return _job(ms, config)
 
 
-def build_workload(ms: ManagedService, config: OperatorConfig) -> Object:
-    """The Deployment (policy Always) or Job (OnFailure, Never) that runs the service."""
-    _require_buildable(ms)
-    return _workload(ms, config)
-
-
-def build_service(ms: ManagedService, config: OperatorConfig) -> Object | None:
-    """The ClusterIP Service in front of `spec.ports`; None without ports."""
-    _require_buildable(ms)
-    return _service(ms)
-
-
-def build_pdb(ms: ManagedService, config: OperatorConfig) -> Object | None:
-    """The PodDisruptionBudget of a Deployment with more than one replica, else None."""
-    _require_buildable(ms)
-    return _pdb(ms)
-
-
 def build_all(ms: ManagedService, config: OperatorConfig) -> list[Object]:
     """Every object for the service, in creation order: PDB, Service, then the workload.
 

@@ -20,6 +20,7 @@ from tend.api import (
     Reason,
     WorkloadKind,
 )
+from tend.logic.plan import Action
 from tend.logic.workload import WorkloadState
 
 
@@ -34,6 +35,7 @@ class Observation:
     blocked_by: Sequence[BlockedBy] = ()  # unsatisfied dependencies
     workload: WorkloadState | None = None
     suppressed_by: str | None = None  # root cause, when a failing dependency degrades us
+    actions: Sequence[Action] = ()  # the writes this reconcile made
 
 
 def _blocked_reason(blocked: Sequence[BlockedBy]) -> str:
@@ -70,19 +72,22 @@ def _cond(type_: ConditionType, ok: bool, reason: str, message: str) -> Conditio
     )
 
 
-Verdict = tuple[bool, str, str]  # (status, reason, message) of one condition
+ConditionValue = tuple[bool, str, str]  # (status, reason, message) of one condition
 
 
 def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
     """Phase and the five conditions (without timestamps) for one observation."""
     wl = obs.workload
     blocked = list(obs.blocked_by)
-    ok: Verdict = (False, Reason.RECONCILED.value, "")  # "not degraded"
+    ok: ConditionValue = (False, Reason.RECONCILED.value, "")  # "not degraded"
     deps_message = "all dependencies are ready" if not blocked else describe_blockers(blocked)
     deps_reason = _blocked_reason(blocked) if blocked else Reason.RECONCILED.value
 
     def status(
-        phase: Phase, ready: Verdict, progressing: Verdict, degraded: Verdict = ok
+        phase: Phase,
+        ready: ConditionValue,
+        progressing: ConditionValue,
+        degraded: ConditionValue = ok,
     ) -> tuple[Phase, list[Condition]]:
         conditions = [
             _cond(ConditionType.READY, *ready),
@@ -95,14 +100,14 @@ def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
 
     rolling = Reason.ROLLOUT_IN_PROGRESS.value
     if obs.problems or obs.conflict:
-        message = obs.conflict or "; ".join(obs.problems)
-        invalid = Reason.INVALID_SPEC.value
+        # A spec the operator refuses, or an object in the way that someone else owns: what
+        # runs keeps running (Degraded); with nothing running, the service has Failed.
+        message = "; ".join(obs.problems) or obs.conflict or ""
+        reason = (Reason.INVALID_SPEC if obs.problems else Reason.OWNERSHIP_CONFLICT).value
         if wl is None:
-            return status(Phase.FAILED, (False, invalid, message), (False, invalid, message))
-        degraded = (True, invalid, message)
-        return status(
-            Phase.DEGRADED, (False, invalid, message), (False, invalid, message), degraded
-        )
+            return status(Phase.FAILED, (False, reason, message), (False, reason, message))
+        degraded = (True, reason, message)
+        return status(Phase.DEGRADED, (False, reason, message), (False, reason, message), degraded)
     if wl is None:
         if blocked:
             waiting = (False, deps_reason, deps_message)
@@ -130,7 +135,9 @@ def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
     return status(Phase.RUNNING, (True, Reason.RECONCILED.value, wl.message), done)
 
 
-def _job_verdicts(wl: WorkloadState) -> tuple[Phase, Verdict, Verdict, Verdict]:
+def _job_verdicts(
+    wl: WorkloadState,
+) -> tuple[Phase, ConditionValue, ConditionValue, ConditionValue]:
     """Phase, Ready, Progressing and Degraded of a Job-backed service."""
     if wl.succeeded:
         message = f"completed: {wl.ready_replicas} of {wl.replicas} succeeded"

@@ -12,58 +12,50 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tend.api import BlockedBy, DependencyCondition, ManagedService, Phase, Reason
+from tend.api import BlockedBy, DependencyCondition, ManagedService, Reason
 from tend.logic.graph import MANAGED_SERVICE, Graph, Ref, format_cycle
+from tend.logic.readiness import readiness
 
 
 @dataclass(frozen=True)
-class Verdict:
+class DependencyVerdict:
+    """Whether one dependency is satisfied; when not, why (a reason) and a detail."""
+
     satisfied: bool
     reason: str = ""
     message: str = ""
 
 
-def managed_service_verdict(body: Mapping[str, Any] | None, wanted: str) -> Verdict:
+def managed_service_verdict(body: Mapping[str, Any] | None, wanted: str) -> DependencyVerdict:
     """Judge a ManagedService dependency from its live body (None: not found)."""
-    if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
-        return Verdict(False, Reason.DEPENDENCY_NOT_FOUND.value, "not found")
-    metadata = body.get("metadata") or {}
-    status = body.get("status") or {}
-    generation = metadata.get("generation")
-    observed = status.get("observedGeneration")
-    if generation is not None and observed != generation:
-        return Verdict(
+    seen = readiness(body)
+    if not seen.exists or seen.deleting:
+        return DependencyVerdict(False, Reason.DEPENDENCY_NOT_FOUND.value, "not found")
+    if not seen.current:
+        return DependencyVerdict(
             False,
             Reason.DEPENDENCY_NOT_READY.value,
-            f"generation {generation} not yet reconciled",
+            f"generation {seen.generation} not yet reconciled",
         )
-    phase = status.get("phase")
     if wanted == DependencyCondition.SUCCEEDED:
-        if phase == Phase.SUCCEEDED:
-            return Verdict(True)
-        return Verdict(False, _reason_of(status), f"phase={phase or 'Pending'}, want Succeeded")
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    if ready is not None and ready.get("status") == "True":
-        return Verdict(True)
-    reason = _reason_of(status)
-    return Verdict(False, reason, f"Ready={ready.get('status') if ready else 'Unknown'}: {reason}")
+        if seen.succeeded:
+            return DependencyVerdict(True)
+        phase = seen.phase or "Pending"
+        return DependencyVerdict(False, seen.why_not, f"phase={phase}, want Succeeded")
+    if seen.is_ready:
+        return DependencyVerdict(True)
+    return DependencyVerdict(
+        False, seen.why_not, f"Ready={seen.ready or 'Unknown'}: {seen.why_not}"
+    )
 
 
-def _reason_of(status: Mapping[str, Any]) -> str:
-    """The dependency's own failure reason (CrashLoop, RolloutInProgress, ...)."""
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    if ready is not None and ready.get("status") != "True" and ready.get("reason"):
-        return str(ready["reason"])
-    return Reason.DEPENDENCY_NOT_READY.value
-
-
-def service_verdict(exists: bool, ready_endpoints: int) -> Verdict:
+def service_verdict(exists: bool, ready_endpoints: int) -> DependencyVerdict:
     """Judge a plain Service dependency."""
     if not exists:
-        return Verdict(False, Reason.DEPENDENCY_NOT_FOUND.value, "not found")
+        return DependencyVerdict(False, Reason.DEPENDENCY_NOT_FOUND.value, "not found")
     if ready_endpoints < 1:
-        return Verdict(False, Reason.DEPENDENCY_NOT_READY.value, "no ready endpoints")
-    return Verdict(True)
+        return DependencyVerdict(False, Reason.DEPENDENCY_NOT_READY.value, "no ready endpoints")
+    return DependencyVerdict(True)
 
 
 def blocked_by(
@@ -87,7 +79,7 @@ def blocked_by(
     for dep in ms.spec.depends_on or []:
         kind, namespace, name = dep.target(ms.namespace)
         if kind == MANAGED_SERVICE and Ref(kind, namespace, name) in in_cycle:
-            verdict = Verdict(False, Reason.DEPENDENCY_CYCLE.value, path)
+            verdict = DependencyVerdict(False, Reason.DEPENDENCY_CYCLE.value, path)
         elif kind == MANAGED_SERVICE:
             verdict = managed_service_verdict(lookup_service(namespace, name), dep.wanted)
         else:

@@ -439,15 +439,6 @@ class Graph:
             if edge.target.kind == MANAGED_SERVICE and edge.target not in self._exists
         )
 
-    def cross_namespace(self) -> list[Edge]:
-        """Edges of existing services to another namespace (either kind), sorted."""
-        return sorted(
-            edge
-            for ref in self._exists
-            for edge in self._edges[ref]
-            if edge.target.namespace != ref.namespace
-        )
-
     def services(self) -> list[Ref]:
         """Plain Services that existing ManagedServices depend on (external), sorted."""
         return sorted(

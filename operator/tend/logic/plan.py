@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from tend.api import API_VERSION, KIND, ManagedService
-from tend.logic.builders import DESIRED_HASH_ANNOTATION, MANAGED_BY
+from tend.api import ManagedService
+from tend.logic.builders import DESIRED_HASH_ANNOTATION
+from tend.logic.ownership import Ownership, ownership
 
 Object = dict[str, Any]
 
@@ -50,40 +51,6 @@ class Action:
 class Plan:
     actions: list[Action] = field(default_factory=list)
     conflict: str | None = None  # an object we need is owned by someone else
-    gated: bool = False  # the workload change waits for dependencies
-
-    @property
-    def writes(self) -> int:
-        return len(self.actions)
-
-
-class Ownership(StrEnum):
-    OURS = "ours"
-    ORPHAN = "orphan"  # carries our labels but no controller: adopt it
-    FOREIGN = "foreign"
-
-
-def ownership(live: Mapping[str, Any], ms: ManagedService) -> Ownership:
-    """Whose object this is, the way ReplicaSet adoption decides it."""
-    metadata = live.get("metadata") or {}
-    controller = next(
-        (ref for ref in metadata.get("ownerReferences") or [] if ref.get("controller")), None
-    )
-    if controller is not None:
-        same_owner = (
-            controller.get("kind") == KIND
-            and str(controller.get("apiVersion", "")).split("/")[0] == API_VERSION.split("/")[0]
-            and controller.get("name") == ms.name
-            and controller.get("uid") == ms.metadata.uid
-        )
-        return Ownership.OURS if same_owner else Ownership.FOREIGN
-    labels = metadata.get("labels") or {}
-    if (
-        labels.get("app.kubernetes.io/managed-by") == MANAGED_BY
-        and labels.get("app.kubernetes.io/instance") == ms.name
-    ):
-        return Ownership.ORPHAN
-    return Ownership.FOREIGN
 
 
 def _hash(obj: Mapping[str, Any]) -> str | None:
@@ -168,9 +135,7 @@ def plan(
             continue
         gate = kind in WORKLOAD_KINDS and not dependencies_ready
         if current is None:
-            if gate:
-                result.gated = True
-            else:
+            if not gate:  # a workload waiting for its dependencies is not created yet
                 result.actions.append(
                     Action(Verb.CREATE, kind, ms.name, body=copy.deepcopy(target))
                 )
@@ -179,8 +144,7 @@ def plan(
         if not adopt and not drifted(target, current):
             continue
         if gate and _hash(target) != _hash(current):
-            result.gated = True  # a new generation waits; drift of the old one is still fixed
-            continue
+            continue  # a new generation waits; drift of the old one is still fixed
         if kind == "Job" and not adopt:
             # A Job's template is immutable: a changed Job is deleted, then created again.
             result.actions.append(_delete(current))

@@ -130,7 +130,6 @@ class NoDiffBase(kopf.DiffBaseStorage):
 def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.posting.enabled = False  # tend posts its own Events, on transitions only
     settings.persistence.diffbase_storage = NoDiffBase()
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.peering.name = options.peering
     settings.peering.standalone = options.standalone
     settings.peering.priority = options.priority

@@ -210,8 +210,9 @@ class Kube:
                 return items
             query["continue"] = token
 
-    async def apply(self, obj: Mapping[str, Any]) -> Object:
-        """Create, or replace what exists (for applying manifests, like `kubectl apply`)."""
+    async def create_or_replace(self, obj: Mapping[str, Any]) -> Object:
+        """Create, or replace what exists: for installing manifests (the demo, tests). Not
+        `kubectl apply`: no three-way merge; what the live object has beyond `obj` is lost."""
         try:
             return await self.create(obj)
         except KubeError as exc:

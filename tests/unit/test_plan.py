@@ -8,7 +8,8 @@ from typing import Any
 from tend.api import ManagedService
 from tend.api.config import OperatorConfig
 from tend.logic.builders import DESIRED_HASH_ANNOTATION, build_all
-from tend.logic.plan import Ownership, Verb, drifted, ownership, plan, replacement
+from tend.logic.ownership import Ownership, ownership
+from tend.logic.plan import Verb, drifted, plan, replacement
 
 CONFIG = OperatorConfig()
 
@@ -146,7 +147,8 @@ def test_blocked_dependencies_hold_back_the_workload_but_not_the_service() -> No
     ms = service(ports=[{"name": "http", "containerPort": 80}])
     result = plan(ms, build_all(ms, CONFIG), {}, dependencies_ready=False)
     assert [(a.verb, a.kind) for a in result.actions] == [(Verb.CREATE, "Service")]
-    assert result.gated
+    ready = plan(ms, build_all(ms, CONFIG), {}, dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in ready.actions][-1] == (Verb.CREATE, "Deployment")
 
 
 def test_a_new_generation_waits_for_dependencies_and_the_old_keeps_running() -> None:
@@ -154,7 +156,8 @@ def test_a_new_generation_waits_for_dependencies_and_the_old_keeps_running() -> 
     new = service(image="example/api:2")
     result = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=False)
     assert result.actions == []
-    assert result.gated
+    ready = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in ready.actions] == [(Verb.REPLACE, "Deployment")]
 
 
 def test_a_changed_job_is_deleted_then_created_again() -> None:

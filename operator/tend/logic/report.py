@@ -1,0 +1,111 @@
+"""The report step: from (previous status, what one reconcile saw and did) to what to say.
+
+Flux's reconcilers end every reconcile, whatever path it took, in one deferred step that
+patches status and emits Events (kustomize-controller's `Reconcile` defers `patch` and
+`event`). tend's `report` is that step as a pure function: the controller gathers an
+`Observation` (the spec's problems, the dependency verdicts, the live workload, the
+writes it made), calls `report`, and carries out the `Report` — post its Events, then
+merge-patch `status` — without deciding anything itself. A steady state reports nothing:
+`Report.status` is None when the patch would change nothing, and then no Event is due.
+
+As restart counting and alerting land, the metric updates and the notifications to
+enqueue join the Report here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from tend.api import AlertState, ManagedServiceStatus, Reason
+from tend.logic.conditions import Observation, compute_status, merge_conditions
+from tend.logic.events import NORMAL, WARNING, Event, transitions
+from tend.logic.plan import WORKLOAD_KINDS, Action
+
+# The status fields tend writes; anything else in status (none today) is left alone.
+Patch = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one reconcile has to say: a merge patch of `status` (None: nothing changed)
+    and the Events, in the order they are to be posted."""
+
+    status: Patch | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+def parse_status(raw: Mapping[str, Any] | None) -> ManagedServiceStatus | None:
+    """The previous status as the models read it; None when absent or unreadable (a status
+    someone else wrote by hand is replaced, not trusted)."""
+    if not raw:
+        return None
+    try:
+        return ManagedServiceStatus.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: datetime) -> Report:
+    """The status patch and Events for one reconcile that saw `seen`, given the status the
+    ManagedService carried before (`previous`, the raw `status` mapping or None)."""
+    previous = previous or {}
+    old = parse_status(previous)
+    phase, conditions = compute_status(seen)
+    merged = merge_conditions(
+        old.conditions if old else None, conditions, generation=seen.generation, now=now
+    )
+    patch: Patch = {
+        "observedGeneration": seen.generation,
+        "phase": phase.value,
+        "conditions": [c.to_api() for c in merged],
+        "blockedBy": [b.to_api() for b in seen.blocked_by] or None,
+        "workload": seen.workload.summary().to_api() if seen.workload else None,
+    }
+    events = action_events(seen.actions)
+    alert, alert_events = suppression(previous.get("alert") or {}, seen.suppressed_by)
+    if alert is not _UNCHANGED:
+        patch["alert"] = alert
+    events += alert_events
+    if patch == {key: previous.get(key) for key in patch}:
+        return Report()
+    events += transitions(old, merged, already={e.reason for e in events})
+    return Report(status=patch, events=events)
+
+
+def action_events(actions: Sequence[Action]) -> list[Event]:
+    """One Event for the writes of a reconcile: RolloutInProgress when the workload was
+    written, Reconciled for the other objects."""
+    if not actions:
+        return []
+    touches_workload = any(a.kind in WORKLOAD_KINDS for a in actions)
+    reason = Reason.ROLLOUT_IN_PROGRESS if touches_workload else Reason.RECONCILED
+    return [Event(NORMAL, reason.value, ", ".join(a.describe() for a in actions))]
+
+
+_UNCHANGED: Any = object()
+
+
+def suppression(
+    previous: Mapping[str, Any], suppressed_by: str | None
+) -> tuple[dict[str, Any] | None, list[Event]]:
+    """`status.alert` while a failing dependency is the root cause, and its Event.
+
+    A service that is Degraded because a dependency went down records the root cause as
+    `alert.suppressedBy` (and pages nothing); when the dependency recovers, the suppressed
+    alert is cleared. Returns (the new `alert`, or `_UNCHANGED`; the Events due).
+    """
+    was_suppressed = previous.get("state") == AlertState.SUPPRESSED
+    if suppressed_by:
+        alert = {"state": AlertState.SUPPRESSED.value, "suppressedBy": suppressed_by}
+        if was_suppressed:
+            return alert, []
+        message = f"alerts suppressed in favour of the root cause, {suppressed_by}"
+        return alert, [Event(WARNING, Reason.ALERT_SUPPRESSED.value, message)]
+    if was_suppressed:
+        return None, []  # the dependency recovered; nothing left to suppress
+    return _UNCHANGED, []

@@ -1,0 +1,53 @@
+"""The one readiness verdict: Ready=True at the current generation (Flux's contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tend.logic.readiness import readiness
+
+
+def body(
+    *, generation: int = 2, observed: int | None = 2, ready: str | None = "True", **status: Any
+) -> dict[str, Any]:
+    conditions = [] if ready is None else [{"type": "Ready", "status": ready, "reason": "R"}]
+    return {
+        "metadata": {"name": "db", "generation": generation},
+        "status": {"observedGeneration": observed, "conditions": conditions, **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("obj", "is_ready", "why_not"),
+    [
+        (body(), True, "DependencyNotReady"),
+        (body(observed=1), False, "DependencyNotReady"),  # ready, but at an older generation
+        (body(ready="False"), False, "R"),
+        (body(ready=None), False, "DependencyNotReady"),
+        (None, False, "DependencyNotReady"),
+        ({**body(), "metadata": {"generation": 2, "deletionTimestamp": "x"}}, False, "R"),
+    ],
+    ids=["ready", "stale-generation", "not-ready", "no-condition", "missing", "deleting"],
+)
+def test_ready_means_ready_at_the_current_generation(
+    obj: dict[str, Any] | None, is_ready: bool, why_not: str
+) -> None:
+    seen = readiness(obj)
+    assert seen.is_ready is is_ready
+    if not is_ready and seen.ready != "True":
+        assert seen.why_not == why_not
+
+
+def test_succeeded_needs_the_phase_at_the_current_generation() -> None:
+    assert readiness(body(phase="Succeeded")).succeeded
+    assert not readiness(body(phase="Succeeded", observed=1)).succeeded
+    assert not readiness(body(phase="Running")).succeeded
+
+
+def test_equal_readiness_means_dependents_learn_nothing_new() -> None:
+    before = body()
+    after = {**body(), "status": {**body()["status"], "workload": {"replicas": 3}}}
+    assert readiness(before) == readiness(after)
+    assert readiness(before) != readiness(body(ready="False"))

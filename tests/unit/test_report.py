@@ -1,0 +1,154 @@
+"""The report step: (previous status, what a reconcile saw and did) -> (status patch, Events)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tend.api import BlockedBy, WorkloadKind
+from tend.logic.conditions import Observation
+from tend.logic.plan import Action, Verb
+from tend.logic.report import Report, report
+from tend.logic.workload import WorkloadState
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+RUNNING = WorkloadState(
+    WorkloadKind.DEPLOYMENT,
+    "api",
+    replicas=1,
+    ready_replicas=1,
+    current=True,
+    rolled_out=True,
+    message="1 of 1 replicas ready",
+)
+ROLLING = WorkloadState(
+    WorkloadKind.DEPLOYMENT, "api", replicas=1, current=True, message="0 of 1 updated"
+)
+CREATE = Action(Verb.CREATE, "Deployment", "api")
+DB_DOWN = BlockedBy(
+    kind="ManagedService", namespace="shop", name="db", reason="CrashLoop", message="x"
+)
+
+
+def seen(**fields: Any) -> Observation:
+    return Observation(**{"generation": 1, "runs_to_completion": False, **fields})
+
+
+def events_of(said: Report) -> list[tuple[str, str]]:
+    return [(e.type, e.reason) for e in said.events]
+
+
+def conditions_of(said: Report) -> dict[str, tuple[str, str]]:
+    assert said.status is not None
+    return {c["type"]: (c["status"], c["reason"]) for c in said.status["conditions"]}
+
+
+def settle(observation: Observation, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The status after reporting `observation` on top of `previous`."""
+    said = report(previous, observation, now=T0)
+    assert said.status is not None
+    return {**(previous or {}), **{k: v for k, v in said.status.items() if v is not None}}
+
+
+@pytest.mark.parametrize(
+    ("observation", "phase", "ready", "events"),
+    [
+        (
+            seen(workload=None, actions=[CREATE]),
+            "Pending",
+            ("False", "RolloutInProgress"),
+            [("Normal", "RolloutInProgress")],  # the write says it; Ready adds nothing
+        ),
+        (
+            seen(workload=RUNNING),
+            "Running",
+            ("True", "Reconciled"),
+            [("Normal", "Reconciled")],
+        ),
+        (
+            seen(problems=["spec.env[1].name: duplicate name 'A'"]),
+            "Failed",
+            ("False", "InvalidSpec"),
+            [("Warning", "InvalidSpec")],
+        ),
+        (
+            seen(conflict="Service shop/api exists and is not managed by this ManagedService"),
+            "Failed",
+            ("False", "OwnershipConflict"),
+            [("Warning", "OwnershipConflict")],
+        ),
+        (
+            seen(blocked_by=[DB_DOWN]),
+            "Blocked",
+            ("False", "DependencyNotReady"),
+            [("Warning", "DependencyNotReady")],
+        ),
+    ],
+    ids=["creating", "running", "invalid-spec", "ownership-conflict", "blocked"],
+)
+def test_a_first_report_sets_phase_ready_and_one_event_per_reason(
+    observation: Observation, phase: str, ready: tuple[str, str], events: list[tuple[str, str]]
+) -> None:
+    said = report(None, observation, now=T0)
+    assert said.status is not None
+    assert said.status["phase"] == phase
+    assert said.status["observedGeneration"] == 1
+    assert conditions_of(said)["Ready"] == ready
+    assert events_of(said) == events
+
+
+def test_the_writes_of_a_reconcile_come_first_as_one_event() -> None:
+    actions = [Action(Verb.CREATE, "Service", "api"), CREATE]
+    said = report(None, seen(actions=actions), now=T0)
+    first = said.events[0]
+    assert (first.type, first.reason) == ("Normal", "RolloutInProgress")
+    assert first.message == "create Service api, create Deployment api"
+    only_service = report(None, seen(actions=actions[:1]), now=T0)
+    assert only_service.events[0].reason == "Reconciled"
+
+
+def test_a_steady_state_reports_nothing() -> None:
+    status = settle(seen(workload=RUNNING))
+    assert report(status, seen(workload=RUNNING), now=T0 + timedelta(hours=1)) == Report()
+
+
+def test_transition_times_move_only_when_a_condition_flips() -> None:
+    rolling = settle(seen(workload=ROLLING))
+    later = T0 + timedelta(minutes=5)
+    said = report(rolling, seen(workload=RUNNING), now=later)
+    assert said.status is not None
+    times = {c["type"]: c["lastTransitionTime"] for c in said.status["conditions"]}
+    assert times["Ready"] == later.isoformat().replace("+00:00", "Z")
+    assert times["DependenciesReady"] == T0.isoformat().replace("+00:00", "Z")
+    assert [e.reason for e in said.events] == ["Reconciled"]
+
+
+def test_a_root_cause_suppresses_alerts_once_and_recovery_clears_it() -> None:
+    running = settle(seen(workload=RUNNING))
+    degraded = seen(workload=RUNNING, blocked_by=[DB_DOWN], suppressed_by="shop/db")
+    said = report(running, degraded, now=T0)
+    assert said.status is not None
+    assert said.status["alert"] == {"state": "Suppressed", "suppressedBy": "shop/db"}
+    assert said.status["phase"] == "Degraded"
+    assert ("Warning", "AlertSuppressed") in events_of(said)
+    suppressed = settle(degraded, running)
+    assert report(suppressed, degraded, now=T0) == Report()  # still suppressed: no news
+    recovered = report(suppressed, seen(workload=RUNNING), now=T0)
+    assert recovered.status is not None
+    assert recovered.status["alert"] is None
+    assert ("Warning", "AlertSuppressed") not in events_of(recovered)
+
+
+def test_an_unreadable_previous_status_is_replaced() -> None:
+    said = report({"conditions": "not a list"}, seen(workload=RUNNING), now=T0)
+    assert said.status is not None
+    assert said.status["phase"] == "Running"
+    assert conditions_of(said)["Ready"] == ("True", "Reconciled")
+
+
+def test_no_restart_count_is_claimed_before_restarts_are_counted() -> None:
+    said = report(None, seen(workload=RUNNING), now=T0)
+    assert said.status is not None
+    assert "restarts" not in said.status
