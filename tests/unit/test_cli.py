@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -181,3 +184,27 @@ def test_crd_matches_the_checked_in_file() -> None:
     assert code == 0
     checked_in = (ROOT / "crds" / "managedservices.tend.dev.yaml").read_text()
     assert out == checked_in, "run `tend crd > crds/managedservices.tend.dev.yaml`"
+
+
+def test_a_missing_simulator_is_explained_with_how_to_install_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tend.cli import main
+
+    with pytest.raises(typer.Exit) as exited:
+        main._simulator("tend_sim.not_installed")
+    assert exited.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert "the simulated cluster (package tend_sim) is not installed" in err
+    assert "pip install -e '.[sim]'" in err
+
+
+def test_the_simulator_is_loaded_only_by_the_commands_that_need_it() -> None:
+    code = (
+        "import sys; import tend.cli.main; "
+        "print(sorted(m for m in sys.modules if m.startswith('tend_sim.') and m != 'tend_sim.cli'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]", "tend's CLI imported the simulated cluster at start-up"
