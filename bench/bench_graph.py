@@ -1,4 +1,4 @@
-"""Benchmark tend.graph at the operator's scale: 10,000 ManagedServices in one graph.
+"""Benchmark tend.logic.graph at the operator's scale: 10,000 ManagedServices in one graph.
 
 Run: python bench/bench_graph.py [--seed N]
 

@@ -1,4 +1,4 @@
-"""tend.graph: start order, cycles, missing dependencies, the reverse index, rendering."""
+"""tend.logic.graph: start order, cycles, missing dependencies, the reverse index, rendering."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ async def run(
 
     kopf treats every task created after it starts as its own and cancels what is left
     when it stops; to share a process with other asyncio code (the simulated cluster in
-    the demo and the tests) run this on a thread of its own (see `tend.embedded`).
+    the demo and the tests) run this on a thread of its own (see `tend_sim.embedded`).
     """
     kube = await Kube.connect(options.kubeconfig, options.context)
     controller = Controller(
