@@ -19,6 +19,10 @@ How the kubelet sees the application (choices where the real kubelet has no equi
   SIGTERM; a hung container, or a preStop longer than the grace period, is killed at the
   end of the grace period with 137. Then the kubelet writes the final status and removes
   the pod. Init containers are not simulated.
+- A container's environment is resolved when it is created, after the image pull, as
+  makeEnvironmentVariables does (see `make_environment`): a Secret, ConfigMap or key it
+  needs and that is missing leaves it waiting in CreateContainerConfigError, retried on
+  every pod sync (10s) until the object appears.
 
 Restart back-off is client-go's flowcontrol.Backoff as the kubelet uses it (10s initial,
 doubling, capped at 5m, forgotten after 10m of no failures): the first restart is
@@ -31,6 +35,7 @@ is a discrete-event simulation); `Kubelet` drives it from the store with a `Cloc
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import logging
@@ -57,6 +62,9 @@ DEFAULT_COMPLETION_SECONDS = 2.0
 FIRST_PULL_SECONDS = 0.5
 REPULL_SECONDS = 0.1
 PULL_RETRY_SYNC_SECONDS = 1.0  # after ErrImagePull the next pod sync reports ImagePullBackOff
+# A failed pod sync (e.g. CreateContainerConfigError) is retried after the kubelet's
+# backOffPeriod (pkg/kubelet/kubelet.go; pod_workers.go jitters it up to 15s).
+SYNC_ERROR_RETRY_SECONDS = 10.0
 INITIAL_BACKOFF = 10.0
 MAX_BACKOFF = 300.0
 EPSILON = 1e-9
@@ -227,6 +235,7 @@ class Phase(StrEnum):
     PULL_FAILED = "ErrImagePull"
     PULL_BACKOFF = "ImagePullBackOff"
     INVALID = "InvalidImageName"
+    CONFIG_ERROR = "CreateContainerConfigError"
     RUNNING = "Running"
     BACKOFF = "CrashLoopBackOff"
     TERMINATED = "Terminated"  # exited and will not be restarted
@@ -253,6 +262,7 @@ class Run:
     container_id: str
     started_at: float
     plan: RunPlan
+    env: dict[str, str] = field(default_factory=dict)
     finished_at: float | None = None
     exit_code: int | None = None
     reason: str | None = None
@@ -274,6 +284,84 @@ class NodeState:
         return f"10.244.{n // 254}.{n % 254 + 1}"
 
 
+# (resource, name) -> the object of that resource ("secrets", "configmaps") in the pod's
+# namespace, or None when it does not exist.
+Lookup = Callable[[str, str], dict[str, Any] | None]
+
+
+def _nothing(_resource: str, _name: str) -> dict[str, Any] | None:
+    return None
+
+
+class ContainerConfigError(Exception):
+    """makeEnvironmentVariables failed: the container cannot be created yet."""
+
+
+def make_environment(spec: dict[str, Any], namespace: str, lookup: Lookup) -> dict[str, str]:
+    """A container's environment from its `envFrom` and `env`, or ContainerConfigError.
+
+    As Kubelet.makeEnvironmentVariables (pkg/kubelet/kubelet_pods.go) builds it: envFrom
+    first (a ConfigMap's `data`, a Secret's base64 `data` decoded, each key behind the
+    source's `prefix`), then `env` overriding it. A missing object fails with the API's
+    NotFound message for the kubelet's secret/configmap managers, whose group resource is
+    `secret`/`configmap` (pkg/kubelet/secret/secret_manager.go,
+    pkg/kubelet/configmap/configmap_manager.go): `secret "creds" not found`; a missing key
+    with `couldn't find key K in Secret ns/name` (or ConfigMap). `optional` refs are skipped
+    instead. Not simulated: `$(VAR)` expansion, fieldRef/resourceFieldRef values (left
+    out) and the service environment variables.
+    """
+    cache: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def get(kind: str, ref: dict[str, Any]) -> dict[str, Any] | None:
+        name = str(ref.get("name") or "")
+        if (kind, name) not in cache:
+            cache[kind, name] = lookup(kind + "s", name)
+        found = cache[kind, name]
+        if found is None and not ref.get("optional"):
+            raise ContainerConfigError(f'{kind} "{name}" not found')
+        return found
+
+    env: dict[str, str] = {}
+    for source in spec.get("envFrom") or []:
+        prefix = str(source.get("prefix") or "")
+        for field_name, kind in (("configMapRef", "configmap"), ("secretRef", "secret")):
+            if source.get(field_name) is None:
+                continue
+            found = get(kind, source[field_name])
+            for key, value in ((found or {}).get("data") or {}).items():
+                env[prefix + key] = _decode(value) if kind == "secret" else str(value)
+    for var in spec.get("env") or []:
+        if var.get("value") or not var.get("valueFrom"):
+            env[var["name"]] = str(var.get("value") or "")
+            continue
+        value_from = var["valueFrom"]
+        for field_name, kind, label in (
+            ("configMapKeyRef", "configmap", "ConfigMap"),
+            ("secretKeyRef", "secret", "Secret"),
+        ):
+            ref = value_from.get(field_name)
+            if ref is None:
+                continue
+            found = get(kind, ref)
+            if found is None:
+                break  # optional, and missing: the variable is left unset
+            key, data = str(ref.get("key") or ""), found.get("data") or {}
+            if key in data:
+                env[var["name"]] = _decode(data[key]) if kind == "secret" else str(data[key])
+            elif not ref.get("optional"):
+                name = ref.get("name") or ""
+                raise ContainerConfigError(f"couldn't find key {key} in {label} {namespace}/{name}")
+    return env
+
+
+def _decode(value: Any) -> str:
+    """A Secret's `data` value (base64, as stored) as the string the container sees."""
+    try:
+        return base64.b64decode(str(value)).decode(errors="replace")
+    except ValueError:  # not base64 (binascii.Error): as stored
+        return str(value)
+
+
 @dataclass
 class PodContext:
     """The pod-level facts a container needs."""
@@ -285,6 +373,7 @@ class PodContext:
     pod_ip: str
     node: NodeState
     emit: Callable[[Emitted], None]
+    lookup: Lookup
 
     @property
     def formatted(self) -> str:
@@ -313,6 +402,8 @@ class ContainerSim:
         self.name: str = spec["name"]
         self.image: str = spec.get("image", "")
         self.pull_policy: str = spec.get("imagePullPolicy") or default_pull_policy(self.image)
+        self.env_spec: dict[str, Any] = {k: spec[k] for k in ("env", "envFrom") if k in spec}
+        self.config_error = ""  # the last CreateContainerConfigError, until a start succeeds
         self.field_path = f"spec.containers{{{self.name}}}"
         self.startup = ProbeSpec.from_k8s(spec.get("startupProbe"))
         self.liveness = ProbeSpec.from_k8s(spec.get("livenessProbe"))
@@ -384,6 +475,12 @@ class ContainerSim:
                 self._pull_done(now)
             case Phase.PULL_FAILED | Phase.PULL_BACKOFF:
                 self._start_attempt(now)
+            case Phase.CONFIG_ERROR:
+                # The next pod sync: the restart back-off first if an instance ran before.
+                if self.run is not None:
+                    self._restart_or_back_off(now)
+                else:
+                    self._start_attempt(now)
             case Phase.BACKOFF:
                 self._restart_after_backoff(now)
             case Phase.STOPPING:
@@ -453,9 +550,18 @@ class ContainerSim:
 
     def _create_and_start(self, now: float) -> None:
         assert self.script is not None
+        try:
+            env = make_environment(self.env_spec, self.pod.namespace, self.pod.lookup)
+        except ContainerConfigError as exc:
+            # kuberuntime_container.go startContainer: generateContainerConfig failed.
+            self.config_error = self.waiting_message = str(exc)
+            self._emit("Warning", "Failed", f"Error: {exc}", now)
+            self.phase, self.due = Phase.CONFIG_ERROR, now + SYNC_ERROR_RETRY_SECONDS
+            return
+        self.config_error = ""
         index = len(self.runs)
         container_id = "containerd://" + _sha(f"{self.pod.uid}/{self.name}/{index}")
-        self.runs.append(Run(index, container_id, now, self.script.plan(index)))
+        self.runs.append(Run(index, container_id, now, self.script.plan(index), env))
         self._emit("Normal", "Created", f"Created container: {self.name}", now)
         self._emit("Normal", "Started", f"Started container {self.name}", now)
         self.phase, self.due, self.waiting_message = Phase.RUNNING, None, ""
@@ -633,8 +739,9 @@ class ContainerSim:
             status["state"] = {"running": {"startedAt": to_time(run.started_at)}}
             if previous:
                 status["lastState"] = {"terminated": _terminated(previous, to_time)}
-        elif self.phase in (Phase.BACKOFF, Phase.PULL_FAILED, Phase.PULL_BACKOFF, Phase.INVALID):
-            reason = self.phase.value
+        elif self.phase in WAITING_PHASES or (self.phase is Phase.PULLING and self.config_error):
+            # While a retry pulls again, the kubelet's reasonCache still holds the error.
+            reason = Phase.CONFIG_ERROR.value if self.phase is Phase.PULLING else self.phase.value
             status["state"] = {"waiting": {"reason": reason, "message": self.waiting_message}}
             if run is not None:
                 status["lastState"] = {"terminated": _terminated(run, to_time)}
@@ -659,6 +766,15 @@ class ContainerSim:
         if "/" not in repo:
             repo = f"library/{repo}"
         return f"docker.io/{repo}@sha256:{_sha(self.image)}"
+
+
+WAITING_PHASES = (
+    Phase.BACKOFF,
+    Phase.PULL_FAILED,
+    Phase.PULL_BACKOFF,
+    Phase.INVALID,
+    Phase.CONFIG_ERROR,
+)
 
 
 def _terminated(run: Run, to_time: Callable[[float], str]) -> dict[str, Any]:
@@ -704,7 +820,9 @@ def qos_class(spec: dict[str, Any]) -> str:
 class PodSim:
     """One pod on the simulated node: its containers, conditions and Events to record."""
 
-    def __init__(self, pod: dict[str, Any], node: NodeState, now: float) -> None:
+    def __init__(
+        self, pod: dict[str, Any], node: NodeState, now: float, lookup: Lookup = _nothing
+    ) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         self.events: list[Emitted] = []
         self.ctx = PodContext(
@@ -715,6 +833,7 @@ class PodSim:
             pod_ip=node.allocate_ip(),
             node=node,
             emit=self.events.append,
+            lookup=lookup,
         )
         self.grace = float(spec.get("terminationGracePeriodSeconds", 30))
         self.qos = qos_class(spec)
@@ -1127,7 +1246,8 @@ class Kubelet:
             phase = (pod.get("status") or {}).get("phase")
             if phase in ("Succeeded", "Failed") and not meta.get("deletionTimestamp"):
                 return  # finished before this kubelet started: nothing to run
-            sim = PodSim(pod, self.node, self.clock.monotonic())
+            lookup = self._lookup(meta.get("namespace", ""))
+            sim = PodSim(pod, self.node, self.clock.monotonic(), lookup)
             handle = _PodHandle(sim, meta.get("namespace", ""), meta["name"], uid)
             self.pods[uid] = handle
             handle.task = asyncio.create_task(self._run_pod(handle), name=f"pod/{meta['name']}")
@@ -1135,6 +1255,19 @@ class Kubelet:
             grace = meta.get("deletionGracePeriodSeconds")
             handle.sim.delete(self.clock.monotonic(), None if grace is None else float(grace))
             handle.wake.set()
+
+    def _lookup(self, namespace: str) -> Lookup:
+        """Secrets and ConfigMaps of `namespace`, read from the store when a container starts."""
+
+        def get(resource: str, name: str) -> dict[str, Any] | None:
+            try:
+                return self.store.get(self.store.resource(resource), namespace, name)
+            except ApiError as exc:
+                if exc.code == 404:
+                    return None
+                raise
+
+        return get
 
     def _forget(self, handle: _PodHandle) -> None:
         self.pods.pop(handle.uid, None)

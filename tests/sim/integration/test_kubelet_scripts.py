@@ -239,3 +239,38 @@ async def test_a_steady_pod_gets_no_more_status_writes(env: Env) -> None:
     env.create_pod("slow", "sim/ready:1m")  # a minute of simulated time passes meanwhile
     await env.until(lambda: cond(env.pod("slow"), "Ready") == "True")
     assert (env.pod("steady") or {})["metadata"]["resourceVersion"] == version
+
+
+async def test_a_missing_secret_holds_the_container_until_it_is_created(env: Env) -> None:
+    container = {"name": "main", "image": "registry.example/api:1"}
+    container["envFrom"] = [{"secretRef": {"name": "creds"}, "prefix": "API_"}]
+    pod = {"metadata": {"name": "api", "namespace": NS}, "spec": {"containers": [container]}}
+    env.store.create(env.rt("pods"), pod)
+
+    def failed_twice() -> Obj | None:
+        failed = event(env, "api", "Failed")
+        return failed if (failed or {}).get("count", 0) >= 2 else None
+
+    failed = await env.until(failed_twice)  # the kubelet retried on its next sync
+    assert (failed["type"], failed["message"]) == ("Warning", 'Error: secret "creds" not found')
+    assert failed["involvedObject"]["fieldPath"] == "spec.containers{main}"
+    assert len([e for e in env.events("api") if e["reason"] == "Failed"]) == 1
+    live = env.pod("api")
+    assert live is not None
+    assert main_status(live)["state"] == {
+        "waiting": {"reason": "CreateContainerConfigError", "message": 'secret "creds" not found'}
+    }
+    assert (main_status(live)["restartCount"], main_status(live)["ready"]) == (0, False)
+    assert live["status"]["phase"] == "Pending"
+    assert (cond(live, "Ready"), cond(live, "ContainersReady")) == ("False", "False")
+
+    secret = {"metadata": {"name": "creds", "namespace": NS}, "stringData": {"TOKEN": "t"}}
+    env.store.create(env.rt("secrets"), secret)
+    live = await env.until(lambda: cond(env.pod("api"), "Ready") == "True" and env.pod("api"))
+    assert live["status"]["phase"] == "Running"
+    assert main_status(live)["restartCount"] == 0
+    sim = env.controllers.kubelet.pod_sim(NS, "api")
+    assert sim is not None
+    run = sim.containers[0].run
+    assert run is not None
+    assert run.env == {"API_TOKEN": "t"}

@@ -4,6 +4,7 @@ machine and pod status, driven on simulated time without any waiting."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 from typing import Any
 
@@ -346,6 +347,198 @@ def test_invalid_sim_image_is_reported_as_invalid_image_name() -> None:
     assert "expected sim/ready:<dur>" in waiting["message"]
     assert reasons(sim.take_events()) == ["InspectFailed", "Failed"]
     assert sim.next_due() is None
+
+
+# --------------------------------------------------------------------------- env sources
+
+Objects = dict[tuple[str, str], dict[str, Any]]
+
+
+def secret(**data: str) -> dict[str, Any]:
+    return {"data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def start_with(objects: Objects, image: str = "postgres:16", **container: Any) -> PodSim:
+    """A pod in a namespace holding `objects` ((resource, name) -> object), read when used."""
+    pod = make_pod(image, **container)
+    return PodSim(pod, NodeState(), now=0.0, lookup=lambda r, n: objects.get((r, n)))
+
+
+def waiting(sim: PodSim) -> dict[str, Any]:
+    result: dict[str, Any] = container(sim)["state"].get("waiting") or {}
+    return result
+
+
+def key_ref(kind: str, name: str, key: str, **ref: Any) -> dict[str, Any]:
+    return {"valueFrom": {kind: {"name": name, "key": key, **ref}}}
+
+
+def test_missing_secret_in_env_from_is_a_config_error_retried_on_each_sync() -> None:
+    sim = start_with({}, envFrom=[{"secretRef": {"name": "creds"}}])
+    sim.advance(0.5)  # pulled; creating the container's config fails
+    assert container(sim)["state"] == {
+        "waiting": {"reason": "CreateContainerConfigError", "message": 'secret "creds" not found'}
+    }
+    assert status(sim)["phase"] == "Pending"
+    for type_ in ("Ready", "ContainersReady"):
+        assert condition(sim, type_) | {"lastTransitionTime": None} == {
+            "type": type_,
+            "status": "False",
+            "reason": "ContainersNotReady",
+            "message": "containers with unready status: [main]",
+            "lastProbeTime": None,
+            "lastTransitionTime": None,
+        }
+    events = sim.take_events()
+    assert [(e.type, e.reason) for e in events] == [
+        ("Normal", "Pulling"),
+        ("Normal", "Pulled"),
+        ("Warning", "Failed"),
+    ]
+    assert events[2].message == 'Error: secret "creds" not found'
+    assert events[2].field_path == "spec.containers{main}"
+    sim.advance(30.5)  # the pod syncs again at 10.5, 20.5 and 30.5
+    events = sim.take_events()
+    assert [(e.reason, e.at) for e in events] == [
+        (reason, t) for t in (10.5, 20.5, 30.5) for reason in ("Pulled", "Failed")
+    ]
+    assert events[0].message == 'Container image "postgres:16" already present on machine'
+    assert {e.message for e in events if e.reason == "Failed"} == {
+        'Error: secret "creds" not found'
+    }
+    status_ = container(sim)
+    assert (status_["restartCount"], status_["ready"], status_["started"]) == (0, False, False)
+    assert "containerID" not in status_
+    assert waiting(sim)["reason"] == "CreateContainerConfigError"
+
+
+@pytest.mark.parametrize(
+    ("objects", "spec", "message"),
+    [
+        (
+            {("secrets", "db"): secret(user="app")},
+            {"env": [{"name": "PASSWORD", **key_ref("secretKeyRef", "db", "password")}]},
+            "couldn't find key password in Secret default/db",
+        ),
+        (
+            {},
+            {"env": [{"name": "PASSWORD", **key_ref("secretKeyRef", "db", "password")}]},
+            'secret "db" not found',
+        ),
+        (
+            {},
+            {"envFrom": [{"configMapRef": {"name": "settings"}}]},
+            'configmap "settings" not found',
+        ),
+        (
+            {},
+            {"env": [{"name": "LEVEL", **key_ref("configMapKeyRef", "settings", "level")}]},
+            'configmap "settings" not found',
+        ),
+        (
+            {("configmaps", "settings"): {"data": {"other": "x"}}},
+            {"env": [{"name": "LEVEL", **key_ref("configMapKeyRef", "settings", "level")}]},
+            "couldn't find key level in ConfigMap default/settings",
+        ),
+        (  # envFrom is resolved before env: its error is the one reported
+            {},
+            {
+                "envFrom": [{"secretRef": {"name": "creds"}}],
+                "env": [{"name": "LEVEL", **key_ref("configMapKeyRef", "settings", "level")}],
+            },
+            'secret "creds" not found',
+        ),
+    ],
+)
+def test_missing_objects_and_keys_give_the_kubelet_messages(
+    objects: Objects, spec: dict[str, Any], message: str
+) -> None:
+    sim = start_with(objects, **spec)
+    sim.advance(1)
+    assert waiting(sim) == {"reason": "CreateContainerConfigError", "message": message}
+    assert status(sim)["phase"] == "Pending"
+    assert [e.message for e in sim.take_events() if e.type == "Warning"] == [f"Error: {message}"]
+
+
+def test_missing_optional_refs_are_skipped_and_the_container_starts() -> None:
+    sim = start_with(
+        {("secrets", "db"): secret(user="app")},
+        envFrom=[
+            {"secretRef": {"name": "creds", "optional": True}},
+            {"configMapRef": {"name": "settings", "optional": True}},
+        ],
+        env=[
+            {"name": "USER", **key_ref("secretKeyRef", "db", "user")},
+            {"name": "PASSWORD", **key_ref("secretKeyRef", "db", "password", optional=True)},
+            {"name": "LEVEL", **key_ref("configMapKeyRef", "settings", "level", optional=True)},
+        ],
+    )
+    sim.advance(2)
+    assert container(sim)["ready"] is True
+    assert status(sim)["phase"] == "Running"
+    run = sim.containers[0].run
+    assert run is not None
+    assert run.env == {"USER": "app"}
+    assert "Failed" not in reasons(sim.take_events())
+
+
+def test_env_from_prefixes_keys_decodes_secrets_and_env_overrides_it() -> None:
+    sim = start_with(
+        {
+            ("secrets", "creds"): secret(USER="app", PASSWORD="s3cret"),
+            ("configmaps", "settings"): {"data": {"LEVEL": "debug"}},
+        },
+        envFrom=[
+            {"secretRef": {"name": "creds"}, "prefix": "DB_"},
+            {"configMapRef": {"name": "settings"}},
+        ],
+        env=[{"name": "DB_USER", "value": "root"}, {"name": "EMPTY"}],
+    )
+    sim.advance(1)
+    run = sim.containers[0].run
+    assert run is not None
+    assert run.env == {"DB_USER": "root", "DB_PASSWORD": "s3cret", "LEVEL": "debug", "EMPTY": ""}
+
+
+def test_the_container_starts_at_the_next_sync_after_the_secret_appears() -> None:
+    objects: Objects = {}
+    sim = start_with(objects, envFrom=[{"secretRef": {"name": "creds"}}])
+    sim.advance(5)
+    assert waiting(sim)["reason"] == "CreateContainerConfigError"
+    objects["secrets", "creds"] = secret(TOKEN="t")
+    sim.advance(10.4)
+    assert waiting(sim)["reason"] == "CreateContainerConfigError"
+    sim.advance(10.5)  # the next sync after the failure at 0.5
+    assert container(sim)["state"] == {"running": {"startedAt": "10.5"}}
+    sim.advance(11.5)
+    assert container(sim)["ready"] is True
+    assert condition(sim, "Ready")["status"] == "True"
+    assert condition(sim, "ContainersReady")["status"] == "True"
+    assert status(sim)["phase"] == "Running"
+    assert container(sim)["restartCount"] == 0
+    run = sim.containers[0].run
+    assert run is not None
+    assert run.env == {"TOKEN": "t"}
+    assert reasons(sim.take_events())[-3:] == ["Pulled", "Created", "Started"]
+
+
+def test_a_config_error_on_restart_keeps_the_restart_count_and_the_back_off() -> None:
+    objects: Objects = {("secrets", "creds"): secret(TOKEN="t")}
+    sim = start_with(objects, "sim/crash:1s-1", envFrom=[{"secretRef": {"name": "creds"}}])
+    sim.advance(1)
+    del objects["secrets", "creds"]
+    sim.advance(2)  # run 0 crashed at 1.5; the immediate restart cannot be created
+    status_ = container(sim)
+    assert status_["restartCount"] == 0
+    assert status_["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+    assert status_["lastState"]["terminated"]["exitCode"] == 1
+    sim.advance(32)  # syncs at 11.5 and 21.5 fail again; at 31.5 the 40s back-off holds
+    assert waiting(sim)["reason"] == "CrashLoopBackOff"
+    assert container(sim)["restartCount"] == 0
+    objects["secrets", "creds"] = secret(TOKEN="t")
+    sim.advance(41.5)
+    assert container(sim)["state"] == {"running": {"startedAt": "41.5"}}
+    assert container(sim)["restartCount"] == 1
 
 
 # --------------------------------------------------------------------------- probes
