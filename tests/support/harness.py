@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from waiting import until
 
 from tend.api.config import OperatorConfig
 from tend.runtime.handlers import RunOptions
 from tend.runtime.kube import Kube
+from tend_sim import SimCluster
 from tend_sim.embedded import EmbeddedOperator
 
-T = TypeVar("T")
 SPEED = 20.0
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, deadline: float = 15.0, what: str = ""
-) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `deadline` seconds."""
-    started = time.monotonic()
-    last: Any = None
-    while time.monotonic() - started < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not within {deadline}s: {what or probe} (last: {last!r})")
 
 
 class Operator(EmbeddedOperator):
@@ -73,13 +58,18 @@ def is_ready(body: dict[str, Any] | None) -> bool:
 
 
 async def wait_ready(
-    kube: Kube, name: str, namespace: str = "default", deadline: float = 20
+    cluster: SimCluster, kube: Kube, name: str, namespace: str = "default", deadline: float = 20
 ) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        body = await kube.get("ManagedService", namespace, name)
-        return body if is_ready(body) else None
-
-    return await eventually(probe, deadline=deadline, what=f"{namespace}/{name} Ready")
+    """The ManagedService, read through the API, once it is Ready at its current generation."""
+    body = await until(
+        cluster,
+        lambda: kube.get("ManagedService", namespace, name),
+        f"ManagedService {namespace}/{name} Ready at its generation",
+        satisfied=is_ready,
+        deadline=deadline,
+    )
+    assert body is not None
+    return body
 
 
 async def events_for(kube: Kube, name: str, namespace: str = "default") -> list[dict[str, Any]]:

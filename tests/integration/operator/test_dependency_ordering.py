@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from harness import Operator, condition, events_for, eventually, managed_service, wait_ready
+from harness import Operator, condition, events_for, managed_service, wait_ready
+from waiting import until
 
 from tend.runtime.kube import Kube
 from tend_sim import SimCluster
@@ -37,6 +38,7 @@ async def status_of(kube: Kube, name: str, namespace: str = "default") -> dict[s
 
 
 async def wait_status(
+    cluster: SimCluster,
     kube: Kube,
     name: str,
     predicate: Any,
@@ -44,11 +46,14 @@ async def wait_status(
     namespace: str = "default",
     deadline: float = 20,
 ) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        status = await status_of(kube, name, namespace)
-        return status if status and predicate(status) else None
-
-    return await eventually(probe, deadline=deadline, what=f"{namespace}/{name}: {what}")
+    """The ManagedService's status, read through the API, once `predicate` holds for it."""
+    return await until(
+        cluster,
+        lambda: status_of(kube, name, namespace),
+        f"ManagedService {namespace}/{name}: {what}",
+        satisfied=lambda status: bool(status) and predicate(status),
+        deadline=deadline,
+    )
 
 
 async def test_a_chain_starts_in_order_and_is_woken_not_polled(
@@ -61,7 +66,7 @@ async def test_a_chain_starts_in_order_and_is_woken_not_polled(
         await kube.create(managed_service(name, image="sim/ready:1s", dependsOn=deps))
     ready_at = []
     for name in reversed(chain):
-        await wait_ready(kube, name, deadline=30)
+        await wait_ready(cluster, kube, name, deadline=30)
         ready_at.append(cluster.clock.monotonic())
     assert created == ["d1", "d2", "d3", "d4"]
     # Each level is Ready about 1s (its own readiness) after the one it waits for: woken by
@@ -72,24 +77,27 @@ async def test_a_chain_starts_in_order_and_is_woken_not_polled(
 
 
 async def test_a_diamond_starts_the_shared_dependency_first(
-    operator: Operator, kube: Kube, created: list[str]
+    operator: Operator, kube: Kube, cluster: SimCluster, created: list[str]
 ) -> None:
     await kube.create(managed_service("top", dependsOn=dep("left", "right")))
     await kube.create(managed_service("left", dependsOn=dep("base")))
     await kube.create(managed_service("right", dependsOn=dep("base")))
     await kube.create(managed_service("base"))
-    await wait_ready(kube, "top", deadline=30)
+    await wait_ready(cluster, kube, "top", deadline=30)
     assert created[0] == "base"
     assert set(created[1:3]) == {"left", "right"}
     assert created[3] == "top"
 
 
-async def test_blocked_services_say_what_blocks_them(operator: Operator, kube: Kube) -> None:
+async def test_blocked_services_say_what_blocks_them(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     await kube.create(managed_service("db", image="sim/ready:3s"))
     await kube.create(managed_service("app", dependsOn=dep("db")))
     # kopf hands events of different objects to handlers in no fixed order, so app may
     # first be seen before db (DependencyNotFound, briefly); wait for the settled state.
     status = await wait_status(
+        cluster,
         kube,
         "app",
         lambda s: (
@@ -105,30 +113,32 @@ async def test_blocked_services_say_what_blocks_them(operator: Operator, kube: K
     deps_ready = next(c for c in status["conditions"] if c["type"] == "DependenciesReady")
     assert deps_ready["reason"] == "DependencyNotReady"
     assert await kube.get("Deployment", "default", "app") is None
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)
     reasons = [e["reason"] for e in await events_for(kube, "app")]
     assert reasons.count("DependencyNotReady") == 1
 
 
 async def test_migrations_gate_the_app_until_they_succeed(
-    operator: Operator, kube: Kube, created: list[str]
+    operator: Operator, kube: Kube, cluster: SimCluster, created: list[str]
 ) -> None:
     await kube.create(
         managed_service("migrate", image="sim/complete:2s-0", restartPolicy={"policy": "OnFailure"})
     )
     await kube.create(managed_service("app", dependsOn=dep("migrate", condition="Succeeded")))
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)
     assert created == ["migrate", "app"]
     assert (await status_of(kube, "migrate"))["phase"] == "Succeeded"
 
 
 async def test_a_service_dependency_waits_for_a_ready_endpoint(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(
         managed_service("app", dependsOn=[{"service": {"name": "ldap", "namespace": "default"}}])
     )
-    status = await wait_status(kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked")
+    status = await wait_status(
+        cluster, kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked"
+    )
     assert status["blockedBy"][0] == {
         "kind": "Service",
         "namespace": "default",
@@ -153,14 +163,15 @@ async def test_a_service_dependency_waits_for_a_ready_endpoint(
             "spec": {"containers": [{"name": "ldap", "image": "openldap:2"}]},
         }
     )
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)
 
 
 async def test_a_missing_dependency_that_appears_later_unblocks(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(managed_service("app", dependsOn=dep("cache")))
     status = await wait_status(
+        cluster,
         kube,
         "app",
         lambda s: s.get("blockedBy", [{}])[0].get("reason") == "DependencyNotFound",
@@ -168,7 +179,7 @@ async def test_a_missing_dependency_that_appears_later_unblocks(
     )
     assert condition({"status": status}, "Ready")["reason"] == "DependencyNotFound"
     await kube.create(managed_service("cache"))
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)
 
 
 @pytest.mark.parametrize(
@@ -185,12 +196,18 @@ async def test_a_missing_dependency_that_appears_later_unblocks(
     ids=["self", "two", "four"],
 )
 async def test_cycles_are_named_and_block_their_members(
-    operator: Operator, kube: Kube, services: dict[str, Any], in_cycle: list[str], path: str
+    operator: Operator,
+    kube: Kube,
+    cluster: SimCluster,
+    services: dict[str, Any],
+    in_cycle: list[str],
+    path: str,
 ) -> None:
     for name, deps in services.items():
         await kube.create(managed_service(name, dependsOn=deps))
     for name in in_cycle:
         status = await wait_status(
+            cluster,
             kube,
             name,
             lambda s: (
@@ -208,17 +225,18 @@ async def test_cycles_are_named_and_block_their_members(
 
 
 async def test_a_cycle_introduced_by_an_edit_blocks_rollouts_but_keeps_services_running(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(managed_service("a", dependsOn=dep("b")))
     await kube.create(managed_service("b"))
-    await wait_ready(kube, "a", deadline=30)
+    await wait_ready(cluster, kube, "a", deadline=30)
     body = await kube.get("ManagedService", "default", "b")
     assert body is not None
     body["spec"]["dependsOn"] = dep("a")
     body["spec"]["image"] = "example/b:2"
     await kube.replace(body)
     status = await wait_status(
+        cluster,
         kube,
         "b",
         lambda s: condition({"status": s}, "Ready").get("reason") == "DependencyCycle",
@@ -237,28 +255,32 @@ async def test_a_cycle_introduced_by_an_edit_blocks_rollouts_but_keeps_services_
     assert body is not None
     del body["spec"]["dependsOn"]
     await kube.replace(body)
-    await wait_ready(kube, "b", deadline=30)
+    await wait_ready(cluster, kube, "b", deadline=30)
     deployment = await kube.get("Deployment", "default", "b")
     assert deployment is not None
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "example/b:2"
 
 
-async def test_cross_namespace_dependencies(operator: Operator, kube: Kube) -> None:
+async def test_cross_namespace_dependencies(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cache"}})
     await kube.create(managed_service("app", dependsOn=[{"name": "redis", "namespace": "cache"}]))
-    status = await wait_status(kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked")
+    status = await wait_status(
+        cluster, kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked"
+    )
     assert status["blockedBy"][0]["namespace"] == "cache"
     await kube.create(managed_service("redis", namespace="cache"))
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)
 
 
 async def test_a_failing_dependency_degrades_dependents_without_restarting_them(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(managed_service("db"))
     await kube.create(managed_service("cache", dependsOn=dep("db")))
     await kube.create(managed_service("app", dependsOn=dep("cache")))
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)
     before = await kube.get("Deployment", "default", "app")
     assert before is not None
     body = await kube.get("ManagedService", "default", "db")
@@ -267,7 +289,7 @@ async def test_a_failing_dependency_degrades_dependents_without_restarting_them(
     await kube.replace(body)
     for name in ("cache", "app"):
         status = await wait_status(
-            kube, name, lambda s: s.get("phase") == "Degraded", "Degraded", deadline=30
+            cluster, kube, name, lambda s: s.get("phase") == "Degraded", "Degraded", deadline=30
         )
         degraded = condition({"status": status}, "Degraded")
         assert (degraded["status"], degraded["reason"]) == ("True", "DependencyNotReady")
@@ -282,18 +304,19 @@ async def test_a_failing_dependency_degrades_dependents_without_restarting_them(
     assert body is not None
     body["spec"]["image"] = "example/db:2"
     await kube.replace(body)
-    app = await wait_ready(kube, "app", deadline=30)
+    app = await wait_ready(cluster, kube, "app", deadline=30)
     assert "alert" not in app["status"]
 
 
 async def test_deleting_a_dependency_blocks_new_rollouts_but_not_running_services(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(managed_service("db"))
     await kube.create(managed_service("app", dependsOn=dep("db")))
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)
     await kube.delete("ManagedService", "default", "db")
     await wait_status(
+        cluster,
         kube,
         "app",
         lambda s: condition({"status": s}, "Degraded").get("status") == "True",
@@ -303,7 +326,9 @@ async def test_deleting_a_dependency_blocks_new_rollouts_but_not_running_service
     assert body is not None
     body["spec"]["image"] = "example/app:2"
     await kube.replace(body)
-    status = await wait_status(kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked")
+    status = await wait_status(
+        cluster, kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked"
+    )
     assert status["blockedBy"][0]["reason"] == "DependencyNotFound"
     deployment = await kube.get("Deployment", "default", "app")
     assert deployment is not None
@@ -311,10 +336,10 @@ async def test_deleting_a_dependency_blocks_new_rollouts_but_not_running_service
 
 
 async def test_an_operator_restart_while_blocked_keeps_the_block_without_new_events(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(managed_service("app", dependsOn=dep("db")))
-    await wait_status(kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked")
+    await wait_status(cluster, kube, "app", lambda s: s.get("phase") == "Blocked", "Blocked")
     await operator.idle()
     events_before = len(await events_for(kube, "app"))
     await operator.stop()
@@ -323,4 +348,4 @@ async def test_an_operator_restart_while_blocked_keeps_the_block_without_new_eve
     assert (await status_of(kube, "app"))["phase"] == "Blocked"
     assert len(await events_for(kube, "app")) == events_before
     await kube.create(managed_service("db"))
-    await wait_ready(kube, "app", deadline=30)
+    await wait_ready(cluster, kube, "app", deadline=30)

@@ -9,11 +9,11 @@ from harness import (
     Operator,
     condition,
     events_for,
-    eventually,
     is_ready,
     managed_service,
     wait_ready,
 )
+from waiting import until
 
 from tend.api import ManagedService
 from tend.api.config import OperatorConfig
@@ -40,11 +40,11 @@ def subset(expected: Any, actual: Any, path: str = "") -> list[str]:
 
 
 async def test_create_builds_exactly_the_deployment_service_and_pdb(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     body = managed_service("api", replicas=2, ports=[{"name": "http", "containerPort": 8080}])
     await kube.create(body)
-    live_ms = await wait_ready(kube, "api")
+    live_ms = await wait_ready(cluster, kube, "api")
     expected = build_all(ManagedService.model_validate(live_ms), OperatorConfig())
     for obj in expected:
         live = await kube.get(obj["kind"], "default", "api")
@@ -78,19 +78,23 @@ async def test_an_image_update_rolls_out_and_reports_progress_then_ready(
     operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(managed_service("api", image="example/api:1"))
-    body = await wait_ready(kube, "api")
+    body = await wait_ready(cluster, kube, "api")
     body["spec"]["image"] = "sim/ready:2s"
     await kube.replace(body)
 
-    async def progressing() -> bool:
-        live = await kube.get("ManagedService", "default", "api")
+    def progressing(live: dict[str, Any] | None) -> bool:
         return (
             condition(live, "Progressing").get("status") == "True"
             and (live or {})["status"].get("observedGeneration") == 2
         )
 
-    await eventually(progressing, what="Progressing=True at generation 2")
-    live = await wait_ready(kube, "api")
+    await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Progressing=True at generation 2",
+        satisfied=progressing,
+    )
+    live = await wait_ready(cluster, kube, "api")
     deployment = await kube.get("Deployment", "default", "api")
     assert deployment is not None
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "sim/ready:2s"
@@ -100,25 +104,27 @@ async def test_an_image_update_rolls_out_and_reports_progress_then_ready(
 
 
 async def test_scaling_follows_the_spec_and_the_pdb_comes_and_goes(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await kube.create(managed_service("web", replicas=1))
-    body = await wait_ready(kube, "web")
+    body = await wait_ready(cluster, kube, "web")
     assert await kube.get("PodDisruptionBudget", "default", "web") is None
     body["spec"]["replicas"] = 3
     await kube.replace(body)
-    body = await wait_ready(kube, "web")
+    body = await wait_ready(cluster, kube, "web")
     assert body["status"]["workload"]["readyReplicas"] == 3
     assert await kube.get("PodDisruptionBudget", "default", "web") is not None
     body["spec"]["replicas"] = 1
     await kube.replace(body)
-    await wait_ready(kube, "web")
+    await wait_ready(cluster, kube, "web")
     assert await kube.get("PodDisruptionBudget", "default", "web") is None
 
 
-async def test_removing_ports_deletes_the_service(operator: Operator, kube: Kube) -> None:
+async def test_removing_ports_deletes_the_service(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     await kube.create(managed_service("api", ports=[{"name": "http", "containerPort": 80}]))
-    body = await wait_ready(kube, "api")
+    body = await wait_ready(cluster, kube, "api")
     assert await kube.get("Service", "default", "api") is not None
     del body["spec"]["ports"]
     await kube.replace(body)
@@ -126,26 +132,28 @@ async def test_removing_ports_deletes_the_service(operator: Operator, kube: Kube
     async def service_gone() -> bool:
         return await kube.get("Service", "default", "api") is None
 
-    await eventually(service_gone, what="Service deleted")
-    await wait_ready(kube, "api")
+    await until(cluster, service_gone, "Service default/api deleted")
+    await wait_ready(cluster, kube, "api")
 
 
-async def test_deleting_the_managed_service_cascades(operator: Operator, kube: Kube) -> None:
+async def test_deleting_the_managed_service_cascades(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     await kube.create(
         managed_service("api", replicas=2, ports=[{"name": "http", "containerPort": 80}])
     )
-    await wait_ready(kube, "api")
+    await wait_ready(cluster, kube, "api")
     await kube.delete("ManagedService", "default", "api")
 
     async def all_gone() -> bool:
         kinds = ("Deployment", "Service", "PodDisruptionBudget")
         return all([await kube.get(k, "default", "api") is None for k in kinds])
 
-    await eventually(all_gone, what="owned objects garbage-collected")
+    await until(cluster, all_gone, "the owned objects garbage-collected")
 
 
 async def test_an_existing_object_of_ours_is_adopted_not_duplicated(
-    operator: Operator, kube: Kube
+    operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
     await operator.stop()
     body = managed_service("api")
@@ -154,13 +162,15 @@ async def test_an_existing_object_of_ours_is_adopted_not_duplicated(
     del orphan["metadata"]["ownerReferences"]
     await kube.create(orphan)
     await operator.start()
-    await wait_ready(kube, "api")
+    await wait_ready(cluster, kube, "api")
     deployments = await kube.list("Deployment", "default")
     assert [d["metadata"]["name"] for d in deployments] == ["api"]
     assert deployments[0]["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
 
 
-async def test_an_object_owned_by_someone_else_is_refused(operator: Operator, kube: Kube) -> None:
+async def test_an_object_owned_by_someone_else_is_refused(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     foreign = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -170,12 +180,13 @@ async def test_an_object_owned_by_someone_else_is_refused(operator: Operator, ku
     await kube.create(foreign)
     await kube.create(managed_service("api", ports=[{"name": "http", "containerPort": 80}]))
 
-    async def refused() -> dict[str, Any] | None:
-        live = await kube.get("ManagedService", "default", "api")
-        ready = condition(live, "Ready")
-        return live if ready.get("reason") == "InvalidSpec" else None
-
-    live = await eventually(refused, what="InvalidSpec for the foreign Service")
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Ready=False, InvalidSpec, for the foreign Service",
+        satisfied=lambda live: condition(live, "Ready").get("reason") == "InvalidSpec",
+    )
+    assert live is not None
     assert "not managed by this ManagedService" in condition(live, "Ready")["message"]
     assert live["status"]["phase"] == "Failed"
     service = await kube.get("Service", "default", "api")
@@ -186,7 +197,9 @@ async def test_an_object_owned_by_someone_else_is_refused(operator: Operator, ku
     assert invalid[0]["type"] == "Warning"
 
 
-async def test_an_unbuildable_spec_is_invalid_until_fixed(operator: Operator, kube: Kube) -> None:
+async def test_an_unbuildable_spec_is_invalid_until_fixed(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     body = managed_service(
         "api",
         ports=[{"name": "http", "containerPort": 80}],
@@ -194,11 +207,13 @@ async def test_an_unbuildable_spec_is_invalid_until_fixed(operator: Operator, ku
     )
     await kube.create(body)
 
-    async def invalid() -> dict[str, Any] | None:
-        live = await kube.get("ManagedService", "default", "api")
-        return live if condition(live, "Ready").get("reason") == "InvalidSpec" else None
-
-    live = await eventually(invalid, what="InvalidSpec")
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Ready=False, InvalidSpec",
+        satisfied=lambda live: condition(live, "Ready").get("reason") == "InvalidSpec",
+    )
+    assert live is not None
     assert "spec.probes.readiness.http.port" in condition(live, "Ready")["message"]
     for kind in ("Deployment", "Service", "PodDisruptionBudget"):
         assert await kube.get(kind, "default", "api") is None, f"partial {kind}"
@@ -206,10 +221,12 @@ async def test_an_unbuildable_spec_is_invalid_until_fixed(operator: Operator, ku
     assert [e["reason"] for e in await events_for(kube, "api")].count("InvalidSpec") == 1
     live["spec"]["probes"]["readiness"]["http"]["port"] = "http"
     await kube.replace(live)
-    await wait_ready(kube, "api")
+    await wait_ready(cluster, kube, "api")
 
 
-async def test_a_missing_secret_is_invalid_until_it_appears(operator: Operator, kube: Kube) -> None:
+async def test_a_missing_secret_is_invalid_until_it_appears(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     assert operator.controller is not None
     operator.controller.recheck_after = 0.2  # read by the operator thread
     await kube.create(managed_service("api", envFrom=[{"secretRef": {"name": "creds"}}]))
@@ -218,7 +235,7 @@ async def test_a_missing_secret_is_invalid_until_it_appears(operator: Operator, 
         live = await kube.get("ManagedService", "default", "api")
         return live if condition(live, "Ready").get("reason") == "InvalidSpec" else None
 
-    live = await eventually(invalid, what="InvalidSpec for the missing Secret")
+    live = await until(cluster, invalid, "InvalidSpec for the missing Secret")
     assert "spec.envFrom[0]: Secret default/creds not found" in condition(live, "Ready")["message"]
     assert await kube.get("Deployment", "default", "api") is None
     await kube.create(
@@ -229,19 +246,21 @@ async def test_a_missing_secret_is_invalid_until_it_appears(operator: Operator, 
             "stringData": {"a": "b"},
         }
     )
-    await wait_ready(kube, "api")
+    await wait_ready(cluster, kube, "api")
 
 
-async def test_a_job_backed_service_succeeds(operator: Operator, kube: Kube) -> None:
+async def test_a_job_backed_service_succeeds(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
     await kube.create(
         managed_service("migrate", image="sim/complete:1s-0", restartPolicy={"policy": "OnFailure"})
     )
-    live = await wait_ready(kube, "migrate")
+    live = await wait_ready(cluster, kube, "migrate")
     assert live["status"]["phase"] == "Succeeded"
     assert live["status"]["workload"]["kind"] == "Job"
 
 
-async def test_a_failing_job_is_failed(operator: Operator, kube: Kube) -> None:
+async def test_a_failing_job_is_failed(operator: Operator, kube: Kube, cluster: SimCluster) -> None:
     await kube.create(
         managed_service(
             "migrate",
@@ -250,11 +269,14 @@ async def test_a_failing_job_is_failed(operator: Operator, kube: Kube) -> None:
         )
     )
 
-    async def failed() -> dict[str, Any] | None:
-        live = await kube.get("ManagedService", "default", "migrate")
-        return live if (live or {}).get("status", {}).get("phase") == "Failed" else None
-
-    live = await eventually(failed, deadline=30, what="phase Failed")
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "migrate"),
+        "phase Failed",
+        satisfied=lambda live: (live or {}).get("status", {}).get("phase") == "Failed",
+        deadline=30,
+    )
+    assert live is not None
     assert condition(live, "Ready")["status"] == "False"
 
 
@@ -266,15 +288,17 @@ async def test_a_steady_state_resync_makes_no_writes(
             managed_service(name, replicas=2, ports=[{"name": "http", "containerPort": 80}])
         )
     for name in ("a", "b", "c"):
-        await wait_ready(kube, name)
+        await wait_ready(cluster, kube, name)
     await operator.idle()
     before = dict(cluster.requests)
     ms_events = [e for e in await kube.list("Event", "default") if _about_ms(e)]
     # A fresh operator relists everything and reconciles every service: nothing to write.
     await operator.stop()
     await operator.start()
-    await eventually(lambda: _all_seen(operator, 3), what="the new operator has seen all services")
+    # The startup handler primes the caches and queues every service before kopf reports
+    # ready, so once the queue is idle the new operator has seen and reconciled all three.
     await operator.idle()
+    assert _all_seen(operator, 3), "the new operator has seen all services"
     new_writes = {
         k: n - before.get(k, 0)
         for k, n in cluster.requests.items()
@@ -288,10 +312,11 @@ def _about_ms(event: dict[str, Any]) -> bool:
     return bool(event["involvedObject"]["kind"] == "ManagedService")
 
 
-async def _all_seen(operator: Operator, count: int) -> bool:
+def _all_seen(operator: Operator, count: int) -> bool:
     assert operator.controller is not None
     return (
-        len(operator.controller.services) == count and operator.controller.stats.reconciles >= count
+        len(operator.controller.cache.services) == count
+        and operator.controller.stats.reconciles >= count
     )
 
 
@@ -307,11 +332,11 @@ async def test_killing_the_operator_mid_reconcile_converges_without_duplicates(
     async def some_written() -> bool:
         return cluster.writes("deployments") >= 3
 
-    await eventually(some_written, what="a few Deployments created")
+    await until(cluster, some_written, "a few Deployments created")
     await operator.kill()
     await operator.start()
     for name in names:
-        await wait_ready(kube, name, deadline=30)
+        await wait_ready(cluster, kube, name, deadline=30)
     for kind in ("Deployment", "Service", "PodDisruptionBudget"):
         live = sorted(
             o["metadata"]["name"]
@@ -333,14 +358,14 @@ async def test_killing_the_operator_mid_reconcile_converges_without_duplicates(
 
 
 async def test_kubectl_get_msvc_shows_the_printer_columns(
-    operator: Operator, kube: Kube, kubeconfig: Any
+    operator: Operator, kube: Kube, cluster: SimCluster, kubeconfig: Any
 ) -> None:
     import subprocess
     import sys
     from pathlib import Path
 
     await kube.create(managed_service("api"))
-    await wait_ready(kube, "api")
+    await wait_ready(cluster, kube, "api")
     kubectl = str(Path(sys.executable).with_name("kubectl"))
     result = await asyncio.to_thread(
         subprocess.run,

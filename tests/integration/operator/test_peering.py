@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from harness import eventually, managed_service, wait_ready
+from harness import managed_service, wait_ready
+from waiting import until
 
 from tend.api.config import OperatorConfig
 from tend.runtime.handlers import RunOptions
@@ -48,9 +48,14 @@ async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
     try:
         # Until the standby has seen the active peer, kopf cannot know it should pause (a
         # start-up window kopf documents); wait for its decision before creating anything.
-        await eventually(_paused(caplog), what="the standby pausing in favour of the active")
+        await until(
+            cluster,
+            lambda: _paused(caplog),
+            "the standby logging that it pauses in favour of the active peer",
+            logs=True,
+        )
         await kube.create(managed_service("api"))
-        await wait_ready(kube, "api", deadline=30)
+        await wait_ready(cluster, kube, "api", deadline=30)
         assert active.controller is not None and standby.controller is not None
         assert active.controller.stats.reconciles > 0
         assert standby.controller.stats.reconciles == 0, "the standby must not act"
@@ -58,15 +63,12 @@ async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
         # resumes, lists everything and takes over new work.
         await active.stop()
         await kube.create(managed_service("web"))
-        await wait_ready(kube, "web", deadline=60)
+        await wait_ready(cluster, kube, "web", deadline=60)
         assert standby.controller.stats.reconciles > 0
     finally:
         await standby.stop()
         await active.stop()
 
 
-def _paused(caplog: pytest.LogCaptureFixture) -> Callable[[], Awaitable[bool]]:
-    async def probe() -> bool:
-        return any("Pausing operations in favour of" in r.getMessage() for r in caplog.records)
-
-    return probe
+def _paused(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("Pausing operations in favour of" in r.getMessage() for r in caplog.records)

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,30 +42,6 @@ def msvc(name: str, image: str = "registry.example/shop/api:1.0", **spec: Any) -
         "metadata": {"name": name, "namespace": "default"},
         "spec": {"image": image, **spec},
     }
-
-
-async def until(cluster: SimCluster, check: Callable[[], Any], deadline: float = 5.0) -> Any:
-    """Wait until `check()` is truthy, re-checking after every store write or new watch."""
-    changed = asyncio.Event()
-
-    def listener(*_: Any) -> None:
-        changed.set()
-
-    cluster.store.write_listeners.append(listener)
-    cluster.store.watch_listeners.append(listener)
-    try:
-        async with asyncio.timeout(deadline):
-            while True:
-                # One loop turn lets work scheduled with call_soon (the GC) run first.
-                await asyncio.sleep(0)
-                result = check()
-                if result:
-                    return result
-                changed.clear()
-                await changed.wait()
-    finally:
-        cluster.store.write_listeners.remove(listener)
-        cluster.store.watch_listeners.remove(listener)
 
 
 @dataclass

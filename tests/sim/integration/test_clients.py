@@ -11,10 +11,11 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
+from waiting import until
 
 from tend_sim.cluster import SimCluster
 
-from .conftest import Api, crd_documents, msvc, until
+from .conftest import Api, crd_documents, msvc
 
 pytestmark = pytest.mark.skipif(not crd_documents(), reason="crds/ holds no CRD yet")
 
@@ -49,7 +50,7 @@ async def test_kubernetes_asyncio_crud_and_watch(sim: SimCluster, api: Api, tmp_
                 timeout_seconds=5,
             )
             patched = asyncio.create_task(anext(stream))
-            await until(sim, lambda: sim.store.watch_count() > 0)
+            await until(sim, sim.store.watch_count, "a watch open on the store")
             # A dict body defaults to application/json-patch+json, which a real server refuses:
             with pytest.raises(ApiException) as wrong_type:
                 await custom.patch_namespaced_custom_object_status(

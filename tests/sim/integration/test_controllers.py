@@ -4,13 +4,13 @@ kubelet, at 100x speed: rollouts, scaling, Job outcomes and endpoints that follo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
-from storewait import until_written
+from waiting import until
 
 from tend_sim.clock import SimClock
 from tend_sim.controllers import Controllers
@@ -21,14 +21,6 @@ from tend_sim.store import Store
 
 Obj = dict[str, Any]
 NS = "default"
-WATCHED = (
-    ("pods", ""),
-    ("events", ""),
-    ("deployments", "apps"),
-    ("replicasets", "apps"),
-    ("jobs", "batch"),
-    ("endpointslices", "discovery.k8s.io"),
-)
 
 
 @dataclass
@@ -51,10 +43,6 @@ class Env:
 
     def events(self, name: str) -> list[Obj]:
         return [e for e in self.list("events") if e["involvedObject"]["name"] == name]
-
-    async def until(self, check: Callable[[], Any], deadline: float = 15.0) -> Any:
-        """Wait until `check()` is truthy, re-checking after every write the controllers see."""
-        return await until_written(self.store, [self.rt(r, g) for r, g in WATCHED], check, deadline)
 
 
 @pytest.fixture
@@ -113,8 +101,8 @@ def ready(pod: Obj) -> bool:
     return conditions(pod).get("Ready", {}).get("status") == "True"
 
 
-def rolled_out(env: Env, name: str, generation: int = 1) -> bool:
-    d = env.get("deployments", name, "apps") or {}
+def rolled_out(d: Obj | None, generation: int = 1) -> bool:
+    d = d or {}
     status = d.get("status") or {}
     progressing = conditions(d).get("Progressing", {})
     return bool(
@@ -126,12 +114,21 @@ def rolled_out(env: Env, name: str, generation: int = 1) -> bool:
     )
 
 
+async def until_rolled_out(env: Env, name: str, generation: int = 1) -> Obj:
+    return await until(
+        env.store,
+        lambda: env.get("deployments", name, "apps"),
+        f"Deployment {name} rolled out at generation {generation}",
+        satisfied=lambda d: rolled_out(d, generation),
+    )
+
+
 # --------------------------------------------------------------------------- Deployments
 
 
 async def test_deployment_creates_a_hashed_replica_set_and_becomes_available(env: Env) -> None:
     env.store.create(env.rt("deployments", "apps"), deployment("web", "nginx:1.27", replicas=3))
-    await env.until(lambda: rolled_out(env, "web"))
+    await until_rolled_out(env, "web")
     d = env.get("deployments", "web", "apps")
     assert d is not None
     (rs,) = env.list("replicasets", "apps")
@@ -169,7 +166,7 @@ async def test_image_change_rolls_out_without_losing_availability(env: Env) -> N
     env.store.create(
         env.rt("deployments", "apps"), deployment("api", "app:1", replicas=3, strategy=strategy)
     )
-    await env.until(lambda: rolled_out(env, "api"))
+    await until_rolled_out(env, "api")
     lowest = [3]
     watch = env.store.watch_from_now(env.rt("pods"))
 
@@ -188,7 +185,12 @@ async def test_image_change_rolls_out_without_losing_availability(env: Env) -> N
     d["spec"]["template"]["spec"]["containers"][0]["image"] = "app:2"
     env.store.update(env.rt("deployments", "apps"), d)
     try:
-        await env.until(lambda: rolled_out(env, "api", generation=2) and len(env.list("pods")) == 3)
+        await until(
+            env.store,
+            lambda: (rolled_out(env.get("deployments", "api", "apps"), 2), len(env.list("pods"))),
+            "(rolled out, pods) == (True, 3): Deployment api at generation 2, old pods gone",
+            satisfied=lambda seen: seen == (True, 3),
+        )
     finally:
         watch.close()
         observer.cancel()
@@ -205,12 +207,17 @@ async def test_image_change_rolls_out_without_losing_availability(env: Env) -> N
 
 async def test_scaling_down_removes_pods(env: Env) -> None:
     env.store.create(env.rt("deployments", "apps"), deployment("web", "nginx:1", replicas=3))
-    await env.until(lambda: rolled_out(env, "web"))
+    await until_rolled_out(env, "web")
     d = env.get("deployments", "web", "apps")
     assert d is not None
     d["spec"]["replicas"] = 1
     env.store.update(env.rt("deployments", "apps"), d)
-    await env.until(lambda: rolled_out(env, "web", generation=2) and len(env.list("pods")) == 1)
+    await until(
+        env.store,
+        lambda: (rolled_out(env.get("deployments", "web", "apps"), 2), len(env.list("pods"))),
+        "(rolled out, pods) == (True, 1): Deployment web at generation 2",
+        satisfied=lambda seen: seen == (True, 1),
+    )
     (rs,) = env.list("replicasets", "apps")
     assert rs["status"]["replicas"] == 1
 
@@ -219,17 +226,18 @@ async def test_crashing_rollout_keeps_old_pods_and_exceeds_its_progress_deadline
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     body = deployment("api", "app:1", replicas=2, strategy=strategy, progressDeadlineSeconds=30)
     env.store.create(env.rt("deployments", "apps"), body)
-    await env.until(lambda: rolled_out(env, "api"))
+    await until_rolled_out(env, "api")
     d = env.get("deployments", "api", "apps")
     assert d is not None
     d["spec"]["template"]["spec"]["containers"][0]["image"] = "sim/crash:1s-1"
     env.store.update(env.rt("deployments", "apps"), d)
 
-    def stalled() -> bool:
-        progressing = conditions(env.get("deployments", "api", "apps")).get("Progressing", {})
-        return progressing.get("reason") == "ProgressDeadlineExceeded"
-
-    await env.until(stalled)
+    await until(
+        env.store,
+        lambda: conditions(env.get("deployments", "api", "apps")).get("Progressing", {}),
+        "Deployment api Progressing with reason ProgressDeadlineExceeded",
+        satisfied=lambda progressing: progressing.get("reason") == "ProgressDeadlineExceeded",
+    )
     d = env.get("deployments", "api", "apps")
     assert d is not None
     assert conditions(d)["Progressing"]["status"] == "False"
@@ -241,9 +249,14 @@ async def test_crashing_rollout_keeps_old_pods_and_exceeds_its_progress_deadline
 
 async def test_deleting_a_deployment_removes_its_replica_sets_and_pods(env: Env) -> None:
     env.store.create(env.rt("deployments", "apps"), deployment("web", "nginx:1", replicas=2))
-    await env.until(lambda: rolled_out(env, "web"))
+    await until_rolled_out(env, "web")
     env.store.delete(env.rt("deployments", "apps"), NS, "web")
-    await env.until(lambda: not env.list("pods") and not env.list("replicasets", "apps"))
+    await until(
+        env.store,
+        lambda: env.list("pods") + env.list("replicasets", "apps"),
+        "no pods and no ReplicaSets left",
+        satisfied=lambda left: not left,
+    )
 
 
 # --------------------------------------------------------------------------- Jobs
@@ -263,7 +276,7 @@ def finished(env: Env, name: str) -> Obj | None:
 async def test_job_runs_its_completions_and_completes(env: Env) -> None:
     body = job("migrate", "sim/complete:1s-0", completions=2, parallelism=1)
     env.store.create(env.rt("jobs", "batch"), body)
-    j = await env.until(lambda: finished(env, "migrate"))
+    j = await until(env.store, lambda: finished(env, "migrate"), "Job migrate finished")
     status = j["status"]
     assert status["succeeded"] == 2
     assert "failed" not in status
@@ -283,7 +296,7 @@ async def test_job_runs_its_completions_and_completes(env: Env) -> None:
 
 async def test_job_with_never_fails_after_backoff_limit_failed_pods(env: Env) -> None:
     env.store.create(env.rt("jobs", "batch"), job("broken", "sim/complete:1s-1", backoffLimit=1))
-    j = await env.until(lambda: finished(env, "broken"))
+    j = await until(env.store, lambda: finished(env, "broken"), "Job broken finished")
     assert j["status"]["failed"] == 2
     assert "completionTime" not in j["status"]
     cond = conditions(j)
@@ -298,10 +311,13 @@ async def test_job_with_never_fails_after_backoff_limit_failed_pods(env: Env) ->
 async def test_job_with_on_failure_counts_container_restarts(env: Env) -> None:
     body = job("retry", "sim/crash:1s-1", restart="OnFailure", backoffLimit=2)
     env.store.create(env.rt("jobs", "batch"), body)
-    j = await env.until(lambda: finished(env, "retry"))
+    j = await until(env.store, lambda: finished(env, "retry"), "Job retry finished")
     assert conditions(j)["Failed"]["reason"] == "BackoffLimitExceeded"
-    await env.until(
-        lambda: not [p for p in env.list("pods") if p["metadata"].get("deletionTimestamp")]
+    await until(
+        env.store,
+        lambda: [p for p in env.list("pods") if p["metadata"].get("deletionTimestamp")],
+        "no terminating pods left",
+        satisfied=lambda terminating: not terminating,
     )
     assert not env.list("pods")  # the running pod was stopped and removed
 
@@ -329,11 +345,13 @@ async def test_endpoint_slice_follows_pod_readiness(env: Env) -> None:
     probe = {"tcpSocket": {"port": 8080}, "periodSeconds": 2, "failureThreshold": 1}
     body["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = probe
     env.store.create(env.rt("deployments", "apps"), body)
-    await env.until(
-        lambda: (
-            endpoint_conditions(env, "api")
-            == [{"ready": True, "serving": True, "terminating": False}]
-        )
+    await until(
+        env.store,
+        lambda: endpoint_conditions(env, "api"),
+        "one ready endpoint for Service api",
+        satisfied=lambda endpoints: (
+            endpoints == [{"ready": True, "serving": True, "terminating": False}]
+        ),
     )
     (slice_,) = env.list("endpointslices", "discovery.k8s.io")
     assert slice_["addressType"] == "IPv4"
@@ -345,11 +363,13 @@ async def test_endpoint_slice_follows_pod_readiness(env: Env) -> None:
     (pod,) = env.list("pods")
     assert slice_["endpoints"][0]["addresses"] == [pod["status"]["podIP"]]
     assert slice_["endpoints"][0]["targetRef"]["name"] == pod["metadata"]["name"]
-    await env.until(
-        lambda: (
-            endpoint_conditions(env, "api")
-            == [{"ready": False, "serving": False, "terminating": False}]
-        )
+    await until(
+        env.store,
+        lambda: endpoint_conditions(env, "api"),
+        "the endpoint of Service api not ready",
+        satisfied=lambda endpoints: (
+            endpoints == [{"ready": False, "serving": False, "terminating": False}]
+        ),
     )
     endpoints = env.get("endpoints", "api")
     assert endpoints is not None
@@ -370,18 +390,23 @@ async def test_terminating_pod_is_marked_terminating_in_its_slice(env: Env) -> N
         "preStop": {"sleep": {"seconds": 10}}
     }
     env.store.create(env.rt("deployments", "apps"), body)
-    await env.until(
-        lambda: (
-            endpoint_conditions(env, "db")
-            == [{"ready": True, "serving": True, "terminating": False}]
-        )
+    await until(
+        env.store,
+        lambda: endpoint_conditions(env, "db"),
+        "one ready endpoint for Service db",
+        satisfied=lambda endpoints: (
+            endpoints == [{"ready": True, "serving": True, "terminating": False}]
+        ),
     )
     (pod,) = env.list("pods")
     env.store.delete(env.rt("pods"), NS, pod["metadata"]["name"])
-    await env.until(
-        lambda: (
-            {"ready": False, "serving": True, "terminating": True} in endpoint_conditions(env, "db")
-        )
+    await until(
+        env.store,
+        lambda: endpoint_conditions(env, "db"),
+        "a terminating, still serving endpoint for Service db",
+        satisfied=lambda endpoints: (
+            {"ready": False, "serving": True, "terminating": True} in endpoints
+        ),
     )
 
 
@@ -394,7 +419,7 @@ async def test_sim_cluster_runs_a_deployment_posted_over_http(sim_full: Any) -> 
         url = f"{sim_full.url}/apis/apps/v1/namespaces/{NS}/deployments"
         async with session.post(url, json=deployment("shop", "postgres:16", replicas=2)) as resp:
             assert resp.status == 201, await resp.text()
-        await env.until(lambda: rolled_out(env, "shop"))
+        await until_rolled_out(env, "shop")
         async with session.get(f"{sim_full.url}/api/v1/namespaces/{NS}/pods") as resp:
             pods = (await resp.json())["items"]
         async with session.get(f"{sim_full.url}/api/v1/namespaces/{NS}/events") as resp:
@@ -414,14 +439,21 @@ async def test_relabelled_pod_leaves_the_slice(env: Env) -> None:
         "spec": {"containers": [container("redis:7")]},
     }
     env.store.create(env.rt("pods"), pod)
-    await env.until(
-        lambda: (
-            endpoint_conditions(env, "cache")
-            == [{"ready": True, "serving": True, "terminating": False}]
-        )
+    await until(
+        env.store,
+        lambda: endpoint_conditions(env, "cache"),
+        "one ready endpoint for Service cache",
+        satisfied=lambda endpoints: (
+            endpoints == [{"ready": True, "serving": True, "terminating": False}]
+        ),
     )
     current = env.get("pods", "cache-0")
     assert current is not None
     current["metadata"]["labels"] = {"app": "other"}
     env.store.update(env.rt("pods"), current)
-    await env.until(lambda: endpoint_conditions(env, "cache") == [])
+    await until(
+        env.store,
+        lambda: endpoint_conditions(env, "cache"),
+        "no endpoints left for Service cache",
+        satisfied=lambda endpoints: endpoints == [],
+    )

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 import yaml
+from waiting import until
 
 from tend_sim.cluster import SimCluster
 
-from .conftest import MSVC, REPO, Api, crd_documents, until
+from .conftest import MSVC, REPO, Api, crd_documents
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 INVALID = sorted((REPO / "tests" / "data" / "invalid").glob("*.yaml"))
@@ -93,10 +94,12 @@ async def test_deleting_a_crd_deletes_its_objects_and_stops_serving(
     await api.post(path, {"metadata": {"name": "w"}, "spec": {"size": 2}})
     await api.delete(f"{CRDS}/widgets.example.dev")
 
-    def gone() -> bool:
-        return sim.store.registry.get("example.dev", "v1", "widgets") is None
-
-    await until(sim, gone)
+    await until(
+        sim,
+        lambda: sim.store.registry.get("example.dev", "v1", "widgets"),
+        "widgets.example.dev no longer served",
+        satisfied=lambda served: served is None,
+    )
     assert (await api.get(path)).status == 404
 
 

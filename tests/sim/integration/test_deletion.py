@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from waiting import until
+
 from tend_sim.cluster import SimCluster
 
-from .conftest import MSVC, Api, msvc, until
+from .conftest import MSVC, Api, msvc
 
 CM = "/api/v1/namespaces/default/configmaps"
 MERGE = "application/merge-patch+json"
@@ -60,7 +62,11 @@ async def test_background_deletion_collects_dependents(api: Api, sim: SimCluster
     grandchild_owner = (await api.get(f"{CM}/child")).body
     await api.post(CM, owned("grandchild", grandchild_owner))
     assert (await api.delete(f"{MSVC}/api")).status == 200
-    await until(sim, lambda: not exists(sim, "configmaps", "grandchild"))
+    await until(
+        sim,
+        lambda: not exists(sim, "configmaps", "grandchild"),
+        "ConfigMap default/grandchild deleted",
+    )
     assert not exists(sim, "configmaps", "child")
 
 
@@ -73,13 +79,15 @@ async def test_foreground_deletion_waits_for_blocking_dependents(api: Api, sim: 
     assert "foregroundDeletion" in reply.body["metadata"]["finalizers"]
     await until(
         sim,
-        lambda: sim.store.get(sim.store.resource("configmaps"), "default", "child")["metadata"].get(
-            "deletionTimestamp"
-        ),
+        lambda: sim.store.get(sim.store.resource("configmaps"), "default", "child")["metadata"],
+        "ConfigMap default/child marked for deletion",
+        satisfied=lambda meta: meta.get("deletionTimestamp"),
     )
     assert exists(sim, "managedservices", "api")  # held by its blocking dependent
     await api.patch(f"{CM}/child", {"metadata": {"finalizers": None}}, MERGE)
-    await until(sim, lambda: not exists(sim, "managedservices", "api"))
+    await until(
+        sim, lambda: not exists(sim, "managedservices", "api"), "ManagedService default/api deleted"
+    )
 
 
 async def test_orphan_deletion_keeps_dependents_without_the_reference(
@@ -88,7 +96,9 @@ async def test_orphan_deletion_keeps_dependents_without_the_reference(
     owner = (await api.post(MSVC, msvc("api"))).body
     await api.post(CM, owned("child", owner))
     await api.delete(f"{MSVC}/api", params={"propagationPolicy": "Orphan"})
-    await until(sim, lambda: not exists(sim, "managedservices", "api"))
+    await until(
+        sim, lambda: not exists(sim, "managedservices", "api"), "ManagedService default/api deleted"
+    )
     child = (await api.get(f"{CM}/child")).body
     assert "ownerReferences" not in child["metadata"]
 
@@ -108,7 +118,7 @@ async def test_jobs_orphan_their_pods_by_default_like_batch_v1(api: Api, sim: Si
     created = (await api.post("/apis/batch/v1/namespaces/default/jobs", job)).body
     await api.post(CM, owned("pod-ish", created))
     await api.delete("/apis/batch/v1/namespaces/default/jobs/once")
-    await until(sim, lambda: not exists(sim, "jobs", "once"))
+    await until(sim, lambda: not exists(sim, "jobs", "once"), "Job default/once deleted")
     assert exists(sim, "configmaps", "pod-ish")
 
 
@@ -121,7 +131,9 @@ async def test_dependents_of_an_owner_that_never_existed_are_collected(
         "metadata": {"name": "ghost", "uid": "no-such-uid"},
     }
     await api.post(CM, owned("orphaned", ghost))
-    await until(sim, lambda: not exists(sim, "configmaps", "orphaned"))
+    await until(
+        sim, lambda: not exists(sim, "configmaps", "orphaned"), "ConfigMap default/orphaned deleted"
+    )
 
 
 async def test_deleting_a_namespace_deletes_its_content(api: Api, sim: SimCluster) -> None:
@@ -131,7 +143,7 @@ async def test_deleting_a_namespace_deletes_its_content(api: Api, sim: SimCluste
     await api.post("/api/v1/namespaces/shop/configmaps", {"metadata": {"name": "a"}})
     reply = await api.delete("/api/v1/namespaces/shop")
     assert reply.body["status"]["phase"] == "Terminating"
-    await until(sim, lambda: not exists(sim, "configmaps", "a", "shop"))
+    await until(sim, lambda: not exists(sim, "configmaps", "a", "shop"), "ConfigMap shop/a deleted")
     # Held open by the finalizer of its content, the namespace refuses new content.
     assert exists(sim, "namespaces", "shop", None)
     refused = await api.post("/api/v1/namespaces/shop/configmaps", {"metadata": {"name": "b"}})
@@ -139,7 +151,7 @@ async def test_deleting_a_namespace_deletes_its_content(api: Api, sim: SimCluste
     await api.patch(
         "/api/v1/namespaces/shop/configmaps/held", {"metadata": {"finalizers": None}}, MERGE
     )
-    await until(sim, lambda: not exists(sim, "namespaces", "shop", None))
+    await until(sim, lambda: not exists(sim, "namespaces", "shop", None), "Namespace shop deleted")
 
 
 async def test_delete_preconditions_are_checked(api: Api) -> None:
@@ -172,7 +184,9 @@ async def test_an_owner_in_another_namespace_counts_as_absent(api: Api, sim: Sim
         await api.post("/api/v1/namespaces/other/configmaps", {"metadata": {"name": "o"}})
     ).body
     await api.post(CM, owned("cross", owner))
-    await until(sim, lambda: not exists(sim, "configmaps", "cross"))
+    await until(
+        sim, lambda: not exists(sim, "configmaps", "cross"), "ConfigMap default/cross deleted"
+    )
     assert exists(sim, "configmaps", "o", "other")
 
 

@@ -3,12 +3,12 @@ produces the pod status and the Events a real kubelet would."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from storewait import until_written
+from waiting import until
 
 from tend_sim.clock import SimClock
 from tend_sim.controllers import Controllers
@@ -48,12 +48,6 @@ class Env:
         pod = {"metadata": {"name": name, "namespace": NS}, "spec": spec}
         return self.store.create(self.rt("pods"), pod)
 
-    async def until(self, check: Callable[[], Any], deadline: float = 10.0) -> Any:
-        """Wait until `check()` is truthy, re-checking on every Pod or Event write."""
-        return await until_written(
-            self.store, [self.rt(r) for r in ("pods", "events")], check, deadline
-        )
-
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
@@ -84,9 +78,21 @@ def event(env: Env, pod: str, reason: str) -> Obj | None:
     return next((e for e in env.events(pod) if e["reason"] == reason), None)
 
 
+async def until_ready(env: Env, name: str, ready: str = "True") -> Obj:
+    """The pod, once its Ready condition is `ready`."""
+    pod = await until(
+        env.store,
+        lambda: env.pod(name),
+        f"pod {name} with Ready={ready}",
+        satisfied=lambda pod: cond(pod, "Ready") == ready,
+    )
+    assert pod is not None
+    return pod
+
+
 async def test_default_image_is_scheduled_started_and_ready(env: Env) -> None:
     env.create_pod("db", "postgres:16")
-    pod = await env.until(lambda: cond(env.pod("db"), "Ready") == "True" and env.pod("db"))
+    pod = await until_ready(env, "db")
     status = pod["status"]
     assert status["phase"] == "Running"
     assert status["podIP"].startswith("10.244.")
@@ -120,7 +126,7 @@ async def test_crash_loop_reports_back_off_and_counts_repeated_events(env: Env) 
         backoff = event(env, "crashy", "BackOff")
         return waiting.get("reason") == "CrashLoopBackOff" and (backoff or {}).get("count", 0) >= 2
 
-    await env.until(backing_off)
+    await until(env.store, backing_off, "pod crashy in CrashLoopBackOff with a repeated BackOff")
     pod = env.pod("crashy")
     status = main_status(pod)
     assert status["restartCount"] >= 2
@@ -141,13 +147,18 @@ async def test_crash_loop_reports_back_off_and_counts_repeated_events(env: Env) 
 
 async def test_crash_k_becomes_ready_after_k_restarts(env: Env) -> None:
     env.create_pod("flaky", "sim/crash:500ms-1-2")
-    pod = await env.until(lambda: cond(env.pod("flaky"), "Ready") == "True" and env.pod("flaky"))
+    pod = await until_ready(env, "flaky")
     assert main_status(pod)["restartCount"] == 2
 
 
 async def test_oom_is_reported_as_oomkilled_137(env: Env) -> None:
     env.create_pod("hog", "sim/oom:1s")
-    await env.until(lambda: main_status(env.pod("hog")).get("lastState", {}).get("terminated"))
+    await until(
+        env.store,
+        lambda: main_status(env.pod("hog")),
+        "pod hog's container terminated once",
+        satisfied=lambda status: status.get("lastState", {}).get("terminated"),
+    )
     terminated = main_status(env.pod("hog"))["lastState"]["terminated"]
     assert (terminated["reason"], terminated["exitCode"]) == ("OOMKilled", 137)
 
@@ -159,7 +170,12 @@ async def test_hang_with_liveness_probe_is_killed_with_137_and_restarted(env: En
         "failureThreshold": 2,
     }
     env.create_pod("stuck", "sim/hang:3s", livenessProbe=probe)
-    await env.until(lambda: main_status(env.pod("stuck")).get("restartCount", 0) >= 1)
+    await until(
+        env.store,
+        lambda: main_status(env.pod("stuck")),
+        "pod stuck's container restarted",
+        satisfied=lambda status: status.get("restartCount", 0) >= 1,
+    )
     terminated = main_status(env.pod("stuck"))["lastState"]["terminated"]
     assert terminated["exitCode"] == 137
     killing = event(env, "stuck", "Killing")
@@ -173,8 +189,8 @@ async def test_hang_with_liveness_probe_is_killed_with_137_and_restarted(env: En
 async def test_unready_with_readiness_probe_turns_pod_unready(env: Env) -> None:
     probe = {"tcpSocket": {"port": 8080}, "periodSeconds": 2, "failureThreshold": 1}
     env.create_pod("sick", "sim/unready:5s", readinessProbe=probe)
-    await env.until(lambda: cond(env.pod("sick"), "Ready") == "True")
-    await env.until(lambda: cond(env.pod("sick"), "Ready") == "False")
+    await until_ready(env, "sick")
+    await until_ready(env, "sick", ready="False")
     pod = env.pod("sick")
     assert pod is not None
     assert pod["status"]["phase"] == "Running"
@@ -185,9 +201,13 @@ async def test_unready_with_readiness_probe_turns_pod_unready(env: Env) -> None:
 @pytest.mark.parametrize(("code", "phase"), [(0, "Succeeded"), (3, "Failed")])
 async def test_complete_under_never_ends_the_pod(env: Env, code: int, phase: str) -> None:
     env.create_pod("task", f"sim/complete:1s-{code}", restart="Never")
-    pod = await env.until(
-        lambda: (env.pod("task") or {}).get("status", {}).get("phase") == phase and env.pod("task")
+    pod = await until(
+        env.store,
+        lambda: env.pod("task"),
+        f"pod task in phase {phase}",
+        satisfied=lambda pod: (pod or {}).get("status", {}).get("phase") == phase,
     )
+    assert pod is not None
     terminated = main_status(pod)["state"]["terminated"]
     assert terminated["exitCode"] == code
     assert terminated["reason"] == ("Completed" if code == 0 else "Error")
@@ -203,7 +223,7 @@ async def test_nopull_reports_err_image_pull_then_image_pull_back_off(env: Env) 
         seen.add(waiting.get("reason", ""))
         return {"ErrImagePull", "ImagePullBackOff"} <= seen
 
-    await env.until(both)
+    await until(env.store, both, "pod ghost waiting in ErrImagePull, then ImagePullBackOff")
     messages = {(e["reason"], e["message"]) for e in env.events("ghost")}
     assert ("Failed", "Error: ErrImagePull") in messages
     assert ("BackOff", 'Back-off pulling image "sim/nopull:v1"') in messages
@@ -219,13 +239,15 @@ async def test_deleted_pod_runs_prestop_then_disappears(env: Env) -> None:
         lifecycle={"preStop": {"sleep": {"seconds": 20}}},
         terminationGracePeriodSeconds=60,
     )
-    await env.until(lambda: cond(env.pod("api"), "Ready") == "True")
+    await until_ready(env, "api")
     env.store.delete(env.rt("pods"), NS, "api")
     pod = env.pod("api")
     assert pod is not None
     assert pod["metadata"]["deletionTimestamp"]
     deleted_at = env.clock.monotonic()
-    await env.until(lambda: env.pod("api") is None)
+    await until(
+        env.store, lambda: env.pod("api"), "pod api gone", satisfied=lambda pod: pod is None
+    )
     assert env.clock.monotonic() - deleted_at >= 20
     stopping = event(env, "api", "Killing")
     assert stopping is not None
@@ -234,10 +256,10 @@ async def test_deleted_pod_runs_prestop_then_disappears(env: Env) -> None:
 
 async def test_a_steady_pod_gets_no_more_status_writes(env: Env) -> None:
     env.create_pod("steady", "postgres:16")
-    await env.until(lambda: cond(env.pod("steady"), "Ready") == "True")
+    await until_ready(env, "steady")
     version = (env.pod("steady") or {})["metadata"]["resourceVersion"]
     env.create_pod("slow", "sim/ready:1m")  # a minute of simulated time passes meanwhile
-    await env.until(lambda: cond(env.pod("slow"), "Ready") == "True")
+    await until_ready(env, "slow")
     assert (env.pod("steady") or {})["metadata"]["resourceVersion"] == version
 
 
@@ -247,11 +269,13 @@ async def test_a_missing_secret_holds_the_container_until_it_is_created(env: Env
     pod = {"metadata": {"name": "api", "namespace": NS}, "spec": {"containers": [container]}}
     env.store.create(env.rt("pods"), pod)
 
-    def failed_twice() -> Obj | None:
-        failed = event(env, "api", "Failed")
-        return failed if (failed or {}).get("count", 0) >= 2 else None
-
-    failed = await env.until(failed_twice)  # the kubelet retried on its next sync
+    failed = await until(
+        env.store,
+        lambda: event(env, "api", "Failed"),
+        "a Failed event for pod api, counted twice",  # the kubelet retried on its next sync
+        satisfied=lambda failed: (failed or {}).get("count", 0) >= 2,
+    )
+    assert failed is not None
     assert (failed["type"], failed["message"]) == ("Warning", 'Error: secret "creds" not found')
     assert failed["involvedObject"]["fieldPath"] == "spec.containers{main}"
     assert len([e for e in env.events("api") if e["reason"] == "Failed"]) == 1
@@ -266,7 +290,7 @@ async def test_a_missing_secret_holds_the_container_until_it_is_created(env: Env
 
     secret = {"metadata": {"name": "creds", "namespace": NS}, "stringData": {"TOKEN": "t"}}
     env.store.create(env.rt("secrets"), secret)
-    live = await env.until(lambda: cond(env.pod("api"), "Ready") == "True" and env.pod("api"))
+    live = await until_ready(env, "api")
     assert live["status"]["phase"] == "Running"
     assert main_status(live)["restartCount"] == 0
     sim = env.controllers.kubelet.pod_sim(NS, "api")

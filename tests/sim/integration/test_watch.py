@@ -6,10 +6,11 @@ import asyncio
 import json
 
 import aiohttp
+from waiting import until
 
 from tend_sim.cluster import SimCluster
 
-from .conftest import Api, until
+from .conftest import Api
 
 CM = "/api/v1/namespaces/default/configmaps"
 MERGE = "application/merge-patch+json"
@@ -80,7 +81,7 @@ async def test_too_old_resource_version_is_gone_and_a_relist_recovers() -> None:
             task = asyncio.create_task(
                 api.watch(CM, {"resourceVersion": rv, "timeoutSeconds": "5"}, stop_after=1)
             )
-            await until(cluster, lambda: cluster.store.watch_count() > 0)
+            await until(cluster, cluster.store.watch_count, "a watch open on the store")
             await api.patch(f"{CM}/a", {"data": {"n": "last"}}, MERGE)
             resumed = await task
             assert resumed[0]["type"] == "MODIFIED"
@@ -98,7 +99,7 @@ async def test_label_selector_watch_sees_objects_leave_and_enter(api: Api, sim: 
             stop_after=2,
         )
     )
-    await until(sim, lambda: sim.store.watch_count() > 0)
+    await until(sim, sim.store.watch_count, "a watch open on the store")
     await api.patch(f"{CM}/a", {"metadata": {"labels": {"tier": "db"}}}, MERGE)
     await api.patch(f"{CM}/a", {"metadata": {"labels": {"tier": "web"}}}, MERGE)
     events = await task
@@ -128,7 +129,7 @@ async def test_restarting_the_server_drops_watches_and_keeps_state(sim: SimClust
         rv = await _cm(api, "a")
         port = sim.port
         async with session.get(sim.url + CM, params={"watch": "1", "resourceVersion": rv}) as resp:
-            await until(sim, lambda: sim.store.watch_count() > 0)
+            await until(sim, sim.store.watch_count, "a watch open on the store")
             await sim.restart_server()
             rest = await resp.content.read()
             assert rest == b""
@@ -144,7 +145,7 @@ async def test_table_watch_events_carry_rows(api: Api, sim: SimCluster) -> None:
         headers=headers,
         params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "5"},
     ) as resp:
-        await until(sim, lambda: sim.store.watch_count() > 0)
+        await until(sim, sim.store.watch_count, "a watch open on the store")
         await _cm(api, "b")
         line = await resp.content.readline()
     event = json.loads(line)
@@ -158,7 +159,7 @@ async def test_watching_one_object_by_its_path(api: Api, sim: SimCluster) -> Non
     task = asyncio.create_task(
         api.watch(f"{CM}/a", {"resourceVersion": rv, "timeoutSeconds": "5"}, stop_after=1)
     )
-    await until(sim, lambda: sim.store.watch_count() > 0)
+    await until(sim, sim.store.watch_count, "a watch open on the store")
     await api.patch(f"{CM}/b", {"data": {"x": "1"}}, MERGE)
     await api.patch(f"{CM}/a", {"data": {"x": "2"}}, MERGE)
     events = await task
