@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,24 +55,19 @@ async def wait_status(
     )
 
 
-async def test_a_chain_starts_in_order_and_is_woken_not_polled(
+async def test_a_chain_starts_in_dependency_order(
     operator: Operator, kube: Kube, cluster: SimCluster, created: list[str]
 ) -> None:
-    # Applied in reverse: the operator must still start d1 first.
+    # Applied in reverse: the operator must still start d1 first. (How soon each level is
+    # woken after the one it waits for is a benchmark figure, not a test: bench/README.md,
+    # `bench_operator.py forest --width 1 --depth 4`.)
     chain = ["d4", "d3", "d2", "d1"]
     for i, name in enumerate(chain):
         deps = dep(chain[i + 1]) if i + 1 < len(chain) else None
         await kube.create(managed_service(name, image="sim/ready:1s", dependsOn=deps))
-    ready_at = []
     for name in reversed(chain):
         await wait_ready(cluster, kube, name, deadline=30)
-        ready_at.append(cluster.clock.monotonic())
     assert created == ["d1", "d2", "d3", "d4"]
-    # Each level is Ready about 1s (its own readiness) after the one it waits for: woken by
-    # the reverse index at once, not on a resync period. (Measured at speed x1: 4 levels in
-    # 4.9s; here x20 adds the operator's real milliseconds, scaled by 20.)
-    steps = [later - earlier for earlier, later in itertools.pairwise(ready_at)]
-    assert all(step < 2.5 for step in steps), steps
 
 
 async def test_a_diamond_starts_the_shared_dependency_first(
