@@ -16,9 +16,10 @@ demo: $(STAMP)
 	$(BIN)/tend demo
 
 # One pytest run for every suite, so its closing line counts all of them (alone, the e2e
-# suite ends "2 skipped" without a cluster, which reads as if no test had run).
+# suite ends "2 skipped" unless asked for, which reads as if no test had run); -rs prints
+# every skip's reason.
 test: lint typecheck layers
-	$(BIN)/pytest -q tests/unit tests/integration tests/e2e
+	$(BIN)/pytest -q -rs tests/unit tests/sim tests/integration tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench
@@ -31,13 +32,14 @@ layers: $(STAMP)
 	$(BIN)/lint-imports
 
 unit: $(STAMP)
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -rs tests/unit tests/sim/unit
 
 integration: $(STAMP)
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q -rs tests/integration tests/sim/integration
 
+# Runs only with TEND_E2E=1 or the current kube context kind-tend (tests/e2e/conftest.py).
 e2e: $(STAMP)
-	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q -rs tests/e2e
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_graph.py
