@@ -1,0 +1,36 @@
+"""A spec that cannot be built is reported invalid (once, nothing partial created) until fixed."""
+
+from __future__ import annotations
+
+from harness import Operator, condition, events_for, managed_service, wait_ready
+from waiting import until
+
+from tend.runtime.kube import Kube
+from tend_sim import SimCluster
+
+
+async def test_an_unbuildable_spec_is_invalid_until_fixed(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
+    body = managed_service(
+        "api",
+        ports=[{"name": "http", "containerPort": 80}],
+        probes={"readiness": {"http": {"path": "/", "port": "web"}}},
+    )
+    await kube.create(body)
+
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Ready=False, InvalidSpec",
+        satisfied=lambda live: condition(live, "Ready").get("reason") == "InvalidSpec",
+    )
+    assert live is not None
+    assert "spec.probes.readiness.http.port" in condition(live, "Ready")["message"]
+    for kind in ("Deployment", "Service", "PodDisruptionBudget"):
+        assert await kube.get(kind, "default", "api") is None, f"partial {kind}"
+    await operator.idle()
+    assert [e["reason"] for e in await events_for(kube, "api")].count("InvalidSpec") == 1
+    live["spec"]["probes"]["readiness"]["http"]["port"] = "http"
+    await kube.replace(live)
+    await wait_ready(cluster, kube, "api")
