@@ -8,6 +8,7 @@ from typing import Any
 from waiting import until
 
 from tend.api.config import OperatorConfig
+from tend.logic.readiness import readiness
 from tend.runtime.handlers import RunOptions
 from tend.runtime.kube import Kube
 from tend_sim import SimCluster
@@ -48,13 +49,8 @@ def condition(body: dict[str, Any] | None, type_: str) -> dict[str, Any]:
 
 
 def is_ready(body: dict[str, Any] | None) -> bool:
-    if not body:
-        return False
-    gen = body["metadata"].get("generation")
-    return (
-        condition(body, "Ready").get("status") == "True"
-        and body.get("status", {}).get("observedGeneration") == gen
-    )
+    """Ready at its generation, by the operator's own verdict."""
+    return readiness(body).is_ready
 
 
 async def wait_ready(

@@ -43,8 +43,8 @@ async def test_an_object_owned_by_someone_else_is_refused(
     live = await until(
         cluster,
         lambda: kube.get("ManagedService", "default", "api"),
-        "Ready=False, InvalidSpec, for the foreign Service",
-        satisfied=lambda live: condition(live, "Ready").get("reason") == "InvalidSpec",
+        "Ready=False, OwnershipConflict, for the foreign Service",
+        satisfied=lambda live: condition(live, "Ready").get("reason") == "OwnershipConflict",
     )
     assert live is not None
     assert "not managed by this ManagedService" in condition(live, "Ready")["message"]
@@ -52,6 +52,6 @@ async def test_an_object_owned_by_someone_else_is_refused(
     service = await kube.get("Service", "default", "api")
     assert service is not None and service["metadata"]["labels"] == {"team": "other"}
     assert await kube.get("Deployment", "default", "api") is None  # nothing partial
-    invalid = [e for e in await events_for(kube, "api") if e["reason"] == "InvalidSpec"]
-    assert len(invalid) == 1
-    assert invalid[0]["type"] == "Warning"
+    refused = [e for e in await events_for(kube, "api") if e["reason"] == "OwnershipConflict"]
+    assert len(refused) == 1
+    assert refused[0]["type"] == "Warning"

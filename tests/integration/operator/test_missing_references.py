@@ -1,4 +1,9 @@
-"""A Secret or ConfigMap the spec refers to that does not exist yet."""
+"""A Secret or ConfigMap the spec refers to that does not exist yet.
+
+tend reads no Secret (it needs no access to them): it builds the Deployment at once, and the
+kubelet holds the pod in CreateContainerConfigError, as a real one does, until the Secret
+appears. Reporting that state from the pod comes with pod watching.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,38 @@ from tend.runtime.kube import Kube
 from tend_sim import SimCluster
 
 
-async def test_a_missing_secret_is_invalid_until_it_appears(
+def waiting_reason(pods: list[dict[str, Any]]) -> tuple[str, str] | None:
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason"):
+                return waiting["reason"], waiting.get("message", "")
+    return None
+
+
+async def test_a_missing_secret_holds_the_pods_not_the_deployment(
     operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
-    assert operator.controller is not None
-    operator.controller.recheck_after = 0.2  # read by the operator thread
     await kube.create(managed_service("api", envFrom=[{"secretRef": {"name": "creds"}}]))
-
-    async def invalid() -> dict[str, Any] | None:
-        live = await kube.get("ManagedService", "default", "api")
-        return live if condition(live, "Ready").get("reason") == "InvalidSpec" else None
-
-    live = await until(cluster, invalid, "InvalidSpec for the missing Secret")
-    assert "spec.envFrom[0]: Secret default/creds not found" in condition(live, "Ready")["message"]
-    assert await kube.get("Deployment", "default", "api") is None
+    await until(
+        cluster, lambda: kube.get("Deployment", "default", "api"), "the Deployment, at once"
+    )
+    waiting = await until(
+        cluster,
+        lambda: kube.list("Pod", "default"),
+        "a pod waiting for its Secret",
+        satisfied=lambda pods: (
+            waiting_reason(pods)
+            == (
+                "CreateContainerConfigError",
+                'secret "creds" not found',
+            )
+        ),
+    )
+    assert waiting
+    live = await kube.get("ManagedService", "default", "api")
+    assert condition(live, "Ready")["status"] == "False"
+    assert condition(live, "Ready")["reason"] != "InvalidSpec"
     await kube.create(
         {
             "apiVersion": "v1",
@@ -34,3 +57,5 @@ async def test_a_missing_secret_is_invalid_until_it_appears(
         }
     )
     await wait_ready(cluster, kube, "api")
+    reads = {verb for (verb, resource) in cluster.requests if resource == "secrets"}
+    assert reads == {"create"}, "only the test's own create touches Secrets"
