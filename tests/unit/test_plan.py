@@ -5,11 +5,22 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from tend.api import ManagedService
 from tend.api.config import OperatorConfig
 from tend.logic.builders import DESIRED_HASH_ANNOTATION, build_all
 from tend.logic.ownership import Ownership, ownership
-from tend.logic.plan import Verb, drifted, plan, replacement
+from tend.logic.plan import (
+    Action,
+    Refusal,
+    Verb,
+    drifted,
+    plan,
+    refusal,
+    refused_message,
+    replacement,
+)
 
 CONFIG = OperatorConfig()
 
@@ -189,3 +200,30 @@ def test_a_replace_keeps_allocated_service_fields_and_foreign_labels() -> None:
     assert body["spec"]["clusterIP"] == "10.0.0.7"
     assert body["metadata"]["labels"]["team"] == "shop"
     assert body["metadata"]["annotations"][DESIRED_HASH_ANNOTATION] != "stale"
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [
+        (400, Refusal.INVALID),
+        (422, Refusal.INVALID),
+        (404, Refusal.STALE),
+        (409, Refusal.STALE),
+        (403, None),
+        (429, None),
+        (500, None),
+        (503, None),
+    ],
+)
+def test_api_errors_on_writes_are_the_spec_a_stale_cache_or_not_ours(
+    status: int, meaning: Refusal | None
+) -> None:
+    assert refusal(status) == meaning
+
+
+def test_a_refused_object_is_named_with_the_servers_message() -> None:
+    action = Action(Verb.CREATE, "Deployment", "api")
+    message = refused_message(action, "shop", 'spec.template: Invalid value: "x"')
+    assert message == (
+        'Deployment shop/api refused by the API server: spec.template: Invalid value: "x"'
+    )

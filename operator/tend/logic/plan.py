@@ -171,3 +171,29 @@ def _delete(live: Mapping[str, Any]) -> Action:
         str(metadata.get("name")),
         resource_version=metadata.get("resourceVersion"),
     )
+
+
+class Refusal(StrEnum):
+    """What an API error on one of the plan's writes means."""
+
+    INVALID = "invalid"  # 400 BadRequest, 422 Invalid: the server refuses the object itself
+    STALE = "stale"  # 404 NotFound, 409 AlreadyExists/Conflict: the cluster is not as cached
+
+
+def refusal(status: int) -> Refusal | None:
+    """How to treat an API error of `status` on a write; None: not the plan's to judge
+    (throttling, server errors, timeouts), so the reconcile fails and is retried with back-off.
+
+    An invalid object is the spec's fault, reported as InvalidSpec with the server's message;
+    a stale cache is fixed by reading the object again and planning once more.
+    """
+    if status in (400, 422):
+        return Refusal.INVALID
+    if status in (404, 409):
+        return Refusal.STALE
+    return None
+
+
+def refused_message(action: Action, namespace: str, server_message: str) -> str:
+    """The InvalidSpec line for an object the API server refused, naming it and quoting why."""
+    return f"{action.kind} {namespace}/{action.name} refused by the API server: {server_message}"

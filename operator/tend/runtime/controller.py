@@ -29,7 +29,17 @@ from tend.logic.conditions import Observation
 from tend.logic.dependencies import blocked_by, root_cause
 from tend.logic.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
 from tend.logic.ownership import Key, Ownership, owned_by, ownership
-from tend.logic.plan import OWNED_KINDS, WORKLOAD_KINDS, Action, Plan, Verb, plan
+from tend.logic.plan import (
+    OWNED_KINDS,
+    WORKLOAD_KINDS,
+    Action,
+    Plan,
+    Refusal,
+    Verb,
+    plan,
+    refusal,
+    refused_message,
+)
 from tend.logic.readiness import readiness
 from tend.logic.report import Report, report
 from tend.logic.workload import WorkloadState, observe_workload
@@ -269,15 +279,15 @@ class Controller:
             try:
                 await self._write(ms, action)
             except KubeError as exc:
-                if exc.status not in (400, 404, 409, 422):
+                why = refusal(exc.status)
+                if why is None:
                     raise
                 for undo in created:
                     await self.kube.delete(undo.kind, ms.namespace, undo.name)
                     self.cache.store_owned(undo.kind, ms.key, None)
-                if exc.status in (400, 422):
-                    refused = f"{action.kind} {ms.namespace}/{ms.name}"
-                    return [f"{refused} refused by the API server: {exc.message}"], False
-                await self._refresh(action.kind, ms)  # AlreadyExists, Conflict, NotFound
+                if why == Refusal.INVALID:
+                    return [refused_message(action, ms.namespace, exc.message)], False
+                await self._refresh(action.kind, ms)
                 return [], True
             if action.verb == Verb.CREATE:
                 created.append(action)
