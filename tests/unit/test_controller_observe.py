@@ -106,3 +106,24 @@ async def test_deletion_queues_the_owner_and_empties_the_cache() -> None:
     c.observe_owned("DELETED", deployment(2))
     assert await drain(c) == [("default", "api")]
     assert ("Deployment", "default", "api") not in c.cache.owned
+
+
+async def test_the_answer_to_our_own_write_never_replaces_a_newer_cached_version() -> None:
+    c = controller()
+    c.observe_owned("MODIFIED", deployment(5, ready=1))  # the watch was quicker than our write
+    c.cache.store_owned("Deployment", ("default", "api"), deployment(4))
+    assert c.cache.owned["Deployment", "default", "api"]["metadata"]["resourceVersion"] == "5"
+    c.cache.store_owned("Deployment", ("default", "api"), deployment(6))
+    assert c.cache.owned["Deployment", "default", "api"]["metadata"]["resourceVersion"] == "6"
+
+
+async def test_a_status_write_answer_older_than_the_cache_is_not_stored() -> None:
+    c = controller()
+    newer = {
+        "metadata": {"name": "api", "namespace": "default", "uid": "ms-1", "resourceVersion": "9"},
+        "spec": {"image": "app:2"},
+    }
+    c.observe_managed_service("MODIFIED", newer)
+    ours = {**newer, "metadata": {**newer["metadata"], "resourceVersion": "8"}}
+    c.cache.store_service({**ours, "spec": {"image": "app:1"}})
+    assert c.cache.services["default", "api"]["spec"] == {"image": "app:2"}

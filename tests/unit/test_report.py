@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tend.api import BlockedBy, WorkloadKind
-from tend.logic.conditions import Observation
+from tend.logic.observation import Observation
 from tend.logic.plan import Action, Verb
 from tend.logic.report import Report, report
 from tend.logic.workload import WorkloadState
@@ -127,7 +127,7 @@ def test_transition_times_move_only_when_a_condition_flips() -> None:
 
 def test_a_root_cause_suppresses_alerts_once_and_recovery_clears_it() -> None:
     running = settle(seen(workload=RUNNING))
-    degraded = seen(workload=RUNNING, blocked_by=[DB_DOWN], suppressed_by="shop/db")
+    degraded = seen(workload=RUNNING, blocked_by=[DB_DOWN], root_cause="shop/db")
     said = report(running, degraded, now=T0)
     assert said.status is not None
     assert said.status["alert"] == {"state": "Suppressed", "suppressedBy": "shop/db"}
@@ -138,7 +138,8 @@ def test_a_root_cause_suppresses_alerts_once_and_recovery_clears_it() -> None:
     recovered = report(suppressed, seen(workload=RUNNING), now=T0)
     assert recovered.status is not None
     assert recovered.status["alert"] is None
-    assert ("Warning", "AlertSuppressed") not in events_of(recovered)
+    assert recovered.status["phase"] == "Running"
+    assert events_of(recovered) == [("Normal", "Reconciled")]  # Ready again, no more suppression
 
 
 def test_an_unreadable_previous_status_is_replaced() -> None:
@@ -151,4 +152,31 @@ def test_an_unreadable_previous_status_is_replaced() -> None:
 def test_no_restart_count_is_claimed_before_restarts_are_counted() -> None:
     said = report(None, seen(workload=RUNNING), now=T0)
     assert said.status is not None
-    assert "restarts" not in said.status
+    assert said.status.get("restarts") is None
+
+
+def test_a_service_that_is_not_running_suppresses_nothing() -> None:
+    blocked = seen(workload=None, blocked_by=[DB_DOWN], root_cause="shop/db")
+    said = report(None, blocked, now=T0)
+    assert said.status is not None
+    assert "alert" not in said.status
+    assert ("Warning", "AlertSuppressed") not in events_of(said)
+
+
+def test_writes_are_news_even_when_the_status_stays_the_same() -> None:
+    running = settle(seen(workload=RUNNING))
+    recreated = Action(Verb.CREATE, "Service", "api")  # someone deleted it; tend put it back
+    said = report(running, seen(workload=RUNNING, actions=[recreated]), now=T0)
+    assert said.status is None
+    assert [(e.type, e.reason, e.message) for e in said.events] == [
+        ("Normal", "Reconciled", "create Service api")
+    ]
+
+
+def test_an_old_restart_placeholder_is_cleared() -> None:
+    running = settle(seen(workload=RUNNING))
+    said = report(
+        {**running, "restarts": {"total": 0, "inWindow": 0}}, seen(workload=RUNNING), now=T0
+    )
+    assert said.status == {**{k: running.get(k) for k in said.status}, "restarts": None}
+    assert said.events == []

@@ -8,7 +8,6 @@ lastTransitionTime unless a status flipped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from tend.api import (
@@ -20,22 +19,8 @@ from tend.api import (
     Reason,
     WorkloadKind,
 )
-from tend.logic.plan import Action
+from tend.logic.observation import Observation
 from tend.logic.workload import WorkloadState
-
-
-@dataclass(frozen=True)
-class Observation:
-    """Everything `compute_status` needs: the spec's verdict, dependencies, the workload."""
-
-    generation: int
-    runs_to_completion: bool
-    problems: Sequence[str] = ()  # InvalidSpec lines, "field: message"
-    conflict: str | None = None  # an object we would write is owned by someone else
-    blocked_by: Sequence[BlockedBy] = ()  # unsatisfied dependencies
-    workload: WorkloadState | None = None
-    suppressed_by: str | None = None  # root cause, when a failing dependency degrades us
-    actions: Sequence[Action] = ()  # the writes this reconcile made
 
 
 def _blocked_reason(blocked: Sequence[BlockedBy]) -> str:

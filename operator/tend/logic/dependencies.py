@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tend.api import BlockedBy, DependencyCondition, ManagedService, Reason
+from tend.api import AlertState, BlockedBy, DependencyCondition, ManagedService, Reason
 from tend.logic.graph import MANAGED_SERVICE, Graph, Ref, format_cycle
 from tend.logic.readiness import readiness
 
@@ -110,7 +110,7 @@ def root_cause(
         if blocker.kind == MANAGED_SERVICE:
             body = lookup_service(blocker.namespace, blocker.name) or {}
             alert = (body.get("status") or {}).get("alert") or {}
-            if alert.get("state") == "Suppressed" and alert.get("suppressedBy"):
+            if alert.get("state") == AlertState.SUPPRESSED and alert.get("suppressedBy"):
                 return str(alert["suppressedBy"])
         return f"{blocker.namespace}/{blocker.name}"
     return None

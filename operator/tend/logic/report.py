@@ -6,7 +6,9 @@ patches status and emits Events (kustomize-controller's `Reconcile` defers `patc
 `Observation` (the spec's problems, the dependency verdicts, the live workload, the
 writes it made), calls `report`, and carries out the `Report` — post its Events, then
 merge-patch `status` — without deciding anything itself. A steady state reports nothing:
-`Report.status` is None when the patch would change nothing, and then no Event is due.
+`Report.status` is None when the patch would change nothing, and the only Events then are
+those of writes the reconcile made (a deleted Service recreated, a hand-scaled Deployment
+put back), which are news even when the status stays the same.
 
 As restart counting and alerting land, the metric updates and the notifications to
 enqueue join the Report here.
@@ -22,8 +24,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from tend.api import AlertState, ManagedServiceStatus, Reason
-from tend.logic.conditions import Observation, compute_status, merge_conditions
+from tend.logic.conditions import compute_status, merge_conditions
 from tend.logic.events import NORMAL, WARNING, Event, transitions
+from tend.logic.observation import Observation
 from tend.logic.plan import WORKLOAD_KINDS, Action
 
 # The status fields tend writes; anything else in status (none today) is left alone.
@@ -33,7 +36,7 @@ Patch = dict[str, Any]
 @dataclass(frozen=True)
 class Report:
     """What one reconcile has to say: a merge patch of `status` (None: nothing changed)
-    and the Events, in the order they are to be posted."""
+    and the Events, in the order they are to be posted (before the patch)."""
 
     status: Patch | None = None
     events: list[Event] = field(default_factory=list)
@@ -66,13 +69,20 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
         "blockedBy": [b.to_api() for b in seen.blocked_by] or None,
         "workload": seen.workload.summary().to_api() if seen.workload else None,
     }
+    if "restarts" in previous:
+        # Nothing counts restarts yet; an older tend wrote a {total: 0} placeholder here.
+        patch["restarts"] = None
     events = action_events(seen.actions)
-    alert, alert_events = suppression(previous.get("alert") or {}, seen.suppressed_by)
+    # Alerts are suppressed in favour of the root cause only while our own workload runs:
+    # a service that never started is blocked, not failing, and has nothing to page about.
+    running = seen.workload is not None and seen.workload.ready
+    suppressed_by = seen.root_cause if running else None
+    alert, alert_events = suppression(previous.get("alert") or {}, suppressed_by)
     if alert is not _UNCHANGED:
         patch["alert"] = alert
     events += alert_events
     if patch == {key: previous.get(key) for key in patch}:
-        return Report()
+        return Report(events=action_events(seen.actions))
     events += transitions(old, merged, already={e.reason for e in events})
     return Report(status=patch, events=events)
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tend.api import (
-    Workload,
-    WorkloadKind,
-)
+from tend.api import ManagedService, Workload, WorkloadKind
 from tend.logic.builders import DESIRED_HASH_ANNOTATION
+from tend.logic.ownership import owned_by
+from tend.logic.plan import WORKLOAD_KINDS
 
 
 @dataclass(frozen=True)
@@ -98,3 +97,20 @@ def observe_workload(live: Mapping[str, Any], desired_hash: str | None) -> Workl
         failed=deadline,
         message=(progressing or {}).get("message", message) if deadline else message,
     )
+
+
+def current_workload(
+    ms: ManagedService,
+    desired: Sequence[Mapping[str, Any]],
+    live: Mapping[str, Mapping[str, Any] | None],
+) -> WorkloadState | None:
+    """The Deployment or Job that `ms` controls (by uid, not name), read against the
+    template it wants now (`desired`, from the builders); None when there is none.
+    `live` maps each workload kind to the live object of that name, or None."""
+    wanted = next((o for o in desired if o["kind"] in WORKLOAD_KINDS), None)
+    desired_hash = wanted["metadata"]["annotations"][DESIRED_HASH_ANNOTATION] if wanted else None
+    for kind in WORKLOAD_KINDS:
+        obj = live.get(kind)
+        if obj is not None and owned_by(obj, ms):
+            return observe_workload(obj, desired_hash)
+    return None

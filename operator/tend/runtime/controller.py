@@ -25,10 +25,10 @@ from tend.api import ManagedService, validation
 from tend.api.config import OperatorConfig
 from tend.api.validation import format_errors
 from tend.logic import builders
-from tend.logic.conditions import Observation
 from tend.logic.dependencies import blocked_by, root_cause
 from tend.logic.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
-from tend.logic.ownership import Key, Ownership, owned_by, ownership
+from tend.logic.observation import Observation
+from tend.logic.ownership import Key, Ownership, ownership
 from tend.logic.plan import (
     OWNED_KINDS,
     WORKLOAD_KINDS,
@@ -42,7 +42,7 @@ from tend.logic.plan import (
 )
 from tend.logic.readiness import readiness
 from tend.logic.report import Report, report
-from tend.logic.workload import WorkloadState, observe_workload
+from tend.logic.workload import current_workload
 from tend.runtime import metrics
 from tend.runtime.informer import Informer, key_of
 from tend.runtime.kube import Kube, KubeError
@@ -201,11 +201,12 @@ class Controller:
         if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
             return
         generation = int((body.get("metadata") or {}).get("generation") or 0)
+        now = self.clock()
         try:
             ms = ManagedService.model_validate(body)
         except ValidationError as exc:
             seen = Observation(generation, False, problems=format_errors(exc))
-            await self._carry_out(body, report(body.get("status"), seen, now=self.clock()))
+            await self._carry_out(body, report(body.get("status"), seen, now=now), now)
             return
         problems = [str(p) for p in validation.problems(ms, self.config)]
         blocked = blocked_by(ms, self.graph, self.cache.service, self.cache.endpoints)
@@ -226,19 +227,18 @@ class Controller:
         if result.conflict:
             # The foreign object is invisible to our label-filtered watches: look again later.
             self.queue.add_after(key, self.recheck_after)
-        workload = self._workload(ms, desired)
-        running = workload is not None and workload.ready
+        workloads = {kind: self.cache.owned_object(kind, ms.key) for kind in WORKLOAD_KINDS}
         seen = Observation(
             generation=generation,
             runs_to_completion=ms.spec.runs_to_completion,
             problems=problems,
             conflict=result.conflict,
             blocked_by=blocked,
-            workload=workload,
-            suppressed_by=root_cause(blocked, self.cache.service) if running else None,
+            workload=current_workload(ms, desired, workloads),
+            root_cause=root_cause(blocked, self.cache.service),
             actions=done,
         )
-        await self._carry_out(body, report(body.get("status"), seen, now=self.clock()))
+        await self._carry_out(body, report(body.get("status"), seen, now=now), now)
 
     async def _live(self, ms: ManagedService) -> dict[str, Object | None]:
         """The owned objects from the cache; objects someone else owns are read fresh,
@@ -255,17 +255,6 @@ class Controller:
         fresh = await self.kube.get(kind, ms.namespace, ms.name)
         self.cache.store_owned(kind, ms.key, fresh)
         return fresh
-
-    def _workload(self, ms: ManagedService, desired: list[Object]) -> WorkloadState | None:
-        wanted = next((o for o in desired if o["kind"] in WORKLOAD_KINDS), None)
-        desired_hash = (
-            wanted["metadata"]["annotations"][builders.DESIRED_HASH_ANNOTATION] if wanted else None
-        )
-        for kind in WORKLOAD_KINDS:
-            live = self.cache.owned_object(kind, ms.key)
-            if live is not None and owned_by(live, ms):
-                return observe_workload(live, desired_hash)
-        return None
 
     async def _execute(
         self, ms: ManagedService, actions: list[Action], done: list[Action]
@@ -306,12 +295,9 @@ class Controller:
             self.cache.store_owned(action.kind, ms.key, await write(action.body))
         self.stats.writes += 1
 
-    async def _carry_out(self, body: Mapping[str, Any], said: Report) -> None:
-        """Post the report's Events, then patch the status it computed."""
-        if said.status is None:
-            return
+    async def _carry_out(self, body: Mapping[str, Any], said: Report, now: datetime) -> None:
+        """Post the report's Events, then patch the status it computed (if any)."""
         namespace, name = key_of(body)
-        now = self.clock()
         # Events first, then the status that records the transition: an operator killed in
         # between posts an Event twice after its restart, but never loses one.
         for event in said.events:
@@ -324,6 +310,8 @@ class Controller:
                 log.warning(
                     "could not post Event %s on %s/%s: %s", event.reason, namespace, name, exc
                 )
+        if said.status is None:
+            return
         updated = await self.kube.patch_status(namespace, name, said.status)
         self.stats.status_writes += 1
         # The watch event for this write will then look unchanged: wake dependents here.

@@ -76,7 +76,7 @@ class Informer:
         before = self.services.get(key)
         if event_type == DELETED:
             self.services.pop(key, None)
-            return ServiceUpdate(key, None, spec_changed=True, readiness_changed=True)
+            return ServiceUpdate(key, None, spec_changed=False, readiness_changed=True)
         if older(body, before):
             return None  # a late event from before our own write; the cache is newer
         after = dict(body)
@@ -90,10 +90,13 @@ class Informer:
 
     def store_service(self, body: Object) -> Readiness:
         """Cache what the API server answered to our own status write, so the next reconcile
-        neither repeats it nor its Events; returns the readiness it replaced."""
+        neither repeats it nor its Events (unless a newer version arrived meanwhile);
+        returns the readiness it replaced."""
         key = key_of(body)
-        before = readiness(self.services.get(key))
-        self.services[key] = body
+        cached = self.services.get(key)
+        before = readiness(cached)
+        if not older(body, cached):
+            self.services[key] = body
         return before
 
     def service(self, namespace: str, name: str) -> Object | None:
@@ -118,10 +121,11 @@ class Informer:
         return self.owned.get((kind, *key))
 
     def store_owned(self, kind: str, key: Key, body: Object | None) -> None:
-        """Cache the answer to our own write (None: the object is gone)."""
+        """Cache the answer to our own write (None: the object is gone), unless a watch
+        event already brought a newer version of it."""
         if body is None:
             self.owned.pop((kind, *key), None)
-        else:
+        elif not older(body, self.owned.get((kind, *key))):
             self.owned[(kind, *key)] = body
 
     # --- EndpointSlices ----------------------------------------------------------------------

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from tend.api import BlockedBy, ManagedServiceStatus, Phase, WorkloadKind
-from tend.logic.conditions import Observation, compute_status, merge_conditions
+from tend.logic.conditions import compute_status, merge_conditions
 from tend.logic.events import transitions
+from tend.logic.observation import Observation
 from tend.logic.workload import WorkloadState, observe_workload
 
 HASH = "abc"

@@ -1,0 +1,24 @@
+"""What one reconcile saw and did: the input of the report step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tend.api import BlockedBy
+from tend.logic.plan import Action
+from tend.logic.workload import WorkloadState
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The spec's verdict, the dependencies, the live workload, and the writes made."""
+
+    generation: int
+    runs_to_completion: bool
+    problems: Sequence[str] = ()  # InvalidSpec lines, "field: message"
+    conflict: str | None = None  # an object we would write is owned by someone else
+    blocked_by: Sequence[BlockedBy] = ()  # unsatisfied dependencies
+    workload: WorkloadState | None = None
+    root_cause: str | None = None  # namespace/name of the dependency whose failure blocks us
+    actions: Sequence[Action] = ()  # the writes this reconcile made
