@@ -259,7 +259,7 @@ def _simulator(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith(("tend_sim", "celpy", "kubernetes")):
+        if exc.name is None or not exc.name.startswith(("tend_sim", "celpy", "lark", "kubernetes")):
             raise
         typer.echo(f"tend: {SIM_MISSING} ({exc.name} is missing)", err=True)
         raise typer.Exit(2) from exc
