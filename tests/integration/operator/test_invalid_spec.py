@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness import Operator, condition, events_for, managed_service, wait_ready
 from waiting import until
 
+from tend.api.config import OperatorConfig
 from tend.runtime.kube import Kube
 from tend_sim import SimCluster
 
@@ -34,3 +37,26 @@ async def test_an_unbuildable_spec_is_invalid_until_fixed(
     live["spec"]["probes"]["readiness"]["http"]["port"] = "http"
     await kube.replace(live)
     await wait_ready(cluster, kube, "api")
+
+
+async def test_an_unknown_receiver_is_invalid_like_tend_check_says(
+    kubeconfig: Path, kube: Kube, cluster: SimCluster
+) -> None:
+    config = OperatorConfig(receivers=[{"name": "team-slack", "type": "slack"}])
+    operator = Operator(kubeconfig, config)
+    await operator.start()
+    try:
+        alerts = {"escalation": [{"afterFailures": 3, "receivers": ["team-slak"]}]}
+        await kube.create(managed_service("api", alerts=alerts))
+        live = await until(
+            cluster,
+            lambda: kube.get("ManagedService", "default", "api"),
+            "Ready=False, InvalidSpec, for the unknown receiver",
+            satisfied=lambda live: condition(live, "Ready").get("reason") == "InvalidSpec",
+        )
+        message = condition(live, "Ready")["message"]
+        assert "spec.alerts.escalation[0].receivers: unknown receiver 'team-slak'" in message
+        assert "(configured: team-slack)" in message
+        assert await kube.get("Deployment", "default", "api") is None
+    finally:
+        await operator.stop()
