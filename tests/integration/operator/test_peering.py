@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ from tend_sim import SimCluster
 from tend_sim.embedded import EmbeddedOperator
 
 PEERING = Path(__file__).resolve().parents[3] / "deploy" / "base" / "peering.yaml"
+# What each operator watches (kopf's handlers), as kopf names the resources in its logs.
+WATCHED = {
+    "managedservices.v1alpha1.tend.dev",
+    "deployments.v1.apps",
+    "jobs.v1.batch",
+    "services.v1",
+    "poddisruptionbudgets.v1.policy",
+    "endpointslices.v1.discovery.k8s.io",
+}
+STREAM_PAUSED = re.compile(r"^Pausing the watch-stream for (\S+) ")
 
 
 def peer(kubeconfig: Path, priority: int) -> EmbeddedOperator:
@@ -35,7 +46,7 @@ def peer(kubeconfig: Path, priority: int) -> EmbeddedOperator:
 async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
     cluster: SimCluster, kube: Kube, kubeconfig: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="kopf")
+    caplog.set_level(logging.DEBUG, logger="kopf")
     docs = list(yaml.safe_load_all(PEERING.read_text()))
     for doc in docs:
         if doc["kind"] == "CustomResourceDefinition":
@@ -47,11 +58,14 @@ async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
     await standby.start()
     try:
         # Until the standby has seen the active peer, kopf cannot know it should pause (a
-        # start-up window kopf documents); wait for its decision before creating anything.
+        # start-up window kopf documents); and it logs that decision before its watch-streams
+        # stop, so an event still in flight on one of them would reach the standby's
+        # controller. Each stream logs (at debug) when it stops for the pause: wait for all.
         await until(
             cluster,
-            lambda: _paused(caplog),
-            "the standby logging that it pauses in favour of the active peer",
+            lambda: _paused_streams(caplog),
+            "every watch-stream of the standby paused in favour of the active peer",
+            satisfied=lambda paused: paused >= WATCHED,
             logs=True,
         )
         await kube.create(managed_service("api"))
@@ -70,5 +84,6 @@ async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
         await active.stop()
 
 
-def _paused(caplog: pytest.LogCaptureFixture) -> bool:
-    return any("Pausing operations in favour of" in r.getMessage() for r in caplog.records)
+def _paused_streams(caplog: pytest.LogCaptureFixture) -> set[str]:
+    found = (STREAM_PAUSED.match(r.getMessage()) for r in caplog.records)
+    return {match.group(1) for match in found if match}
