@@ -10,9 +10,11 @@
     validation   built-in kinds' field validation; schema and cel: CRD schemas and rules
     patch        merge, strategic-merge and JSON patches
     controllers  scheduler, Deployment, ReplicaSet, Job, EndpointSlice controllers
-    kubelet      pods' containers, probes, restarts and back-off; images: what an image does
+    kubelet      pods' containers, probes, restarts and back-off; images: what an image does;
+                 environment: env/envFrom resolution; events: client-go's Event recorder
     clock        simulated time (speed); faults: injected API errors and latency
     errors       Kubernetes Status errors; cli: `tend sim serve`
+    structural   CRD structural-schema checks; embedded, demo: the operator on a thread, `tend demo`
 """
 
 from __future__ import annotations

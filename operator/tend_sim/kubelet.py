@@ -35,7 +35,6 @@ is a discrete-event simulation); `Kubelet` drives it from the store with a `Cloc
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import logging
@@ -47,7 +46,9 @@ from enum import StrEnum
 from typing import Any
 
 from tend_sim.clock import Clock, format_go_duration, rfc3339
+from tend_sim.environment import ContainerConfigError, Lookup, make_environment, nothing_exists
 from tend_sim.errors import ApiError
+from tend_sim.events import EventRecorder
 from tend_sim.images import Behaviour, RunPlan, Script, ScriptError, parse_image
 from tend_sim.store import Store
 
@@ -282,84 +283,6 @@ class NodeState:
         n = self.next_ip
         self.next_ip += 1
         return f"10.244.{n // 254}.{n % 254 + 1}"
-
-
-# (resource, name) -> the object of that resource ("secrets", "configmaps") in the pod's
-# namespace, or None when it does not exist.
-Lookup = Callable[[str, str], dict[str, Any] | None]
-
-
-def _nothing(_resource: str, _name: str) -> dict[str, Any] | None:
-    return None
-
-
-class ContainerConfigError(Exception):
-    """makeEnvironmentVariables failed: the container cannot be created yet."""
-
-
-def make_environment(spec: dict[str, Any], namespace: str, lookup: Lookup) -> dict[str, str]:
-    """A container's environment from its `envFrom` and `env`, or ContainerConfigError.
-
-    As Kubelet.makeEnvironmentVariables (pkg/kubelet/kubelet_pods.go) builds it: envFrom
-    first (a ConfigMap's `data`, a Secret's base64 `data` decoded, each key behind the
-    source's `prefix`), then `env` overriding it. A missing object fails with the API's
-    NotFound message for the kubelet's secret/configmap managers, whose group resource is
-    `secret`/`configmap` (pkg/kubelet/secret/secret_manager.go,
-    pkg/kubelet/configmap/configmap_manager.go): `secret "creds" not found`; a missing key
-    with `couldn't find key K in Secret ns/name` (or ConfigMap). `optional` refs are skipped
-    instead. Not simulated: `$(VAR)` expansion, fieldRef/resourceFieldRef values (left
-    out) and the service environment variables.
-    """
-    cache: dict[tuple[str, str], dict[str, Any] | None] = {}
-
-    def get(kind: str, ref: dict[str, Any]) -> dict[str, Any] | None:
-        name = str(ref.get("name") or "")
-        if (kind, name) not in cache:
-            cache[kind, name] = lookup(kind + "s", name)
-        found = cache[kind, name]
-        if found is None and not ref.get("optional"):
-            raise ContainerConfigError(f'{kind} "{name}" not found')
-        return found
-
-    env: dict[str, str] = {}
-    for source in spec.get("envFrom") or []:
-        prefix = str(source.get("prefix") or "")
-        for field_name, kind in (("configMapRef", "configmap"), ("secretRef", "secret")):
-            if source.get(field_name) is None:
-                continue
-            found = get(kind, source[field_name])
-            for key, value in ((found or {}).get("data") or {}).items():
-                env[prefix + key] = _decode(value) if kind == "secret" else str(value)
-    for var in spec.get("env") or []:
-        if var.get("value") or not var.get("valueFrom"):
-            env[var["name"]] = str(var.get("value") or "")
-            continue
-        value_from = var["valueFrom"]
-        for field_name, kind, label in (
-            ("configMapKeyRef", "configmap", "ConfigMap"),
-            ("secretKeyRef", "secret", "Secret"),
-        ):
-            ref = value_from.get(field_name)
-            if ref is None:
-                continue
-            found = get(kind, ref)
-            if found is None:
-                break  # optional, and missing: the variable is left unset
-            key, data = str(ref.get("key") or ""), found.get("data") or {}
-            if key in data:
-                env[var["name"]] = _decode(data[key]) if kind == "secret" else str(data[key])
-            elif not ref.get("optional"):
-                name = ref.get("name") or ""
-                raise ContainerConfigError(f"couldn't find key {key} in {label} {namespace}/{name}")
-    return env
-
-
-def _decode(value: Any) -> str:
-    """A Secret's `data` value (base64, as stored) as the string the container sees."""
-    try:
-        return base64.b64decode(str(value)).decode(errors="replace")
-    except ValueError:  # not base64 (binascii.Error): as stored
-        return str(value)
 
 
 @dataclass
@@ -821,7 +744,7 @@ class PodSim:
     """One pod on the simulated node: its containers, conditions and Events to record."""
 
     def __init__(
-        self, pod: dict[str, Any], node: NodeState, now: float, lookup: Lookup = _nothing
+        self, pod: dict[str, Any], node: NodeState, now: float, lookup: Lookup = nothing_exists
     ) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         self.events: list[Emitted] = []
@@ -986,130 +909,6 @@ class PodSim:
 
 def _no_time(_: float) -> str:
     return ""
-
-
-# --------------------------------------------------------------------------- Events
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class EventRecorder:
-    """core/v1 Events the way client-go's recorder writes them.
-
-    Identical events (same source, object, type, reason and message) bump `count` and
-    `lastTimestamp` of the existing Event instead of creating another; a token bucket per
-    (source, object, type, reason) of 25 events refilled at one per 5 minutes drops spam,
-    like the EventSourceObjectSpamFilter.
-    """
-
-    BURST = 25
-    REFILL_SECONDS = 300.0
-
-    def __init__(self, store: Store, clock: Clock, component: str, host: str | None = None) -> None:
-        self.store = store
-        self.clock = clock
-        self.component = component
-        self.host = host
-        self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}
-        self._buckets: dict[tuple[str, ...], _Bucket] = {}
-        self._last_ns = 0
-
-    def record(
-        self,
-        obj: dict[str, Any],
-        type_: str,
-        reason: str,
-        message: str,
-        *,
-        field_path: str | None = None,
-        at: float | None = None,
-    ) -> None:
-        """Record an Event about `obj` (a stored object); never raises for API errors."""
-        meta = obj.get("metadata") or {}
-        involved: dict[str, Any] = {
-            "apiVersion": obj.get("apiVersion", "v1"),
-            "kind": obj.get("kind", "Pod"),
-            "name": meta.get("name", ""),
-            "namespace": meta.get("namespace", ""),
-            "uid": meta.get("uid", ""),
-        }
-        if meta.get("resourceVersion"):
-            involved["resourceVersion"] = meta["resourceVersion"]
-        if field_path:
-            involved["fieldPath"] = field_path
-        identity = (
-            involved["apiVersion"],
-            involved["kind"],
-            involved["namespace"],
-            involved["name"],
-            involved["uid"],
-        )
-        moment = self.clock.monotonic() if at is None else at
-        if not self._allow((*identity, type_, reason), moment):
-            return
-        timestamp = rfc3339(self.clock.to_datetime(moment))
-        key = (*identity, field_path or "", type_, reason, message)
-        namespace = involved["namespace"] or "default"
-        rt = self.store.resource("events")
-        try:
-            seen = self._seen.get(key)
-            if seen is not None:
-                try:
-                    event = self.store.get(rt, seen[0], seen[1])
-                except ApiError as exc:
-                    if exc.code != 404:
-                        raise
-                else:
-                    event["count"] = int(event.get("count") or 1) + 1
-                    event["lastTimestamp"] = timestamp
-                    self.store.update(rt, event)
-                    return
-            name = f"{involved['name'] or 'event'}.{self._unique_ns(moment):x}"
-            event = {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {"name": name, "namespace": namespace},
-                "involvedObject": involved,
-                "reason": reason,
-                "message": message,
-                "type": type_,
-                "source": {
-                    "component": self.component,
-                    **({"host": self.host} if self.host else {}),
-                },
-                "firstTimestamp": timestamp,
-                "lastTimestamp": timestamp,
-                "count": 1,
-                "eventTime": None,
-                "reportingComponent": self.component,
-                "reportingInstance": self.host or "",
-            }
-            self.store.create(rt, event)
-            self._seen[key] = (namespace, name, 1)
-        except ApiError as exc:  # e.g. the namespace is being deleted: events are best effort
-            log.debug("event %s/%s dropped: %s", reason, message, exc)
-
-    def _allow(self, key: tuple[str, ...], moment: float) -> bool:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(float(self.BURST), moment)
-        bucket.tokens = min(
-            float(self.BURST), bucket.tokens + (moment - bucket.at) / self.REFILL_SECONDS
-        )
-        bucket.at = moment
-        if bucket.tokens < 1:
-            return False
-        bucket.tokens -= 1
-        return True
-
-    def _unique_ns(self, moment: float) -> int:
-        nanos = int(self.clock.to_datetime(moment).timestamp() * 1e9)
-        self._last_ns = max(nanos, self._last_ns + 1)
-        return self._last_ns
 
 
 # --------------------------------------------------------------------------- the kubelet

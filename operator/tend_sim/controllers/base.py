@@ -14,7 +14,7 @@ from typing import Any
 
 from tend_sim.clock import Clock, rfc3339
 from tend_sim.errors import ApiError
-from tend_sim.kubelet import EventRecorder
+from tend_sim.events import EventRecorder
 from tend_sim.objects import Key, Obj, deep_copy
 from tend_sim.resources import ResourceType
 from tend_sim.store import Store
