@@ -38,6 +38,7 @@ from typing import Any
 import aiohttp
 
 from tend.api.crd import build_crd
+from tend.logic.readiness import readiness
 from tend.runtime.handlers import RunOptions
 from tend.runtime.kube import Kube
 from tend_sim import SimCluster
@@ -57,11 +58,7 @@ def managed_service(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def ready(body: dict[str, Any]) -> bool:
-    status = body.get("status") or {}
-    return status.get("observedGeneration") == body["metadata"].get("generation") and any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
+    return readiness(body).is_ready
 
 
 def writes(requests: Counter[tuple[str, str]], before: Counter[tuple[str, str]]) -> Counter[str]:
