@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from tend.api import Phase
 from tend.api.crd import build_crd
 from tend.logic.readiness import readiness
 from tend.runtime.handlers import RunOptions
@@ -42,11 +43,15 @@ def row(body: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
-def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
+def format_row(cells: tuple[str, ...], widths: list[int]) -> str:
+    return "   ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def column_widths(rows: list[tuple[str, ...]]) -> list[int]:
+    """Widths that fit the header, `rows` and every phase, so later lines never shift."""
     widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    return [
-        "   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
+    widths[COLUMNS.index("PHASE")] = max(widths[COLUMNS.index("PHASE")], *map(len, Phase))
+    return widths
 
 
 def load_documents(path: Path) -> list[dict[str, Any]]:
@@ -114,7 +119,7 @@ async def _watch(
 ) -> int:
     started = time.monotonic()
     shown: dict[tuple[str, str], tuple[str, ...]] = {}
-    echo(format_rows([COLUMNS])[0])
+    widths: list[int] = []
     while time.monotonic() - started < deadline:
         if not operator.running:
             echo(f"the operator stopped unexpectedly: {operator.error!r}")
@@ -122,12 +127,13 @@ async def _watch(
         items = await kube.list("ManagedService")
         rows = {(i["metadata"]["namespace"], i["metadata"]["name"]): row(i) for i in items}
         changed = [r for key, r in sorted(rows.items()) if shown.get(key) != r]
-        if changed:
-            widths_rows = format_rows([COLUMNS, *rows.values()])[1:]
-            lookup = dict(zip(rows.values(), widths_rows, strict=True))
-            for r in changed:
-                echo(lookup[r])
-            shown.update(rows)
+        if changed and not widths:
+            widths = column_widths(list(rows.values()))  # everything was applied before
+            echo(format_row(COLUMNS, widths))
+        for r in changed:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, r, strict=True)]
+            echo(format_row(r, widths))
+        shown.update(rows)
         if items and all(readiness(i).is_ready for i in items):
             echo(f"\nall {len(items)} ManagedServices Ready in {time.monotonic() - started:.1f}s")
             return 0
