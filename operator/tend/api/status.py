@@ -21,6 +21,7 @@ __all__ = [
     "AlertStatus",
     "BlockedBy",
     "Condition",
+    "CountedRuns",
     "Failure",
     "ManagedServiceStatus",
     "Restarts",
@@ -64,15 +65,33 @@ class Workload(Model):
     ready_replicas: int = Field(0, description="Ready pods (Job: succeeded pods).")
 
 
+class CountedRuns(Model):
+    """How far one container's runs are counted, so that each restart counts once."""
+
+    restarts: int = Field(0, ge=0, description="Failures counted for this container.")
+    last: str = Field("", description="finishedAt and containerID of the newest run counted.")
+
+
 class Restarts(Model):
     """Restart accounting against the budget."""
 
     total: int = Field(0, ge=0, description="Restarts counted since creation.")
     in_window: int = Field(0, ge=0, description="Restarts within the budget window.")
     budget_remaining: int | None = Field(None, description="Restarts left before exhaustion.")
+    consecutive: int | None = Field(
+        None, ge=0, description="Failures in a row since a run lasted minUptime (PM2)."
+    )
     last_reason: str | None = Field(None, description="Reason of the last restart.")
     last_exit_code: int | None = Field(None, description="Exit code of the last restart.")
     last_time: datetime | None = Field(None, description="When the last restart happened.")
+    recent: list[datetime] | None = Field(
+        None,
+        max_length=10001,
+        description="When the restarts within the window happened, newest first.",
+    )
+    counted: dict[str, CountedRuns] | None = Field(
+        None, description="Per pod uid/container: how far its runs are counted."
+    )
 
 
 class Failure(Model):

@@ -1,0 +1,314 @@
+"""Restarts, counted exactly once and classified, and the restart budget they spend.
+
+The kubelet restarts containers; it does not judge them. This module gives the judgement
+that PM2 (`max_restarts`, `min_uptime`), systemd (`StartLimitBurst` within
+`StartLimitIntervalSec`) and docker restart policies give, from what the kubelet reports in
+each pod's `containerStatuses`:
+
+- **Counting, exactly once.** Each ended run of a container shows up as
+  `lastState.terminated` (or `state.terminated`) with its own `finishedAt` and containerID.
+  `status.restarts.counted` remembers, per pod uid and container, how many failures were
+  counted and the newest run counted, so a reconcile after an operator restart, a relist or
+  an out-of-order event counts nothing twice. The kubelet's `restartCount` is a lower bound
+  (every restart follows an ended run): runs the operator never saw (it was down through
+  several crashes) are added from it, timed now and classified like the newest run seen. A
+  replacement pod has a new uid and starts from nothing; counts of pods that are gone are
+  dropped, never subtracted.
+- **Classifying** a run: `OOMKilled` (the runtime's reason), `ProbeFailed` (exit 137 or 143,
+  the kubelet's SIGKILL or SIGTERM, in a container that has a liveness or startup probe: the
+  kubelet kills only on a failing probe or on deletion, and deleting pods are skipped),
+  `CrashLoop` (the run was shorter than `minUptime`), else `ExitCode`. States that are not
+  restarts but keep the service from running are reported as the current problem:
+  `ImagePullFailed`, `ConfigError` (CreateContainerConfigError), `Unschedulable`, and
+  `CrashLoop` while the kubelet backs off.
+- **The budget** (systemd semantics): more than `maxRestarts` restarts within the sliding
+  `window` exhausts it, i.e. the (maxRestarts+1)-th. `consecutive` counts failures in a row
+  (PM2 semantics): a run that lasted `minUptime` starts the count again, but the window
+  still holds every restart.
+
+Times are the kubelet's own (`finishedAt`), so a count does not depend on when the
+operator happened to look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tend.api import Policy, Reason
+from tend.api.config import OperatorConfig
+from tend.api.resource import ManagedService
+from tend.api.units import parse_duration
+from tend.logic.pods import ContainerView, PodView, Termination, parse_time
+
+RECENT_FAILURES = 10
+KILLED_BY_KUBELET = (137, 143)  # SIGKILL, SIGTERM
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
+
+
+@dataclass(frozen=True)
+class RestartSettings:
+    """One service's budget, with the operator's defaults filled in."""
+
+    max_restarts: int
+    window: float  # seconds
+    min_uptime: float  # seconds
+    restarts_on_success: bool = True  # policy Always: a run that exits 0 is restarted too
+    probe_kills: bool = False  # a liveness or startup probe may kill the container
+
+
+def settings_for(ms: ManagedService, config: OperatorConfig) -> RestartSettings:
+    policy = ms.spec.restart_policy
+    probes = ms.spec.probes
+    budget = config.budget
+    return RestartSettings(
+        max_restarts=budget.max_restarts if policy.max_restarts is None else policy.max_restarts,
+        window=parse_duration(policy.window or budget.window),
+        min_uptime=parse_duration(policy.min_uptime or budget.min_uptime),
+        restarts_on_success=policy.policy == Policy.ALWAYS,
+        probe_kills=probes is not None and (probes.liveness or probes.startup) is not None,
+    )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One classified failure, as `status.recentFailures` lists it."""
+
+    time: str
+    pod: str
+    container: str
+    reason: str
+    exit_code: int | None
+    message: str
+    after_long_run: bool = False  # the run lasted minUptime: a good start, then this failure
+
+    def to_api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "time": self.time,
+            "pod": self.pod,
+            "container": self.container,
+            "reason": self.reason,
+        }
+        if self.exit_code is not None:
+            out["exitCode"] = self.exit_code
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What keeps the service from running right now, for Ready's reason and message."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """The outcome of counting one reconcile's view of the pods."""
+
+    restarts: dict[str, Any]  # status.restarts as it is to be written
+    recent_failures: list[dict[str, Any]]  # status.recentFailures, newest first
+    new: list[Failure] = field(default_factory=list)  # counted now, oldest first
+    problem: Problem | None = None
+    exhausted: bool = False
+    recheck_in: float | None = None  # seconds until time alone changes the verdict
+
+
+def _seconds(value: float) -> str:
+    if value < 1:
+        return f"{round(value * 1000)}ms"
+    if value < 120:
+        return f"{value:g}s" if value == int(value) else f"{value:.1f}s"
+    return f"{value / 60:.0f}m"
+
+
+def classify(run: Termination, settings: RestartSettings) -> tuple[str, str]:
+    """(reason, message) of one ended run: `CrashLoop`, `exit 3 after 1s: <last log line>`."""
+    ran = run.ran_for
+    after = f" after {_seconds(ran)}" if ran is not None else ""
+    detail = f": {run.message}" if run.message else ""
+    if run.reason == "OOMKilled":
+        return Reason.OOM_KILLED.value, f"OOMKilled: exit {run.exit_code}{after}{detail}"
+    if settings.probe_kills and run.exit_code in KILLED_BY_KUBELET and run.reason != "Completed":
+        message = f"killed by a failing probe: exit {run.exit_code}{after}{detail}"
+        return Reason.PROBE_FAILED.value, message
+    if ran is not None and ran < settings.min_uptime:
+        return Reason.CRASH_LOOP.value, f"exit {run.exit_code}{after}{detail}"
+    return Reason.EXIT_CODE.value, f"exit {run.exit_code}{after}{detail}"
+
+
+def _order(text: str | None) -> tuple[str, str]:
+    finished, _, container_id = (text or "").partition(" ")
+    return (finished, container_id)
+
+
+def _runs(pod: PodView, container: ContainerView, settings: RestartSettings) -> list[Termination]:
+    """The ended runs that are failures (or, for policy Always, restarts), oldest first."""
+    runs = {container.last.order: container.last} if container.last else {}
+    if container.terminated is not None and not pod.deleting:
+        runs[container.terminated.order] = container.terminated  # stopping for deletion is not
+    return [
+        run for _, run in sorted(runs.items()) if run.exit_code != 0 or settings.restarts_on_success
+    ]
+
+
+def _ended_at_least(pod: PodView, container: ContainerView, settings: RestartSettings) -> int:
+    """How many runs have certainly ended, from the kubelet's `restartCount`.
+
+    `restartCount` is the index of the container's newest instance (the kubelet stores it
+    on each container it creates, kuberuntime_container.go): every restart follows an
+    ended run. While the newest instance itself has ended (`state.terminated`, or waiting
+    in CrashLoopBackOff for its restart), one more has. Other waiting states are not
+    counted: a new instance may already exist, and a count must never run ahead.
+    """
+    bound = container.restart_count
+    stopped = container.terminated is not None and not pod.deleting  # deletion is no failure
+    newest_ended = stopped or (
+        container.waiting is not None
+        and container.waiting[0] == "CrashLoopBackOff"
+        and container.last is not None
+    )
+    if newest_ended:
+        newest = container.terminated if stopped else container.last
+        if newest is not None and (newest.exit_code != 0 or settings.restarts_on_success):
+            bound += 1
+    return bound
+
+
+def _count(
+    pods: Sequence[PodView],
+    counted: Mapping[str, Mapping[str, Any]],
+    settings: RestartSettings,
+    now: str,
+) -> tuple[list[Failure], dict[str, dict[str, Any]]]:
+    new: list[Failure] = []
+    marks: dict[str, dict[str, Any]] = {}
+    for pod in pods:
+        for container in pod.containers:
+            key = f"{pod.uid}/{container.name}"
+            mark = counted.get(key) or {}
+            seen = int(mark.get("restarts") or 0)
+            newest = _order(mark.get("last"))
+            fresh = [run for run in _runs(pod, container, settings) if run.order > newest]
+            missed = max(0, _ended_at_least(pod, container, settings) - seen - len(fresh))
+            if missed:
+                like = fresh[0] if fresh else container.last
+                reason, message = classify(like, settings) if like else (Reason.EXIT_CODE.value, "")
+                note = f"{missed} restart(s) while tend was not watching"
+                message = f"{note}; the newest seen: {message}" if like else note
+                new.extend(
+                    Failure(now, pod.name, container.name, reason, None, message)
+                    for _ in range(missed)
+                )
+            for run in fresh:
+                reason, message = classify(run, settings)
+                when = run.finished_at or now
+                long_run = run.ran_for is not None and run.ran_for >= settings.min_uptime
+                new.append(
+                    Failure(
+                        when, pod.name, container.name, reason, run.exit_code, message, long_run
+                    )
+                )
+            if fresh:
+                newest = fresh[-1].order
+            if seen or missed or fresh:
+                marks[key] = {"restarts": seen + missed + len(fresh), "last": " ".join(newest)}
+    return new, marks
+
+
+def problem_of(pods: Iterable[PodView], settings: RestartSettings) -> Problem | None:
+    """The first thing that keeps a pod from running: not a restart, but a failure."""
+    for pod in pods:
+        if pod.deleting:
+            continue
+        if pod.unschedulable is not None:
+            return Problem(Reason.UNSCHEDULABLE.value, f"pod {pod.name}: {pod.unschedulable}")
+        for container in pod.containers:
+            if container.waiting is None:
+                continue
+            waiting, message = container.waiting
+            where = f"pod {pod.name}"
+            if waiting in PULL_FAILURES:
+                return Problem(Reason.IMAGE_PULL_FAILED.value, f"{where}: {waiting}: {message}")
+            if waiting in CONFIG_FAILURES:
+                return Problem(Reason.CONFIG_ERROR.value, f"{where}: {waiting}: {message}")
+            if waiting == "CrashLoopBackOff" and container.last is not None:
+                reason, detail = classify(container.last, settings)
+                return Problem(reason, f"{where}: {detail}")
+    return None
+
+
+def _consecutive(previous: int, new: Sequence[Failure]) -> int:
+    count = previous
+    for failure in new:
+        count = 1 if failure.after_long_run else count + 1
+    return count
+
+
+def _healthy_for(pods: Sequence[PodView], now: datetime) -> float | None:
+    """Seconds every container of every pod has been running, if all are running."""
+    ages = []
+    for pod in pods:
+        if pod.deleting:
+            continue
+        for container in pod.containers:
+            started = parse_time(container.running_since)
+            if started is None:
+                return None
+            ages.append((now - started).total_seconds())
+    return min(ages) if ages else None
+
+
+def account(
+    previous: Mapping[str, Any] | None,
+    previous_failures: Sequence[Mapping[str, Any]] | None,
+    pods: Sequence[PodView],
+    settings: RestartSettings,
+    now: datetime,
+) -> Accounting:
+    """Count what is new in `pods` since `previous` (the status.restarts written last)."""
+    previous = previous or {}
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    new, marks = _count(pods, previous.get("counted") or {}, settings, stamp)
+    cutoff = now - timedelta(seconds=settings.window)
+    times = [f.time for f in reversed(new)] + list(previous.get("recent") or [])
+    recent = [t for t in times if (parse_time(t) or now) > cutoff][: settings.max_restarts + 1]
+    consecutive = _consecutive(int(previous.get("consecutive") or 0), new)
+    healthy = _healthy_for(pods, now)
+    recheck: list[float] = []
+    if healthy is not None:
+        if healthy >= settings.min_uptime:
+            consecutive = 0  # a run that lasts minUptime is a good start (PM2)
+        else:
+            recheck.append(settings.min_uptime - healthy)
+    if recent:
+        oldest = parse_time(recent[-1]) or now
+        recheck.append((oldest + timedelta(seconds=settings.window) - now).total_seconds())
+    exhausted = len(recent) > settings.max_restarts
+    last = new[-1] if new else None
+    restarts: dict[str, Any] = {
+        "total": int(previous.get("total") or 0) + len(new),
+        "inWindow": len(recent),
+        "budgetRemaining": max(0, settings.max_restarts - len(recent)),
+        "consecutive": consecutive,
+        "lastReason": last.reason if last else previous.get("lastReason"),
+        "lastExitCode": last.exit_code if last else previous.get("lastExitCode"),
+        "lastTime": last.time if last else previous.get("lastTime"),
+        "recent": recent or None,
+        "counted": marks or None,
+    }
+    restarts = {k: v for k, v in restarts.items() if v is not None}
+    failures = [f.to_api() for f in reversed(new)] + [dict(f) for f in previous_failures or []]
+    return Accounting(
+        restarts=restarts,
+        recent_failures=failures[:RECENT_FAILURES],
+        new=new,
+        problem=problem_of(pods, settings),
+        exhausted=exhausted,
+        recheck_in=max(0.0, min(recheck)) if recheck else None,
+    )
