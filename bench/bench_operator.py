@@ -87,7 +87,13 @@ async def run_apply(size: int, speed: float, workers: int) -> dict[str, Any]:
         kubeconfig = cluster.write_kubeconfig(Path(tempfile.mkdtemp()) / "kubeconfig")
         kube = await Kube.connect(kubeconfig)
         operator = EmbeddedOperator(
-            RunOptions(kubeconfig=kubeconfig, standalone=True, liveness_port=None, workers=workers)
+            RunOptions(
+                kubeconfig=kubeconfig,
+                standalone=True,
+                liveness_port=None,
+                workers=workers,
+                clock=cluster.clock.now,
+            )
         )
         await operator.start()
         try:

@@ -80,7 +80,9 @@ async def demo(
         workdir = Path(tempfile.mkdtemp(prefix="tend-demo-"))
         kubeconfig = cluster.write_kubeconfig(workdir / "kubeconfig")
         kube = await Kube.connect(kubeconfig)
-        options = RunOptions(kubeconfig=kubeconfig, standalone=True, liveness_port=None)
+        options = RunOptions(
+            kubeconfig=kubeconfig, standalone=True, liveness_port=None, clock=cluster.clock.now
+        )
         operator = EmbeddedOperator(options)
         try:
             await kube.create_or_replace(build_crd())

@@ -20,13 +20,16 @@ SPEED = 20.0
 class Operator(EmbeddedOperator):
     """The real operator on its own thread, pointed at the simulated cluster."""
 
-    def __init__(self, kubeconfig: Path, config: OperatorConfig | None = None) -> None:
+    def __init__(
+        self, kubeconfig: Path, cluster: SimCluster, config: OperatorConfig | None = None
+    ) -> None:
         super().__init__(
             RunOptions(
                 kubeconfig=kubeconfig,
                 standalone=True,
                 liveness_port=None,
                 config=config or OperatorConfig(),
+                clock=cluster.clock.now,  # the kubelet's time, which runs at the cluster's speed
             )
         )
 
@@ -69,10 +72,13 @@ async def wait_ready(
 
 
 async def events_for(kube: Kube, name: str, namespace: str = "default") -> list[dict[str, Any]]:
+    """Every occurrence of an Event on the ManagedService: an Event whose repeats were
+    aggregated into its `count` appears `count` times."""
     events = await kube.list("Event", namespace)
     return [
         e
         for e in events
         if e["involvedObject"].get("kind") == "ManagedService"
         and e["involvedObject"]["name"] == name
+        for _ in range(int(e.get("count") or 1))
     ]

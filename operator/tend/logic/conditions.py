@@ -20,6 +20,7 @@ from tend.api import (
     WorkloadKind,
 )
 from tend.logic.observation import Observation
+from tend.logic.restarts import Problem
 from tend.logic.workload import WorkloadState
 
 
@@ -60,8 +61,14 @@ def _cond(type_: ConditionType, ok: bool, reason: str, message: str) -> Conditio
 ConditionValue = tuple[bool, str, str]  # (status, reason, message) of one condition
 
 
-def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
-    """Phase and the five conditions (without timestamps) for one observation."""
+def compute_status(
+    obs: Observation, failing: Problem | None = None, exhausted: str | None = None
+) -> tuple[Phase, list[Condition]]:
+    """Phase and the five conditions (without timestamps) for one observation.
+
+    `failing` is what keeps the pods from running (a crash loop, a pull or config error, an
+    unschedulable pod); `exhausted` the message of an exhausted restart budget.
+    """
     wl = obs.workload
     blocked = list(obs.blocked_by)
     ok: ConditionValue = (False, Reason.RECONCILED.value, "")  # "not degraded"
@@ -79,9 +86,13 @@ def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
             _cond(ConditionType.DEPENDENCIES_READY, not blocked, deps_reason, deps_message),
             _cond(ConditionType.PROGRESSING, *progressing),
             _cond(ConditionType.DEGRADED, *degraded),
-            _cond(ConditionType.RESTART_BUDGET_EXHAUSTED, *ok),
+            _cond(ConditionType.RESTART_BUDGET_EXHAUSTED, *budget),
         ]
         return phase, conditions
+
+    budget: ConditionValue = (
+        (True, Reason.RESTART_BUDGET_EXHAUSTED.value, exhausted) if exhausted else ok
+    )
 
     rolling = Reason.ROLLOUT_IN_PROGRESS.value
     if obs.problems or obs.conflict:
@@ -101,6 +112,12 @@ def compute_status(obs: Observation) -> tuple[Phase, list[Condition]]:
             )
         message = f"creating the {'Job' if obs.runs_to_completion else 'Deployment'}"
         return status(Phase.PENDING, (False, rolling, message), (True, rolling, message))
+    finished = wl.ready or wl.succeeded or (wl.kind == WorkloadKind.JOB and wl.failed)
+    if failing is not None and not finished:
+        # The pods do not run: say why (CrashLoop: exit 3 after 1s: ...), not "rolling out".
+        why = (False, failing.reason, failing.message)
+        still = (True, rolling, wl.message)
+        return status(Phase.DEGRADED, why, still, (True, failing.reason, failing.message))
     if wl.kind == WorkloadKind.JOB:
         return status(*_job_verdicts(wl))
     if blocked and not wl.current:

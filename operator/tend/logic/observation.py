@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from tend.api import BlockedBy
 from tend.logic.plan import Action
+from tend.logic.pods import PodView
+from tend.logic.restarts import RestartSettings
 from tend.logic.workload import WorkloadState
 
 
@@ -22,3 +24,5 @@ class Observation:
     workload: WorkloadState | None = None
     root_cause: str | None = None  # namespace/name of the dependency whose failure blocks us
     actions: Sequence[Action] = ()  # the writes this reconcile made
+    pods: Sequence[PodView] = ()  # the service's pods, as the informer holds them
+    restart_settings: RestartSettings | None = None  # None: the spec could not be read

@@ -28,6 +28,7 @@ from tend.logic.conditions import compute_status, merge_conditions
 from tend.logic.events import NORMAL, WARNING, Event, transitions
 from tend.logic.observation import Observation
 from tend.logic.plan import WORKLOAD_KINDS, Action
+from tend.logic.restarts import Accounting, RestartSettings, account
 
 # The status fields tend writes; anything else in status (none today) is left alone.
 Patch = dict[str, Any]
@@ -40,6 +41,7 @@ class Report:
 
     status: Patch | None = None
     events: list[Event] = field(default_factory=list)
+    recheck_in: float | None = None  # reconcile again after this many seconds: time matters
 
 
 def parse_status(raw: Mapping[str, Any] | None) -> ManagedServiceStatus | None:
@@ -58,7 +60,19 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
     ManagedService carried before (`previous`, the raw `status` mapping or None)."""
     previous = previous or {}
     old = parse_status(previous)
-    phase, conditions = compute_status(seen)
+    counted = (
+        account(
+            previous.get("restarts"),
+            previous.get("recentFailures"),
+            seen.pods,
+            seen.restart_settings,
+            now,
+        )
+        if seen.restart_settings is not None
+        else None
+    )
+    exhausted = _exhausted_message(counted, seen.restart_settings)
+    phase, conditions = compute_status(seen, counted.problem if counted else None, exhausted)
     merged = merge_conditions(
         old.conditions if old else None, conditions, generation=seen.generation, now=now
     )
@@ -69,10 +83,14 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
         "blockedBy": [b.to_api() for b in seen.blocked_by] or None,
         "workload": seen.workload.summary().to_api() if seen.workload else None,
     }
-    if "restarts" in previous:
-        # Nothing counts restarts yet; an older tend wrote a {total: 0} placeholder here.
-        patch["restarts"] = None
     events = action_events(seen.actions)
+    if counted is not None:
+        patch["restarts"] = counted.restarts
+        patch["recentFailures"] = counted.recent_failures or None
+        events += [
+            Event(WARNING, f.reason, f"container {f.container} of pod {f.pod}: {f.message}")
+            for f in counted.new
+        ]
     # Alerts are suppressed in favour of the root cause only while our own workload runs:
     # a service that never started is blocked, not failing, and has nothing to page about.
     running = seen.workload is not None and seen.workload.ready
@@ -81,10 +99,28 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
     if alert is not _UNCHANGED:
         patch["alert"] = alert
     events += alert_events
+    recheck = counted.recheck_in if counted else None
     if patch == {key: previous.get(key) for key in patch}:
-        return Report(events=action_events(seen.actions))
+        return Report(events=action_events(seen.actions), recheck_in=recheck)
     events += transitions(old, merged, already={e.reason for e in events})
-    return Report(status=patch, events=events)
+    return Report(status=patch, events=events, recheck_in=recheck)
+
+
+def _exhausted_message(counted: Accounting | None, settings: RestartSettings | None) -> str | None:
+    if counted is None or settings is None or not counted.exhausted:
+        return None
+    window = counted.restarts.get("inWindow", 0)
+    return (
+        f"{window} restarts within {_duration(settings.window)} (maxRestarts "
+        f"{settings.max_restarts}); onExhausted: Alert"
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes and not rest:
+        return f"{minutes}m"
+    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
 
 
 def action_events(actions: Sequence[Action]) -> list[Event]:

@@ -42,6 +42,7 @@ from tend.logic.plan import (
 )
 from tend.logic.readiness import readiness
 from tend.logic.report import Report, report
+from tend.logic.restarts import settings_for
 from tend.logic.workload import current_workload
 from tend.runtime import metrics
 from tend.runtime.informer import Informer, key_of
@@ -81,13 +82,13 @@ class Controller:
         config: OperatorConfig,
         *,
         workers: int = 8,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] | None = None,
         namespaces: list[str] | None = None,
         selector: str | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
-        self.clock = clock
+        self.clock = clock or _now
         self.cache = Informer()
         self.graph = Graph()
         self.queue: WorkQueue[Key] = WorkQueue()
@@ -116,6 +117,7 @@ class Controller:
             ("EndpointSlice", None, self.observe_endpoint_slice),
         ]
         feeds += [(kind, MANAGED_BY_SELECTOR, self.observe_owned) for kind in OWNED_KINDS]
+        feeds += [("Pod", MANAGED_BY_SELECTOR, self.observe_pod)]
         for kind, selector, observe in feeds:
             for namespace in self.namespaces:
                 for item in await self.kube.list(kind, namespace, label_selector=selector):
@@ -157,6 +159,11 @@ class Controller:
 
     def observe_owned(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = self.cache.update_owned(event_type, body)
+        if owner is not None:
+            self.queue.add(owner)
+
+    def observe_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        owner = self.cache.update_pod(event_type, body)
         if owner is not None:
             self.queue.add(owner)
 
@@ -237,8 +244,15 @@ class Controller:
             workload=current_workload(ms, desired, workloads),
             root_cause=root_cause(blocked, self.cache.service),
             actions=done,
+            pods=self.cache.pods_of(key),
+            restart_settings=settings_for(ms, self.config),
         )
-        await self._carry_out(body, report(body.get("status"), seen, now=now), now)
+        said = report(body.get("status"), seen, now=now)
+        if said.recheck_in is not None:
+            # Time alone will change the verdict (a restart leaves the window, a run reaches
+            # minUptime): look again then. (+1s: status times have second precision.)
+            self.queue.add_after(key, said.recheck_in + 1.0)
+        await self._carry_out(body, said, now)
 
     async def _live(self, ms: ManagedService) -> dict[str, Object | None]:
         """The owned objects from the cache; objects someone else owns are read fresh,

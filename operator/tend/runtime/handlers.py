@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ OWNED_RESOURCES: tuple[Resource, ...] = (
     ("policy", "v1", "poddisruptionbudgets"),
 )
 ENDPOINT_SLICES = ("discovery.k8s.io", "v1", "endpointslices")
+PODS = ("v1", "pods")  # the pods of tend's workloads: their labels carry managed-by=tend
 
 
 @dataclass
@@ -52,6 +54,9 @@ class RunOptions:
     priority: int = 0
     workers: int = 8
     config: OperatorConfig = field(default_factory=OperatorConfig)
+    # The operator's wall clock. Only the simulated cluster, whose kubelet stamps times at a
+    # speed-up, needs another one (its own), so restart windows are measured in its time.
+    clock: Callable[[], datetime] | None = None
 
 
 def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
@@ -78,7 +83,7 @@ def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
         ((GROUP, VERSION, PLURAL), controller.observe_managed_service)
     ]
     feeds += [(resource, controller.observe_owned) for resource in OWNED_RESOURCES]
-    feeds += [(ENDPOINT_SLICES, controller.observe_endpoint_slice)]
+    feeds += [(PODS, controller.observe_pod), (ENDPOINT_SLICES, controller.observe_endpoint_slice)]
     for resource, observe in feeds:
         _feed(registry, resource, observe)
     return registry
@@ -139,7 +144,7 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = [0.5, 1, 2, 5, 10]
-    for resource in OWNED_RESOURCES:
+    for resource in (*OWNED_RESOURCES, PODS):
         settings.watching.label_selectors[resource] = MANAGED_BY_SELECTOR
     if options.selector:
         settings.watching.label_selectors[GROUP, VERSION, PLURAL] = options.selector
@@ -168,6 +173,7 @@ async def run(
         workers=options.workers,
         namespaces=list(options.namespaces),
         selector=options.selector,
+        clock=options.clock,
     )
     if on_controller is not None:
         on_controller(controller)

@@ -1,10 +1,11 @@
 """The operator's caches: what it has seen of the cluster, kept like a client-go informer.
 
-Each kind tend reads (ManagedServices, the objects it owns, EndpointSlices) is primed with
-one paginated LIST at start-up and then kept current by kopf's watch events, which the
-handlers feed here. Why not kopf's own indices: kopf holds back every handler until all
-indices are filled, and that readiness gate costs O(n²) in the number of objects — with
-10,000 ManagedServices start-up spent minutes there (measured; see bench/README.md).
+Each kind tend reads (ManagedServices, the objects it owns, their pods, EndpointSlices) is
+primed with one paginated LIST at start-up and then kept current by kopf's watch events,
+which the handlers feed here. Pods are kept as `PodView`s, the few fields tend reads, not
+whole bodies. Why not kopf's own indices: kopf holds back every handler until all indices
+are filled, and that readiness gate costs O(n²) in the number of objects — with 10,000
+ManagedServices start-up spent minutes there (measured; see bench/README.md).
 
 What this guarantees the controller:
 - **Synced before reconciling.** `Controller.prime` fills every cache before the first
@@ -28,6 +29,7 @@ from typing import Any
 
 from tend.logic.ownership import Key, owner_key
 from tend.logic.plan import WORKLOAD_KINDS
+from tend.logic.pods import PodView, pod_view
 from tend.logic.readiness import Readiness, readiness
 
 Object = dict[str, Any]
@@ -65,6 +67,7 @@ class Informer:
         self.services: dict[Key, Object] = {}
         self.owned: dict[OwnedKey, Object] = {}
         self._slices: dict[Key, dict[str, int]] = {}  # Service -> slice name -> ready count
+        self._pods: dict[Key, dict[str, PodView]] = {}  # ManagedService -> pod name -> view
 
     # --- ManagedServices ---------------------------------------------------------------------
 
@@ -128,6 +131,32 @@ class Informer:
         elif not older(body, self.owned.get((kind, *key))):
             self.owned[(kind, *key)] = body
 
+    # --- pods ---------------------------------------------------------------------------------
+
+    def update_pod(self, event_type: str | None, body: Mapping[str, Any]) -> Key | None:
+        """Record a pod (only the fields tend reads: `PodView`); returns its ManagedService
+        when what tend reads of the pod changed."""
+        view = pod_view(body)
+        if view.owner is None:
+            return None
+        pods = self._pods.setdefault(view.owner, {})
+        before = pods.get(view.name)
+        if event_type == DELETED:
+            if before is not None and before.uid == view.uid:
+                del pods[view.name]
+                if not pods:
+                    del self._pods[view.owner]
+            return view.owner
+        if before is not None and before.uid == view.uid and _rv(view) < _rv(before):
+            return None  # a late event; the cache is newer
+        pods[view.name] = view
+        return None if view.same_state(before) else view.owner
+
+    def pods_of(self, key: Key) -> list[PodView]:
+        """The pods of one ManagedService, by name."""
+        pods = self._pods.get(key) or {}
+        return [pods[name] for name in sorted(pods)]
+
     # --- EndpointSlices ----------------------------------------------------------------------
 
     def update_slice(self, event_type: str | None, body: Mapping[str, Any]) -> Key | None:
@@ -156,6 +185,13 @@ class Informer:
         """(the Service has EndpointSlices, how many endpoints are ready)."""
         slices = self._slices.get((namespace, name))
         return (slices is not None, sum(slices.values()) if slices else 0)
+
+
+def _rv(view: PodView) -> int:
+    try:
+        return int(view.resource_version or 0)
+    except ValueError:
+        return 0
 
 
 def owned_key(body: Mapping[str, Any]) -> OwnedKey:

@@ -8,6 +8,7 @@ AlreadyExists from Conflict from NotFound without parsing text.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import time
@@ -15,7 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ from tend.api import GROUP, PLURAL, VERSION
 Object = dict[str, Any]
 
 COMPONENT = "tend"
+EVENT_CACHE_SIZE = 4096  # client-go's maxLruCacheEntries
+SIMILAR_LIMIT = 10  # client-go's defaultAggregateMaxEvents ...
+SIMILAR_WINDOW = timedelta(minutes=10)  # ... within defaultAggregateIntervalInSeconds
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,15 @@ class Kube:
     def __init__(self, api: k8s.ApiClient, *, instance: str = "tend") -> None:
         self.api = api
         self.instance = instance
+        # client-go's EventCorrelator (an LRU of 4096 each, as there): the Event posted per
+        # (object, type, reason, message), so an exact repeat bumps its count; and when each
+        # (object, type, reason) was seen, to combine similar ones past 10 in 10 minutes.
+        self._posted: collections.OrderedDict[tuple[str, ...], tuple[str, int]] = (
+            collections.OrderedDict()
+        )
+        self._similar: collections.OrderedDict[tuple[str, ...], list[datetime]] = (
+            collections.OrderedDict()
+        )
 
     @classmethod
     async def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Kube:
@@ -277,10 +290,47 @@ class Kube:
         message: str,
         now: datetime | None = None,
     ) -> Object:
-        """Record a core/v1 Event on `involved` (shown by `kubectl describe` and `get events`)."""
+        """Record a core/v1 Event on `involved` (shown by `kubectl describe` and `get events`).
+
+        Like client-go's recorder (tools/record/events_cache.go): an exact repeat bumps the
+        existing Event's `count` and `lastTimestamp`, so `kubectl get events` reads
+        "CrashLoop (x5 over 2m)"; past 10 similar Events (same object, type and reason,
+        other messages) within 10 minutes, they are combined into one whose message starts
+        "(combined from similar events): ". What this process has not posted itself (after
+        a restart, or an Event that expired) starts a new one.
+        """
         meta = involved.get("metadata") or {}
-        stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = now or datetime.now(UTC)
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         namespace = meta.get("namespace") or "default"
+        similar = (str(meta.get("uid") or f"{namespace}/{meta.get('name')}"), type_, reason)
+        seen = [t for t in self._similar.get(similar, []) if when - t < SIMILAR_WINDOW] + [when]
+        self._similar[similar] = seen[-SIMILAR_LIMIT - 1 :]
+        self._similar.move_to_end(similar)
+        if len(self._similar) > EVENT_CACHE_SIZE:
+            self._similar.popitem(last=False)
+        if len(seen) > SIMILAR_LIMIT:
+            message = f"(combined from similar events): {message}"
+            key: tuple[str, ...] = (*similar, "combined")
+        else:
+            key = (*similar, message)
+        posted = self._posted.get(key)
+        if posted is not None:
+            name, count = posted
+            patch = {"count": count + 1, "lastTimestamp": stamp, "message": message[:1024]}
+            try:
+                event = await self._call(
+                    "PATCH",
+                    KINDS["Event"].path(namespace, name),
+                    patch,
+                    content_type="application/merge-patch+json",
+                )
+            except KubeError as exc:
+                if not exc.not_found:
+                    raise
+            else:
+                self._remember(key, name, count + 1)
+                return event
         # Named like client-go's event recorder does: <object>.<hex unix nanoseconds>.
         event_name = f"{meta.get('name', 'tend')}.{time.time_ns():x}"
         event = {
@@ -305,4 +355,12 @@ class Kube:
             "lastTimestamp": stamp,
             "count": 1,
         }
-        return await self._call("POST", KINDS["Event"].path(namespace), event)
+        created = await self._call("POST", KINDS["Event"].path(namespace), event)
+        self._remember(key, event_name, 1)
+        return created
+
+    def _remember(self, key: tuple[str, ...], name: str, count: int) -> None:
+        self._posted[key] = (name, count)
+        self._posted.move_to_end(key)
+        while len(self._posted) > EVENT_CACHE_SIZE:
+            self._posted.popitem(last=False)

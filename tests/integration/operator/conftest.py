@@ -33,8 +33,8 @@ async def kube(kubeconfig: Path) -> AsyncIterator[Kube]:
 
 
 @pytest.fixture
-async def operator(kubeconfig: Path) -> AsyncIterator[Operator]:
-    op = Operator(kubeconfig)
+async def operator(kubeconfig: Path, cluster: SimCluster) -> AsyncIterator[Operator]:
+    op = Operator(kubeconfig, cluster)
     await op.start()
     yield op
     await op.stop()

@@ -43,7 +43,7 @@ async def test_an_unknown_receiver_is_invalid_like_tend_check_says(
     kubeconfig: Path, kube: Kube, cluster: SimCluster
 ) -> None:
     config = OperatorConfig(receivers=[{"name": "team-slack", "type": "slack"}])
-    operator = Operator(kubeconfig, config)
+    operator = Operator(kubeconfig, cluster, config)
     await operator.start()
     try:
         alerts = {"escalation": [{"afterFailures": 3, "receivers": ["team-slak"]}]}

@@ -30,7 +30,7 @@ WATCHED = {
 STREAM_PAUSED = re.compile(r"^Pausing the watch-stream for (\S+) ")
 
 
-def peer(kubeconfig: Path, priority: int) -> EmbeddedOperator:
+def peer(kubeconfig: Path, cluster: SimCluster, priority: int) -> EmbeddedOperator:
     return EmbeddedOperator(
         RunOptions(
             kubeconfig=kubeconfig,
@@ -39,6 +39,7 @@ def peer(kubeconfig: Path, priority: int) -> EmbeddedOperator:
             peering="tend",
             priority=priority,
             config=OperatorConfig(),
+            clock=cluster.clock.now,
         )
     )
 
@@ -53,7 +54,7 @@ async def test_only_the_higher_priority_operator_works_and_the_other_takes_over(
             cluster.register_crd(doc)
     peering = next(d for d in docs if d["kind"] == "ClusterKopfPeering")
     cluster.store.create(cluster.store.resource("clusterkopfpeerings", "kopf.dev"), peering)
-    active, standby = peer(kubeconfig, priority=100), peer(kubeconfig, priority=10)
+    active, standby = peer(kubeconfig, cluster, 100), peer(kubeconfig, cluster, 10)
     await active.start()
     await standby.start()
     try:

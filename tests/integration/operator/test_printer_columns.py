@@ -33,6 +33,6 @@ async def test_kubectl_get_msvc_shows_the_printer_columns(
     assert header.split() == ["NAME", "READY", "PHASE", "RESTARTS", "BLOCKED-BY", "AGE"]
     starts = [header.index(name) for name in header.split()]
     cells = [row[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
-    # Restarts stay empty until tend counts them; nothing blocks api.
-    assert cells[:5] == ["api", "True", "Running", "", ""]
+    # No restart counted; nothing blocks api.
+    assert cells[:5] == ["api", "True", "Running", "0", ""]
     assert cells[5], "the Age column is filled in"
