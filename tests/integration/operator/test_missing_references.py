@@ -32,22 +32,23 @@ async def test_a_missing_secret_holds_the_pods_not_the_deployment(
     await until(
         cluster, lambda: kube.get("Deployment", "default", "api"), "the Deployment, at once"
     )
-    waiting = await until(
+    await until(
         cluster,
         lambda: kube.list("Pod", "default"),
         "a pod waiting for its Secret",
         satisfied=lambda pods: (
-            waiting_reason(pods)
-            == (
-                "CreateContainerConfigError",
-                'secret "creds" not found',
-            )
+            waiting_reason(pods) == ("CreateContainerConfigError", 'secret "creds" not found')
         ),
     )
-    assert waiting
-    live = await kube.get("ManagedService", "default", "api")
-    assert condition(live, "Ready")["status"] == "False"
-    assert condition(live, "Ready")["reason"] != "InvalidSpec"
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Ready=False, ConfigError, from the pod",
+        satisfied=lambda b: condition(b, "Ready").get("reason") == "ConfigError",
+    )
+    assert live is not None and live["status"]["phase"] == "Degraded"
+    assert 'secret "creds" not found' in condition(live, "Ready")["message"]
+    assert live["status"]["restarts"]["total"] == 0  # not a restart: the budget is untouched
     await kube.create(
         {
             "apiVersion": "v1",
