@@ -23,6 +23,7 @@ __all__ = [
     "Condition",
     "CountedRuns",
     "Failure",
+    "Hold",
     "ManagedServiceStatus",
     "Restarts",
     "Workload",
@@ -68,8 +69,19 @@ class Workload(Model):
 class CountedRuns(Model):
     """How far one container's runs are counted, so that each restart counts once."""
 
+    container: str = Field(description="pod uid/container name.")
     restarts: int = Field(0, ge=0, description="Failures counted for this container.")
     last: str = Field("", description="finishedAt and containerID of the newest run counted.")
+
+
+class Hold(Model):
+    """An exhausted budget whose action (ScaleToZero, Rollback) holds until it is reset: by
+    a new generation of the spec, or a new value of the annotation tend.dev/reset-budget."""
+
+    action: str = Field(description="ScaleToZero or Rollback.")
+    since: datetime = Field(description="When the budget was exhausted.")
+    generation: int = Field(description="The spec's generation then.")
+    reset: str = Field("", description="The value of tend.dev/reset-budget then.")
 
 
 class Restarts(Model):
@@ -89,8 +101,12 @@ class Restarts(Model):
         max_length=10001,
         description="When the restarts within the window happened, newest first.",
     )
-    counted: dict[str, CountedRuns] | None = Field(
-        None, description="Per pod uid/container: how far its runs are counted."
+    counted: list[CountedRuns] | None = Field(
+        None, description="Per container of each pod: how far its runs are counted."
+    )
+    hold: Hold | None = Field(None, description="The exhausted budget's action, while it holds.")
+    reset_at: datetime | None = Field(
+        None, description="When the budget was last reset: earlier restarts do not count."
     )
 
 

@@ -361,3 +361,19 @@ def build_all(ms: ManagedService, config: OperatorConfig) -> list[Object]:
     _require_buildable(ms)
     objects = [_pdb(ms), _service(ms), _workload(ms, config)]
     return [obj for obj in objects if obj is not None]
+
+
+def scaled_to_zero(objects: list[Object]) -> list[Object]:
+    """The same objects with the workload stopped, like systemd's failed state: a Deployment
+    at 0 replicas, a Job suspended. Nothing else changes, and the desired-hash stays the
+    spec's, so lifting the hold rolls nothing out but the replicas."""
+    stopped = []
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "Job"):
+            obj = {**obj, "spec": {**obj["spec"]}}
+            if obj["kind"] == "Deployment":
+                obj["spec"]["replicas"] = 0
+            else:
+                obj["spec"]["suspend"] = True
+        stopped.append(obj)
+    return stopped

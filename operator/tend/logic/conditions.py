@@ -15,12 +15,13 @@ from tend.api import (
     Condition,
     ConditionStatus,
     ConditionType,
+    OnExhausted,
     Phase,
     Reason,
     WorkloadKind,
 )
 from tend.logic.observation import Observation
-from tend.logic.restarts import Problem
+from tend.logic.restarts import STOPPED, Problem
 from tend.logic.workload import WorkloadState
 
 
@@ -62,12 +63,18 @@ ConditionValue = tuple[bool, str, str]  # (status, reason, message) of one condi
 
 
 def compute_status(
-    obs: Observation, failing: Problem | None = None, exhausted: str | None = None
+    obs: Observation,
+    failing: Problem | None = None,
+    exhausted: str | None = None,
+    *,
+    held: str | None = None,
+    reset: str | None = None,
 ) -> tuple[Phase, list[Condition]]:
     """Phase and the five conditions (without timestamps) for one observation.
 
     `failing` is what keeps the pods from running (a crash loop, a pull or config error, an
-    unschedulable pod); `exhausted` the message of an exhausted restart budget.
+    unschedulable pod); `exhausted` the message of an exhausted restart budget, `held` the
+    action it holds the service in (ScaleToZero), `reset` why a hold ended just now.
     """
     wl = obs.workload
     blocked = list(obs.blocked_by)
@@ -91,7 +98,11 @@ def compute_status(
         return phase, conditions
 
     budget: ConditionValue = (
-        (True, Reason.RESTART_BUDGET_EXHAUSTED.value, exhausted) if exhausted else ok
+        (True, Reason.RESTART_BUDGET_EXHAUSTED.value, exhausted)
+        if exhausted
+        else (False, Reason.RECONCILED.value, f"restart budget reset: {reset}")
+        if reset
+        else ok
     )
 
     rolling = Reason.ROLLOUT_IN_PROGRESS.value
@@ -104,6 +115,9 @@ def compute_status(
             return status(Phase.FAILED, (False, reason, message), (False, reason, message))
         degraded = (True, reason, message)
         return status(Phase.DEGRADED, (False, reason, message), (False, reason, message), degraded)
+    if held == OnExhausted.SCALE_TO_ZERO:
+        stopped = (False, Reason.SCALED_TO_ZERO.value, STOPPED)
+        return status(Phase.FAILED, stopped, stopped, (True, *stopped[1:]))
     if wl is None:
         if blocked:
             waiting = (False, deps_reason, deps_message)

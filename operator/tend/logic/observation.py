@@ -26,3 +26,4 @@ class Observation:
     actions: Sequence[Action] = ()  # the writes this reconcile made
     pods: Sequence[PodView] = ()  # the service's pods, as the informer holds them
     restart_settings: RestartSettings | None = None  # None: the spec could not be read
+    reset: str = ""  # the value of tend.dev/reset-budget

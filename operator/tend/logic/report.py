@@ -23,12 +23,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tend.api import AlertState, ManagedServiceStatus, Reason
+from tend.api import AlertState, ManagedServiceStatus, OnExhausted, Reason
 from tend.logic.conditions import compute_status, merge_conditions
 from tend.logic.events import NORMAL, WARNING, Event, transitions
 from tend.logic.observation import Observation
 from tend.logic.plan import WORKLOAD_KINDS, Action
-from tend.logic.restarts import Accounting, RestartSettings, account
+from tend.logic.restarts import STOPPED, Accounting, RestartSettings, account
 
 # The status fields tend writes; anything else in status (none today) is left alone.
 Patch = dict[str, Any]
@@ -67,12 +67,20 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
             seen.pods,
             seen.restart_settings,
             now,
+            generation=seen.generation,
+            reset=seen.reset,
         )
         if seen.restart_settings is not None
         else None
     )
     exhausted = _exhausted_message(counted, seen.restart_settings)
-    phase, conditions = compute_status(seen, counted.problem if counted else None, exhausted)
+    phase, conditions = compute_status(
+        seen,
+        counted.problem if counted else None,
+        exhausted,
+        held=counted.held if counted else None,
+        reset=counted.reset if counted else None,
+    )
     merged = merge_conditions(
         old.conditions if old else None, conditions, generation=seen.generation, now=now
     )
@@ -91,6 +99,11 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
             Event(WARNING, f.reason, f"container {f.container} of pod {f.pod}: {f.message}")
             for f in counted.new
         ]
+        if counted.newly_held and counted.held == OnExhausted.SCALE_TO_ZERO:
+            events.append(Event(WARNING, Reason.SCALED_TO_ZERO.value, STOPPED))
+        if counted.reset:
+            reset = f"restart budget reset: {counted.reset}"
+            events.append(Event(NORMAL, Reason.RESTART_BUDGET_EXHAUSTED.value, reset))
     # Alerts are suppressed in favour of the root cause only while our own workload runs:
     # a service that never started is blocked, not failing, and has nothing to page about.
     running = seen.workload is not None and seen.workload.ready
@@ -100,7 +113,7 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
         patch["alert"] = alert
     events += alert_events
     recheck = counted.recheck_in if counted else None
-    if patch == {key: previous.get(key) for key in patch}:
+    if _pruned(patch) == _pruned({key: previous.get(key) for key in patch}):
         return Report(events=action_events(seen.actions), recheck_in=recheck)
     events += transitions(old, merged, already={e.reason for e in events})
     return Report(status=patch, events=events, recheck_in=recheck)
@@ -112,7 +125,7 @@ def _exhausted_message(counted: Accounting | None, settings: RestartSettings | N
     window = counted.restarts.get("inWindow", 0)
     return (
         f"{window} restarts within {_duration(settings.window)} (maxRestarts "
-        f"{settings.max_restarts}); onExhausted: Alert"
+        f"{settings.max_restarts}); onExhausted: {counted.held or 'Alert'}"
     )
 
 
@@ -121,6 +134,16 @@ def _duration(seconds: float) -> str:
     if minutes and not rest:
         return f"{minutes}m"
     return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
+
+
+def _pruned(value: Any) -> Any:
+    """`value` without the None entries of its mappings: how the API server stores a merge
+    patch (a null removes the key), so a patch and the status it wrote compare equal."""
+    if isinstance(value, Mapping):
+        return {k: _pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
 
 
 def action_events(actions: Sequence[Action]) -> list[Event]:

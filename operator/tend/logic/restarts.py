@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tend.api import Policy, Reason
+from tend.api import OnExhausted, Policy, Reason
 from tend.api.config import OperatorConfig
 from tend.api.resource import ManagedService
 from tend.api.units import parse_duration
@@ -58,6 +58,7 @@ class RestartSettings:
     min_uptime: float  # seconds
     restarts_on_success: bool = True  # policy Always: a run that exits 0 is restarted too
     probe_kills: bool = False  # a liveness or startup probe may kill the container
+    on_exhausted: str = OnExhausted.ALERT.value
 
 
 def settings_for(ms: ManagedService, config: OperatorConfig) -> RestartSettings:
@@ -70,7 +71,39 @@ def settings_for(ms: ManagedService, config: OperatorConfig) -> RestartSettings:
         min_uptime=parse_duration(policy.min_uptime or budget.min_uptime),
         restarts_on_success=policy.policy == Policy.ALWAYS,
         probe_kills=probes is not None and (probes.liveness or probes.startup) is not None,
+        on_exhausted=str(policy.on_exhausted),
     )
+
+
+RESET_ANNOTATION = "tend.dev/reset-budget"
+STOPPED = (
+    "stopped (scaled to zero) because the restart budget is exhausted; change the spec or set "
+    "a new value of the annotation tend.dev/reset-budget to start it again"
+)
+
+
+def reset_token(ms: ManagedService) -> str:
+    """The value of tend.dev/reset-budget: any new value resets the budget (it is compared,
+    never parsed, so nothing written there can be wrong)."""
+    return (ms.metadata.annotations or {}).get(RESET_ANNOTATION, "")
+
+
+def reset_reason(hold: Mapping[str, Any], generation: int, token: str) -> str | None:
+    """Why a holding action ends now, or None while it holds."""
+    if int(hold.get("generation") or 0) != generation:
+        return f"the spec changed (generation {generation})"
+    if str(hold.get("reset") or "") != token:
+        return f"{RESET_ANNOTATION} was set to {token!r}"
+    return None
+
+
+def holding(previous: Mapping[str, Any] | None, generation: int, token: str) -> str | None:
+    """The action an exhausted budget holds the service in (ScaleToZero, Rollback), if it
+    still holds: for the builders, before anything is written."""
+    hold = (previous or {}).get("hold")
+    if not hold or reset_reason(hold, generation, token) is not None:
+        return None
+    return str(hold.get("action") or "")
 
 
 @dataclass(frozen=True)
@@ -111,12 +144,15 @@ class Problem:
 class Accounting:
     """The outcome of counting one reconcile's view of the pods."""
 
-    restarts: dict[str, Any]  # status.restarts as it is to be written
+    restarts: dict[str, Any]  # status.restarts as it is to be written (None: remove the key)
     recent_failures: list[dict[str, Any]]  # status.recentFailures, newest first
     new: list[Failure] = field(default_factory=list)  # counted now, oldest first
     problem: Problem | None = None
     exhausted: bool = False
     recheck_in: float | None = None  # seconds until time alone changes the verdict
+    held: str | None = None  # ScaleToZero or Rollback, while the exhausted budget holds
+    newly_held: bool = False  # it started holding in this reconcile
+    reset: str | None = None  # why a hold ended in this reconcile
 
 
 def _seconds(value: float) -> str:
@@ -270,15 +306,27 @@ def account(
     pods: Sequence[PodView],
     settings: RestartSettings,
     now: datetime,
+    *,
+    generation: int = 0,
+    reset: str = "",
 ) -> Accounting:
-    """Count what is new in `pods` since `previous` (the status.restarts written last)."""
+    """Count what is new in `pods` since `previous` (the status.restarts written last).
+
+    `generation` and `reset` (the spec's generation, the tend.dev/reset-budget value) end a
+    hold: the window and the consecutive count start again, and the action is lifted.
+    """
     previous = previous or {}
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    new, marks = _count(pods, previous.get("counted") or {}, settings, stamp)
+    counted = {str(m.get("container")): m for m in previous.get("counted") or []}
+    new, marks = _count(pods, counted, settings, stamp)
     cutoff = now - timedelta(seconds=settings.window)
+    hold = previous.get("hold")
+    lifted = reset_reason(hold, generation, reset) if hold else None
+    reset_at = stamp if lifted else previous.get("resetAt")
+    since = max(cutoff, parse_time(reset_at) or cutoff)  # a reset forgets what came before
     times = [f.time for f in reversed(new)] + list(previous.get("recent") or [])
-    recent = [t for t in times if (parse_time(t) or now) > cutoff][: settings.max_restarts + 1]
-    consecutive = _consecutive(int(previous.get("consecutive") or 0), new)
+    recent = [t for t in times if (parse_time(t) or now) > since][: settings.max_restarts + 1]
+    consecutive = _consecutive(0 if lifted else int(previous.get("consecutive") or 0), new)
     healthy = _healthy_for(pods, now)
     recheck: list[float] = []
     if healthy is not None:
@@ -289,7 +337,18 @@ def account(
     if recent:
         oldest = parse_time(recent[-1]) or now
         recheck.append((oldest + timedelta(seconds=settings.window) - now).total_seconds())
-    exhausted = len(recent) > settings.max_restarts
+    over = len(recent) > settings.max_restarts
+    if lifted:
+        hold = None
+    newly_held = hold is None and over and settings.on_exhausted != OnExhausted.ALERT
+    if newly_held:
+        hold = {
+            "action": settings.on_exhausted,
+            "since": stamp,
+            "generation": generation,
+            "reset": reset,
+        }
+    exhausted = over or hold is not None
     last = new[-1] if new else None
     restarts: dict[str, Any] = {
         "total": int(previous.get("total") or 0) + len(new),
@@ -300,9 +359,10 @@ def account(
         "lastExitCode": last.exit_code if last else previous.get("lastExitCode"),
         "lastTime": last.time if last else previous.get("lastTime"),
         "recent": recent or None,
-        "counted": marks or None,
-    }
-    restarts = {k: v for k, v in restarts.items() if v is not None}
+        "counted": [{"container": key, **mark} for key, mark in sorted(marks.items())] or None,
+        "hold": hold,
+        "resetAt": reset_at,
+    }  # None removes a key: status is merge-patched
     failures = [f.to_api() for f in reversed(new)] + [dict(f) for f in previous_failures or []]
     return Accounting(
         restarts=restarts,
@@ -310,5 +370,9 @@ def account(
         new=new,
         problem=problem_of(pods, settings),
         exhausted=exhausted,
-        recheck_in=max(0.0, min(recheck)) if recheck else None,
+        # A new hold changes what is built: reconcile again at once to carry it out.
+        recheck_in=0.0 if newly_held else (max(0.0, min(recheck)) if recheck else None),
+        held=str(hold["action"]) if hold else None,
+        newly_held=newly_held,
+        reset=lifted,
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tend.api import ManagedService, validation
+from tend.api import ManagedService, OnExhausted, validation
 from tend.api.config import OperatorConfig
 from tend.api.validation import format_errors
 from tend.logic import builders
@@ -42,7 +42,7 @@ from tend.logic.plan import (
 )
 from tend.logic.readiness import readiness
 from tend.logic.report import Report, report
-from tend.logic.restarts import settings_for
+from tend.logic.restarts import holding, reset_token, settings_for
 from tend.logic.workload import current_workload
 from tend.runtime import metrics
 from tend.runtime.informer import Informer, key_of
@@ -220,8 +220,13 @@ class Controller:
         result = Plan()
         desired: list[Object] = []
         done: list[Action] = []
+        status = body.get("status") or {}
+        reset = reset_token(ms)
+        held = holding(status.get("restarts"), generation, reset)
         if not problems:
             desired = builders.build_all(ms, self.config)
+            if held == OnExhausted.SCALE_TO_ZERO:
+                desired = builders.scaled_to_zero(desired)
             for _ in range(MAX_PASSES):
                 live = await self._live(ms)
                 result = plan(ms, desired, live, dependencies_ready=not blocked)
@@ -246,9 +251,12 @@ class Controller:
             actions=done,
             pods=self.cache.pods_of(key),
             restart_settings=settings_for(ms, self.config),
+            reset=reset,
         )
         said = report(body.get("status"), seen, now=now)
-        if said.recheck_in is not None:
+        if said.recheck_in == 0:
+            self.queue.add(key)  # what to build changed (a hold began): carry it out now
+        elif said.recheck_in is not None:
             # Time alone will change the verdict (a restart leaves the window, a run reaches
             # minUptime): look again then. (+1s: status times have second precision.)
             self.queue.add_after(key, said.recheck_in + 1.0)

@@ -8,12 +8,13 @@ intermediate status is missed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from harness import Operator, condition, events_for, managed_service
 from waiting import until
 
-from tend.runtime.kube import Kube
+from tend.runtime.kube import Kube, KubeError
 from tend_sim import SimCluster
 from tend_sim.watch import Watch
 
@@ -28,6 +29,21 @@ def statuses(watch: Watch, name: str) -> list[dict[str, Any]]:
         if event.obj["metadata"]["name"] == name:
             seen.append(event.obj.get("status") or {})
     return seen
+
+
+async def edit(kube: Kube, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the ManagedService like `kubectl edit`: read, change, replace; again on 409."""
+    for _ in range(20):
+        body = await kube.get("ManagedService", "default", name)
+        assert body is not None
+        change(body)
+        try:
+            await kube.replace(body)
+            return
+        except KubeError as exc:
+            if not exc.conflict:
+                raise
+    raise AssertionError(f"{name} kept changing under the edit")
 
 
 def exhausted(body: dict[str, Any] | None) -> bool:
@@ -242,3 +258,84 @@ async def test_a_job_that_never_restarts_counts_each_failed_pod(
     assert len(failed_pods) == 3  # backoffLimit 2 follows maxRestarts: three tries
     assert live["status"]["restarts"]["total"] == 3
     assert live["status"]["restarts"]["lastReason"] == "CrashLoop"  # 1s < minUptime
+
+
+async def test_scale_to_zero_stops_the_service_until_reset_or_a_new_generation(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
+    store = cluster.store
+    deployments = store.watch_from_now(store.resource("deployments", "apps"))
+    policy = {**BUDGET, "maxRestarts": 1, "onExhausted": "ScaleToZero"}
+    await kube.create(managed_service("api", image="sim/crash:1s-3", restartPolicy=policy))
+
+    def held(reset: str) -> Callable[[dict[str, Any] | None], bool]:
+        def check(body: dict[str, Any] | None) -> bool:
+            status = (body or {}).get("status") or {}
+            hold = (status.get("restarts") or {}).get("hold") or {}
+            return (
+                status.get("phase") == "Failed"
+                and condition(body, "Ready").get("reason") == "ScaledToZero"
+                and hold.get("reset") == reset
+            )
+
+        return check
+
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "phase Failed, Ready=False ScaledToZero",
+        satisfied=held(""),
+        deadline=60,
+    )
+    assert live is not None and exhausted(live)
+    assert "tend.dev/reset-budget" in condition(live, "Ready")["message"]
+    await until(
+        cluster,
+        lambda: kube.get("Deployment", "default", "api"),
+        "the Deployment at 0 replicas",
+        satisfied=lambda d: d is not None and d["spec"]["replicas"] == 0,
+    )
+    assert [e["reason"] for e in await events_for(kube, "api")].count("ScaledToZero") == 1
+
+    # A new value of the reset annotation starts it again with a whole budget; it still
+    # crashes, so it is stopped again, under the new value.
+    def annotate(body: dict[str, Any]) -> None:
+        body["metadata"].setdefault("annotations", {})["tend.dev/reset-budget"] = "1"
+
+    await edit(kube, "api", annotate)
+    again = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "started again, then stopped again",
+        satisfied=held("1"),
+        deadline=60,
+    )
+    replicas = []
+    while deployments.pending():
+        _, event = deployments._pending.popleft()
+        if event.obj["metadata"]["name"] == "api":
+            replicas.append(event.obj["spec"]["replicas"])
+    deployments.close()
+    changes = [n for i, n in enumerate(replicas) if i == 0 or n != replicas[i - 1]]
+    assert changes[:4] == [1, 0, 1, 0], replicas
+    assert again is not None
+    await edit(kube, "api", lambda body: body["spec"].update(image="example/app:2"))
+    fixed = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Ready again at the new generation",
+        satisfied=lambda b: (
+            condition(b, "Ready").get("status") == "True"
+            and (b or {}).get("status", {}).get("observedGeneration") == b["metadata"]["generation"]
+        ),
+        deadline=60,
+    )
+    assert fixed is not None and fixed["status"]["phase"] == "Running"
+    assert not exhausted(fixed)
+    resets = [
+        e["message"]
+        for e in await events_for(kube, "api")
+        if e["reason"] == "RestartBudgetExhausted" and e["type"] == "Normal"
+    ]
+    assert "restart budget reset: tend.dev/reset-budget was set to '1'" in resets
+    assert "restart budget reset: the spec changed (generation 2)" in resets
