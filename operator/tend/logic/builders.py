@@ -377,3 +377,66 @@ def scaled_to_zero(objects: list[Object]) -> list[Object]:
                 obj["spec"]["suspend"] = True
         stopped.append(obj)
     return stopped
+
+
+# --- the last Ready template (onExhausted: Rollback) -------------------------------------------
+
+# Recorded on the Deployment when the service is Ready at a generation, so a Rollback can
+# restore it: the ManagedService itself only holds the current spec.
+LAST_READY_TEMPLATE_ANNOTATION = "tend.dev/last-ready-template"
+LAST_READY_GENERATION_ANNOTATION = "tend.dev/last-ready-generation"
+
+
+def _template_json(deployment: Mapping[str, Any]) -> str:
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def last_ready(live: Mapping[str, Any] | None) -> tuple[str, int] | None:
+    """(the recorded pod template as JSON, its generation) on a live Deployment, if any."""
+    annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
+    template = annotations.get(LAST_READY_TEMPLATE_ANNOTATION)
+    if not template:
+        return None
+    try:
+        return template, int(annotations.get(LAST_READY_GENERATION_ANNOTATION) or 0)
+    except ValueError:
+        return template, 0
+
+
+def _with_deployment(objects: list[Object], change: Any) -> list[Object]:
+    return [change(obj) if obj["kind"] == "Deployment" else obj for obj in objects]
+
+
+def recording_ready(objects: list[Object], generation: int) -> list[Object]:
+    """The objects with the Deployment's template recorded as the last one that was Ready
+    (annotations only: the desired-hash, and so the pods, stay as they are)."""
+
+    def record(obj: Object) -> Object:
+        metadata = {**obj["metadata"]}
+        metadata["annotations"] = {
+            **(metadata.get("annotations") or {}),
+            LAST_READY_TEMPLATE_ANNOTATION: _template_json(obj),
+            LAST_READY_GENERATION_ANNOTATION: str(generation),
+        }
+        return {**obj, "metadata": metadata}
+
+    return _with_deployment(objects, record)
+
+
+def rolled_back(objects: list[Object], template: str) -> list[Object]:
+    """The objects with the Deployment running `template` (a recorded last Ready template)
+    instead of the spec's; its desired-hash is that of what it runs."""
+
+    def restore(obj: Object) -> Object:
+        spec = {**obj["spec"], "template": json.loads(template)}
+        metadata = {**obj["metadata"]}
+        annotations = {
+            k: v for k, v in (metadata.get("annotations") or {}).items()
+            if k != DESIRED_HASH_ANNOTATION
+        }  # fmt: skip
+        body = {**obj, "metadata": {**metadata, "annotations": annotations}, "spec": spec}
+        annotations[DESIRED_HASH_ANNOTATION] = desired_hash(body)
+        return body
+
+    return _with_deployment(objects, restore)

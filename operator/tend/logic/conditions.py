@@ -21,7 +21,7 @@ from tend.api import (
     WorkloadKind,
 )
 from tend.logic.observation import Observation
-from tend.logic.restarts import STOPPED, Problem
+from tend.logic.restarts import Problem
 from tend.logic.workload import WorkloadState
 
 
@@ -68,6 +68,7 @@ def compute_status(
     exhausted: str | None = None,
     *,
     held: str | None = None,
+    held_message: str | None = None,
     reset: str | None = None,
 ) -> tuple[Phase, list[Condition]]:
     """Phase and the five conditions (without timestamps) for one observation.
@@ -116,8 +117,17 @@ def compute_status(
         degraded = (True, reason, message)
         return status(Phase.DEGRADED, (False, reason, message), (False, reason, message), degraded)
     if held == OnExhausted.SCALE_TO_ZERO:
-        stopped = (False, Reason.SCALED_TO_ZERO.value, STOPPED)
+        stopped = (False, Reason.SCALED_TO_ZERO.value, held_message or "")
         return status(Phase.FAILED, stopped, stopped, (True, *stopped[1:]))
+    if held == OnExhausted.ROLLBACK and wl is not None:
+        # The last Ready template runs, not the spec's generation: never Ready at it.
+        back = (False, Reason.ROLLED_BACK.value, held_message or "")
+        moving = (
+            (False, Reason.RECONCILED.value, wl.message)
+            if wl.ready
+            else (True, rolling, wl.message)
+        )
+        return status(Phase.DEGRADED, back, moving, (True, *back[1:]))
     if wl is None:
         if blocked:
             waiting = (False, deps_reason, deps_message)

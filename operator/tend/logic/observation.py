@@ -27,3 +27,4 @@ class Observation:
     pods: Sequence[PodView] = ()  # the service's pods, as the informer holds them
     restart_settings: RestartSettings | None = None  # None: the spec could not be read
     reset: str = ""  # the value of tend.dev/reset-budget
+    last_ready_generation: int | None = None  # whose template a Rollback restores

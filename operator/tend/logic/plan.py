@@ -15,7 +15,11 @@ from enum import StrEnum
 from typing import Any
 
 from tend.api import ManagedService
-from tend.logic.builders import DESIRED_HASH_ANNOTATION
+from tend.logic.builders import (
+    DESIRED_HASH_ANNOTATION,
+    LAST_READY_GENERATION_ANNOTATION,
+    LAST_READY_TEMPLATE_ANNOTATION,
+)
 from tend.logic.ownership import Ownership, ownership
 
 Object = dict[str, Any]
@@ -24,6 +28,9 @@ Object = dict[str, Any]
 # Service and PodDisruptionBudget exist when the first pod starts).
 OWNED_KINDS = ("PodDisruptionBudget", "Service", "Deployment", "Job")
 WORKLOAD_KINDS = ("Deployment", "Job")
+
+# Annotations tend writes on a workload besides its desired state.
+RECORDED = (LAST_READY_TEMPLATE_ANNOTATION, LAST_READY_GENERATION_ANNOTATION)
 
 # Fields of a live Service the API server allocates; a replace must carry them over.
 _SERVICE_ALLOCATED = ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy")
@@ -72,6 +79,10 @@ def drifted(desired: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
     """
     if _hash(desired) != _hash(live):
         return True
+    wanted = (desired.get("metadata") or {}).get("annotations") or {}
+    present = (live.get("metadata") or {}).get("annotations") or {}
+    if any(present.get(key) != wanted[key] for key in RECORDED if key in wanted):
+        return True  # a last Ready template to record
     want, have = desired.get("spec") or {}, live.get("spec") or {}
     if "replicas" in want and want.get("replicas") != have.get("replicas"):
         return True

@@ -79,6 +79,7 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
         counted.problem if counted else None,
         exhausted,
         held=counted.held if counted else None,
+        held_message=_held_message(seen, counted),
         reset=counted.reset if counted else None,
     )
     merged = merge_conditions(
@@ -101,6 +102,9 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
         ]
         if counted.newly_held and counted.held == OnExhausted.SCALE_TO_ZERO:
             events.append(Event(WARNING, Reason.SCALED_TO_ZERO.value, STOPPED))
+        if counted.newly_held and counted.held == OnExhausted.ROLLBACK:
+            message = _held_message(seen, counted) or ""
+            events.append(Event(WARNING, Reason.ROLLED_BACK.value, message))
         if counted.reset:
             reset = f"restart budget reset: {counted.reset}"
             events.append(Event(NORMAL, Reason.RESTART_BUDGET_EXHAUSTED.value, reset))
@@ -123,9 +127,22 @@ def _exhausted_message(counted: Accounting | None, settings: RestartSettings | N
     if counted is None or settings is None or not counted.exhausted:
         return None
     window = counted.restarts.get("inWindow", 0)
+    fallback = f" ({settings.fallback})" if settings.fallback else ""
     return (
         f"{window} restarts within {_duration(settings.window)} (maxRestarts "
-        f"{settings.max_restarts}); onExhausted: {counted.held or 'Alert'}"
+        f"{settings.max_restarts}); onExhausted: {counted.held or 'Alert'}{fallback}"
+    )
+
+
+def _held_message(seen: Observation, counted: Accounting | None) -> str | None:
+    if counted is None or counted.held is None:
+        return None
+    if counted.held == OnExhausted.SCALE_TO_ZERO:
+        return STOPPED
+    return (
+        f"rolled back to the template of generation {seen.last_ready_generation}, the last "
+        f"that was Ready, because the restart budget is exhausted; generation {seen.generation} "
+        "does not run (change the spec or set a new value of tend.dev/reset-budget to try it again)"
     )
 
 

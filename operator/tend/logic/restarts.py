@@ -59,6 +59,7 @@ class RestartSettings:
     restarts_on_success: bool = True  # policy Always: a run that exits 0 is restarted too
     probe_kills: bool = False  # a liveness or startup probe may kill the container
     on_exhausted: str = OnExhausted.ALERT.value
+    fallback: str = ""  # why the spec's onExhausted cannot be carried out, if it cannot
 
 
 def settings_for(ms: ManagedService, config: OperatorConfig) -> RestartSettings:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +54,7 @@ log = logging.getLogger("tend.controller")
 Object = dict[str, Any]
 
 MANAGED_BY_SELECTOR = f"app.kubernetes.io/managed-by={builders.MANAGED_BY}"
+NO_ROLLBACK = "no template of this service was ever Ready to roll back to: alerting only"
 # Plan-and-write passes in one reconcile before giving up to the queue's back-off.
 MAX_PASSES = 3
 
@@ -223,10 +224,22 @@ class Controller:
         status = body.get("status") or {}
         reset = reset_token(ms)
         held = holding(status.get("restarts"), generation, reset)
+        settings = settings_for(ms, self.config)
+        deployment = self.cache.owned_object("Deployment", ms.key)
+        recorded = builders.last_ready(deployment) if deployment else None
+        if settings.on_exhausted == OnExhausted.ROLLBACK and recorded is None:
+            settings = replace(settings, on_exhausted=OnExhausted.ALERT.value, fallback=NO_ROLLBACK)
         if not problems:
             desired = builders.build_all(ms, self.config)
             if held == OnExhausted.SCALE_TO_ZERO:
                 desired = builders.scaled_to_zero(desired)
+            elif held == OnExhausted.ROLLBACK and recorded is not None:
+                desired = builders.rolled_back(desired, recorded[0])
+            elif ms.spec.restart_policy.on_exhausted == OnExhausted.ROLLBACK:
+                workloads = {kind: self.cache.owned_object(kind, ms.key) for kind in WORKLOAD_KINDS}
+                running = current_workload(ms, desired, workloads)
+                if running is not None and running.ready:
+                    desired = builders.recording_ready(desired, generation)
             for _ in range(MAX_PASSES):
                 live = await self._live(ms)
                 result = plan(ms, desired, live, dependencies_ready=not blocked)
@@ -250,8 +263,9 @@ class Controller:
             root_cause=root_cause(blocked, self.cache.service),
             actions=done,
             pods=self.cache.pods_of(key),
-            restart_settings=settings_for(ms, self.config),
+            restart_settings=settings,
             reset=reset,
+            last_ready_generation=recorded[1] if recorded else None,
         )
         said = report(body.get("status"), seen, now=now)
         if said.recheck_in == 0:

@@ -339,3 +339,77 @@ async def test_scale_to_zero_stops_the_service_until_reset_or_a_new_generation(
     ]
     assert "restart budget reset: tend.dev/reset-budget was set to '1'" in resets
     assert "restart budget reset: the spec changed (generation 2)" in resets
+
+
+async def test_rollback_restores_the_last_ready_template_after_a_bad_image(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
+    policy = {**BUDGET, "maxRestarts": 1, "onExhausted": "Rollback"}
+    await kube.create(managed_service("api", image="example/app:1", restartPolicy=policy))
+
+    def recorded(deployment: dict[str, Any] | None) -> bool:
+        annotations = (deployment or {}).get("metadata", {}).get("annotations") or {}
+        return annotations.get("tend.dev/last-ready-generation") == "1"
+
+    await until(
+        cluster,
+        lambda: kube.get("Deployment", "default", "api"),
+        "generation 1's template recorded as the last Ready one",
+        satisfied=recorded,
+        deadline=30,
+    )
+    await edit(kube, "api", lambda body: body["spec"].update(image="sim/crash:1s-3"))
+
+    def image(deployment: dict[str, Any] | None) -> str:
+        return str((deployment or {})["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    await until(
+        cluster,
+        lambda: kube.get("Deployment", "default", "api"),
+        "the Deployment rolling out generation 2's image",
+        satisfied=lambda d: image(d) == "sim/crash:1s-3",
+    )
+    await until(
+        cluster,
+        lambda: kube.get("Deployment", "default", "api"),
+        "the Deployment rolled back to generation 1's image",
+        satisfied=lambda d: image(d) == "example/app:1",
+        deadline=60,
+    )
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Ready=False RolledBack, with the old template rolled out",
+        satisfied=lambda b: (
+            condition(b, "Ready").get("reason") == "RolledBack"
+            and condition(b, "Progressing").get("status") == "False"
+        ),
+        deadline=60,
+    )
+    assert live is not None
+    assert live["status"]["phase"] == "Degraded"
+    assert live["metadata"]["generation"] == 2
+    message = condition(live, "Ready")["message"]
+    assert "generation 1" in message and "generation 2 does not run" in message
+    deployment = await kube.get("Deployment", "default", "api")
+    assert deployment is not None
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "example/app:1"
+    assert [e["reason"] for e in await events_for(kube, "api")].count("RolledBack") == 1
+
+
+async def test_rollback_without_a_ready_template_falls_back_to_alert(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
+    policy = {**BUDGET, "maxRestarts": 1, "onExhausted": "Rollback"}
+    await kube.create(managed_service("api", image="sim/crash:1s-3", restartPolicy=policy))
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "RestartBudgetExhausted=True",
+        satisfied=exhausted,
+        deadline=60,
+    )
+    message = condition(live, "RestartBudgetExhausted")["message"]
+    assert "onExhausted: Alert (no template of this service was ever Ready" in message
+    assert condition(live, "Ready")["reason"] == "CrashLoop"
+    assert "hold" not in live["status"]["restarts"]
