@@ -127,3 +127,26 @@ async def test_a_status_write_answer_older_than_the_cache_is_not_stored() -> Non
     ours = {**newer, "metadata": {**newer["metadata"], "resourceVersion": "8"}}
     c.cache.store_service({**ours, "spec": {"image": "app:1"}})
     assert c.cache.services["default", "api"]["spec"] == {"image": "app:2"}
+
+
+async def test_a_spec_changed_under_a_status_write_is_reconciled_again() -> None:
+    """The answer to our status write can carry a newer spec than the reconcile read; the
+    watch event for that spec may then arrive older than the cache and be ignored."""
+    from datetime import UTC, datetime
+
+    from tend.logic.report import Report
+
+    seen = {"metadata": {"name": "api", "namespace": "default", "uid": "ms-1", "generation": 1}}
+    newer = {**seen, "metadata": {**seen["metadata"], "generation": 2, "resourceVersion": "9"}}
+
+    class Answering:
+        async def patch_status(self, *_: Any) -> dict[str, Any]:
+            return newer
+
+    c = Controller(cast(Kube, Answering()), OperatorConfig())
+    await c._carry_out(seen, Report(status={"phase": "Running"}), datetime.now(UTC))
+    assert await drain(c) == [("default", "api")]
+    c.observe_managed_service(
+        "MODIFIED", {**newer, "metadata": {**newer["metadata"], "resourceVersion": "8"}}
+    )
+    assert c.cache.services["default", "api"]["metadata"]["generation"] == 2

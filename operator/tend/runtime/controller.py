@@ -45,7 +45,7 @@ from tend.logic.report import Report, report
 from tend.logic.restarts import holding, reset_token, settings_for
 from tend.logic.workload import current_workload
 from tend.runtime import metrics
-from tend.runtime.informer import Informer, key_of
+from tend.runtime.informer import Informer, key_of, spec_changed
 from tend.runtime.kube import Kube, KubeError
 from tend.runtime.workqueue import WorkQueue
 
@@ -353,6 +353,10 @@ class Controller:
         # The watch event for this write will then look unchanged: wake dependents here.
         if self.cache.store_service(updated) != readiness(updated):
             self._wake(self.graph.dependents(Ref(MANAGED_SERVICE, namespace, name)))
+        if spec_changed(body, updated):
+            # The spec changed while we reconciled the old one, and the watch event that says
+            # so may arrive after this answer, older than it and so ignored: look again now.
+            self.queue.add((namespace, name))
 
 
 def _dependencies(body: Mapping[str, Any]) -> list[Any]:

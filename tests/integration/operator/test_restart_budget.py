@@ -310,6 +310,12 @@ async def test_scale_to_zero_stops_the_service_until_reset_or_a_new_generation(
         satisfied=held("1"),
         deadline=60,
     )
+    await until(
+        cluster,
+        lambda: kube.get("Deployment", "default", "api"),
+        "the Deployment at 0 replicas again",
+        satisfied=lambda d: d is not None and d["spec"]["replicas"] == 0,
+    )
     replicas = []
     while deployments.pending():
         _, event = deployments._pending.popleft()
