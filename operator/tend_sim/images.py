@@ -61,6 +61,7 @@ class RunPlan:
     exit_reason: str = "Completed"
     unready_at: float | None = None
     hang_at: float | None = None
+    last_line: str = ""  # the last line the application logs before it exits
 
     def ready(self, elapsed: float) -> bool:
         """Would the application answer a readiness check now?"""
@@ -109,12 +110,16 @@ class Script:
                     exit_at=self.after,
                     exit_code=self.exit_code,
                     exit_reason=_exit_reason(self.exit_code),
+                    last_line=f"fatal: sim/crash exits with code {self.exit_code}",
                 )
             case Behaviour.COMPLETE:
                 return RunPlan(
                     exit_at=self.after,
                     exit_code=self.exit_code,
                     exit_reason=_exit_reason(self.exit_code),
+                    last_line=f"error: sim/complete exits with code {self.exit_code}"
+                    if self.exit_code
+                    else "",
                 )
             case Behaviour.OOM:
                 return RunPlan(exit_at=self.after, exit_code=137, exit_reason="OOMKilled")

@@ -326,6 +326,8 @@ class ContainerSim:
         self.image: str = spec.get("image", "")
         self.pull_policy: str = spec.get("imagePullPolicy") or default_pull_policy(self.image)
         self.env_spec: dict[str, Any] = {k: spec[k] for k in ("env", "envFrom") if k in spec}
+        # FallbackToLogsOnError: a failed run's termination message is the tail of its log.
+        self.log_on_error = spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
         self.config_error = ""  # the last CreateContainerConfigError, until a start succeeds
         self.field_path = f"spec.containers{{{self.name}}}"
         self.startup = ProbeSpec.from_k8s(spec.get("startupProbe"))
@@ -661,17 +663,17 @@ class ContainerSim:
             assert run is not None
             status["state"] = {"running": {"startedAt": to_time(run.started_at)}}
             if previous:
-                status["lastState"] = {"terminated": _terminated(previous, to_time)}
+                status["lastState"] = {"terminated": self._terminated(previous, to_time)}
         elif self.phase in WAITING_PHASES or (self.phase is Phase.PULLING and self.config_error):
             # While a retry pulls again, the kubelet's reasonCache still holds the error.
             reason = Phase.CONFIG_ERROR.value if self.phase is Phase.PULLING else self.phase.value
             status["state"] = {"waiting": {"reason": reason, "message": self.waiting_message}}
             if run is not None:
-                status["lastState"] = {"terminated": _terminated(run, to_time)}
+                status["lastState"] = {"terminated": self._terminated(run, to_time)}
         elif run is not None and run.finished_at is not None:
-            status["state"] = {"terminated": _terminated(run, to_time)}
+            status["state"] = {"terminated": self._terminated(run, to_time)}
             if previous:
-                status["lastState"] = {"terminated": _terminated(previous, to_time)}
+                status["lastState"] = {"terminated": self._terminated(previous, to_time)}
         elif self.phase is Phase.STOPPED:
             status["state"] = {
                 "terminated": {
@@ -683,6 +685,9 @@ class ContainerSim:
         else:
             status["state"] = {"waiting": {"reason": "ContainerCreating"}}
         return status
+
+    def _terminated(self, run: Run, to_time: Callable[[float], str]) -> dict[str, Any]:
+        return _terminated(run, to_time, self.log_on_error)
 
     def _image_id(self) -> str:
         repo = self.image.split("@")[0].rsplit(":", 1)[0] if ":" in self.image else self.image
@@ -700,15 +705,24 @@ WAITING_PHASES = (
 )
 
 
-def _terminated(run: Run, to_time: Callable[[float], str]) -> dict[str, Any]:
+def _terminated(
+    run: Run, to_time: Callable[[float], str], log_on_error: bool = False
+) -> dict[str, Any]:
+    """`state.terminated` of a run. With terminationMessagePolicy FallbackToLogsOnError the
+    kubelet fills `message` from the end of the log when the run failed (exit code not 0)
+    and wrote no termination-log (kuberuntime_container.go, getTerminationMessage); the
+    simulated application's log ends with its image's last line."""
     assert run.finished_at is not None
-    return {
+    terminated: dict[str, Any] = {
         "containerID": run.container_id,
         "exitCode": run.exit_code,
         "reason": run.reason,
         "startedAt": to_time(run.started_at),
         "finishedAt": to_time(run.finished_at),
     }
+    if log_on_error and run.exit_code and run.plan.last_line:
+        terminated["message"] = run.plan.last_line + "\n"
+    return terminated
 
 
 def _prestop_seconds(lifecycle: dict[str, Any] | None) -> float:
