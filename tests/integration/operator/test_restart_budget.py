@@ -93,6 +93,8 @@ async def test_a_crash_loop_exhausts_the_budget_at_restart_max_plus_one(
     assert "exit 3 after 1s" in ready["message"]
     failures = live["status"]["recentFailures"]
     assert failures[0]["reason"] == "CrashLoop" and failures[0]["exitCode"] == 3
+    # The log's last line, through the termination message (FallbackToLogsOnError):
+    assert failures[0]["message"] == "exit 3 after 1s: fatal: sim/crash exits with code 3"
     assert "maxRestarts 2" in condition(live, "RestartBudgetExhausted")["message"]
     reasons = [e["reason"] for e in await events_for(kube, "api")]
     assert reasons.count("RestartBudgetExhausted") == 1
