@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tend.logic.pods import ContainerView, PodView, Termination
-from tend.logic.restarts import RestartSettings, account, classify
+from tend.logic.restarts import RestartSettings, account, classify, holding
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BUDGET = RestartSettings(max_restarts=2, window=400.0, min_uptime=10.0)
@@ -208,3 +208,37 @@ def test_accounting_matches_a_reference_model(
         in_window = [t for t in known if t > clock - window]
         assert counted.exhausted == (len(in_window) > max_restarts)
         assert status["inWindow"] == min(len(in_window), max_restarts + 1)
+
+
+# --- odd but valid budgets: accepted deliberately, each does what it says ---------------------
+
+
+def crash_at(n: int, seconds: float) -> list[PodView]:
+    ended = run(seconds - 1, seconds, n=n)
+    return [pod(crashing(n, ended, waiting=("CrashLoopBackOff", "")))]
+
+
+def test_max_restarts_zero_is_exhausted_by_the_first_restart() -> None:
+    budget = RestartSettings(max_restarts=0, window=400.0, min_uptime=10.0)
+    counted = account(None, None, crash_at(0, 5), budget, T0 + timedelta(seconds=6))
+    assert counted.exhausted and counted.restarts["budgetRemaining"] == 0
+
+
+def test_a_one_second_window_only_counts_restarts_within_a_second() -> None:
+    budget = RestartSettings(max_restarts=1, window=1.0, min_uptime=10.0)
+    first = account(None, None, crash_at(0, 5), budget, T0 + timedelta(seconds=5))
+    second = account(first.restarts, None, crash_at(1, 15), budget, T0 + timedelta(seconds=15))
+    assert not second.exhausted and second.restarts["inWindow"] == 1
+
+
+def test_min_uptime_longer_than_the_window_is_allowed() -> None:
+    # Every run shorter than an hour is a CrashLoop; the budget still counts per minute.
+    budget = RestartSettings(max_restarts=5, window=60.0, min_uptime=3600.0)
+    counted = account(None, None, crash_at(0, 600), budget, T0 + timedelta(seconds=601))
+    assert counted.new[0].reason == "CrashLoop" and not counted.exhausted
+
+
+@pytest.mark.parametrize("token", ["", "yes", "💥 not a number", "2026-12-01T00:00:00Z", "x" * 500])
+def test_any_reset_annotation_value_is_a_token_compared_never_parsed(token: str) -> None:
+    hold = {"action": "ScaleToZero", "since": ts(0), "generation": 1, "reset": ""}
+    assert holding({"hold": hold}, 1, token) == (None if token else "ScaleToZero")

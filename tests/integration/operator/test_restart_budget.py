@@ -421,3 +421,25 @@ async def test_rollback_without_a_ready_template_falls_back_to_alert(
     assert "onExhausted: Alert (no template of this service was ever Ready" in message
     assert condition(live, "Ready")["reason"] == "CrashLoop"
     assert "hold" not in live["status"]["restarts"]
+
+
+async def test_odd_budgets_and_a_garbage_reset_value_neither_crash_nor_hot_loop(
+    operator: Operator, kube: Kube, cluster: SimCluster
+) -> None:
+    policy = {"maxRestarts": 0, "window": "1s", "minUptime": "1h", "onExhausted": "ScaleToZero"}
+    body = managed_service("api", image="sim/crash:1s-3", restartPolicy=policy)
+    body["metadata"]["annotations"] = {"tend.dev/reset-budget": "💥 not a number"}
+    await kube.create(body)
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "stopped by its first restart",
+        satisfied=lambda b: condition(b, "Ready").get("reason") == "ScaledToZero",
+        deadline=30,
+    )
+    assert live is not None and live["status"]["restarts"]["total"] == 1
+    assert live["status"]["restarts"]["hold"]["reset"] == "💥 not a number"
+    await operator.idle()  # stopped: nothing left to do, no timer pending
+    writes = cluster.writes("managedservices/status")
+    assert writes <= 6, cluster.requests  # a handful of transitions, no loop
+    assert operator.running
