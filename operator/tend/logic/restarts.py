@@ -324,9 +324,12 @@ def account(
     hold = previous.get("hold")
     lifted = reset_reason(hold, generation, reset) if hold else None
     reset_at = stamp if lifted else previous.get("resetAt")
-    since = max(cutoff, parse_time(reset_at) or cutoff)  # a reset forgets what came before
+    forgotten = parse_time(reset_at)  # a reset forgets what came before
     times = [f.time for f in reversed(new)] + list(previous.get("recent") or [])
-    recent = [t for t in times if (parse_time(t) or now) > since][: settings.max_restarts + 1]
+    stamped = [(t, parse_time(t) or now) for t in times]
+    kept = [(t, when) for t, when in stamped if forgotten is None or when > forgotten]
+    valid = [when for _, when in kept]
+    recent = [t for t, when in kept if when > cutoff][: settings.max_restarts + 1]
     consecutive = _consecutive(0 if lifted else int(previous.get("consecutive") or 0), new)
     healthy = _healthy_for(pods, now)
     recheck: list[float] = []
@@ -338,7 +341,13 @@ def account(
     if recent:
         oldest = parse_time(recent[-1]) or now
         recheck.append((oldest + timedelta(seconds=settings.window) - now).total_seconds())
-    over = len(recent) > settings.max_restarts
+    # Like systemd's start limit, each restart is judged when it happens: by the restarts in
+    # the window that ends at it (a short window may have passed again by the time tend looks).
+    span = timedelta(seconds=settings.window)
+    over = len(recent) > settings.max_restarts or any(
+        sum(1 for other in valid if at - span < other <= at) > settings.max_restarts
+        for at in (parse_time(f.time) or now for f in new)
+    )
     if lifted:
         hold = None
     newly_held = hold is None and over and settings.on_exhausted != OnExhausted.ALERT
