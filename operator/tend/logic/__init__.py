@@ -10,7 +10,9 @@ plain data, so each is tested without a cluster.
 - `ownership`: whose object a live object is, and which ManagedService it belongs to
 - `plan`: the writes that bring live objects to the desired ones
 - `workload`: a live Deployment or Job read like `kubectl rollout status`
+- `pods`, `restarts`: the pod fields tend reads; restarts counted once, classified, and
+  weighed against the restart budget (and what an exhausted one holds the service in)
 - `conditions`, `events`: phase, conditions and the Events their transitions deserve
-- `report`: the report step, from (previous status, what a reconcile saw and did) to
-  (status patch, Events)
+- `observation`, `report`: the report step, from (previous status, what a reconcile saw and
+  did) to (status patch, Events)
 """
