@@ -1,7 +1,10 @@
-"""Operator benchmarks on the simulated cluster (issues "Operator core" and "Dependency ordering").
+"""Operator benchmarks on the simulated cluster (issues "Operator core", "Dependency ordering"
+and "Restarts and the budget").
 
     python bench/bench_operator.py apply [--sizes 1,100,1000] [--speed 10]
     python bench/bench_operator.py forest [--width 100] [--depth 100] [--speed 1]
+    python bench/bench_operator.py restarts [--services 1000] [--crashing 100] [--commit C]
+    python bench/bench_operator.py memory [--sizes 2000,5000,10000] [--base 14dc068] [--commit C]
 
 `apply`: for each size N, N independent ManagedServices (2 replicas and a port, so each
 owns a Deployment, a Service and a PodDisruptionBudget) are applied at once. Reported:
@@ -15,8 +18,20 @@ every edge, from the moment the API server shows a dependency Ready until it sho
 dependent's Deployment (real seconds, seen through watches). Target: p99 < 100 ms at speed 1.
 Three processes, as in production: `tend sim serve`, `tend run`, and this observer.
 
-`apply` runs in this process: the simulated cluster on the main event loop, the real
-operator on its own thread, talking over HTTP on 127.0.0.1. Every run ends by itself.
+`restarts`: SERVICES ManagedServices, of which CRASHING crash-loop (sim/crash:1s-3, budget
+maxRestarts 2 in 10m). Reported: per crash-looper, the real time from the pod status that
+shows the run crossing the budget (the 3rd ended run) to the ManagedService status showing
+RestartBudgetExhausted=True, both seen through watches; p50/p99/max. Target (not asserted):
+p99 < 1 s. Speed 1, so that the simulator's clock and `tend run`'s wall clock agree.
+
+`memory`: peak RSS (VmHWM) of `tend run` with SIZE ManagedServices of 2 replicas once they
+have converged, and of a second `tend run` started on the converged cluster, for the operator
+of --base (without pod watching) and of this tree (or --commit), each on a fresh simulator.
+Target: at most 10 % above --base; the script exits 1 otherwise.
+
+`forest`, `restarts` and `memory` run those three processes. `apply` runs in this process:
+the simulated cluster on the main event loop, the real operator on its own thread, talking
+over HTTP on 127.0.0.1. Every run ends by itself.
 """
 
 from __future__ import annotations
@@ -32,6 +47,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +64,16 @@ from tend_sim.demo import wait_served
 from tend_sim.embedded import EmbeddedOperator
 
 OBJECT_RESOURCES = ("deployments", "services", "poddisruptionbudgets", "jobs")
+OPERATOR_SOURCE = Path(__file__).resolve().parents[1] / "operator"  # this tree's source root
+MANAGED_SERVICES = "/apis/tend.dev/v1alpha1/managedservices"
+PODS = "/api/v1/pods"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+BUDGET_CONDITION = "RestartBudgetExhausted"
+CRASH_IMAGE = "sim/crash:1s-3"  # every run exits 3 after 1 s (DESIGN.md, the kubelet's images)
+BASE_COMMIT = "14dc068"  # the last commit whose operator does not watch pods
+COMMIT_HELP = "run this commit's operator (a temporary git worktree), not the working tree's"
+
+Record = Callable[[str, dict[str, Any]], object]  # called with each watch event's type and object
 
 
 def managed_service(name: str, **spec: Any) -> dict[str, Any]:
@@ -127,24 +155,72 @@ async def run_apply(size: int, speed: float, workers: int) -> dict[str, Any]:
     }
 
 
-async def run_forest(
-    width: int,
-    depth: int,
-    speed: float,
-    workers: int,
-    dump: Path | None = None,
-    profile: Path | None = None,
-) -> dict[str, Any]:
-    """Three processes, as in production: the simulated cluster (`tend sim serve`), the
-    operator (`tend run`), and this one, which applies the forest and watches the API to
-    time each edge (dependency Ready -> dependent's Deployment created)."""
-    workdir = Path(tempfile.mkdtemp(prefix="tend-forest-"))
-    kubeconfig = workdir / "kubeconfig"
-    tend = str(Path(sys.executable).with_name("tend"))
+@dataclass
+class Served:
+    """`tend sim serve` in its own process, a client of it, and the operators (`tend run`)
+    started against it; `served` stops the operators first, then the simulator (SIGINT)."""
+
+    sim: subprocess.Popen[bytes]
+    kubeconfig: Path
+    kube: Kube
+    operators: list[subprocess.Popen[bytes]]
+
+    def operator(
+        self, workers: int, profile: Path | None = None, source: Path = OPERATOR_SOURCE
+    ) -> subprocess.Popen[bytes]:
+        """Start `tend run` from the source root `source` (another commit's `operator/`
+        can run against this simulator too); `profile`: py-spy it into that file."""
+        # py-spy (of this venv) samples the operator; it writes the profile on SIGINT.
+        spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking"]
+        spy += ["--format", "raw", "-o", str(profile), "--"]
+        proc = subprocess.Popen(
+            [
+                *(spy if profile else []),
+                sys.executable,
+                "-m",
+                "tend.cli.main",
+                "run",
+                "--standalone",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--metrics-port",
+                "0",
+                "--health-port",
+                "0",
+                "--workers",
+                str(workers),
+            ],
+            env={**os.environ, "PYTHONPATH": str(source)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.operators.append(proc)
+        return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT, as a terminal would; SIGKILL if it has not ended a minute later."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@asynccontextmanager
+async def served(speed: float) -> AsyncIterator[Served]:
+    with tempfile.TemporaryDirectory(prefix="tend-bench-") as workdir:
+        async with _served(Path(workdir) / "kubeconfig", speed) as cluster:
+            yield cluster
+
+
+@asynccontextmanager
+async def _served(kubeconfig: Path, speed: float) -> AsyncIterator[Served]:
     crds = Path(__file__).resolve().parents[1] / "crds"
     sim = subprocess.Popen(
         [
-            tend,
+            str(Path(sys.executable).with_name("tend")),
             "sim",
             "serve",
             "--port",
@@ -159,102 +235,130 @@ async def run_forest(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    operator: subprocess.Popen[bytes] | None = None
-    ready_at: dict[str, float] = {}
-    created_at: dict[str, float] = {}
+    operators: list[subprocess.Popen[bytes]] = []
     try:
         for _ in range(200):
             if kubeconfig.exists():
                 break
             await asyncio.sleep(0.05)
         kube = await Kube.connect(kubeconfig)
-        await wait_served(kube)
+        try:
+            await wait_served(kube)
+            yield Served(sim, kubeconfig, kube, operators)
+        finally:
+            await kube.close()
+    finally:
+        for proc in (*reversed(operators), sim):
+            stop(proc)
+
+
+@asynccontextmanager
+async def watching(server: str, records: dict[str, Record]) -> AsyncIterator[None]:
+    """Follow a watch per API path, calling its record(type, object), while inside."""
+    tasks = [asyncio.create_task(_watch(server, path, record)) for path, record in records.items()]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def create_all(kube: Kube, bodies: list[dict[str, Any]], in_flight: int = 16) -> None:
+    semaphore = asyncio.Semaphore(in_flight)
+
+    async def create(body: dict[str, Any]) -> None:
+        async with semaphore:
+            await kube.create(body)
+
+    await asyncio.gather(*(create(body) for body in bodies))
+
+
+async def until(done: Callable[[], bool], deadline: float) -> bool:
+    """Poll `done` until it holds or time.monotonic() passes `deadline`; whether it held."""
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+def first_seen(at: dict[str, float], when: Callable[[dict[str, Any]], bool]) -> Record:
+    """A watch record: the first moment each object (by name) satisfied `when`."""
+
+    def record(_: str, obj: dict[str, Any]) -> None:
+        if when(obj):
+            at.setdefault(obj["metadata"]["name"], time.monotonic())
+
+    return record
+
+
+def both(*records: Record) -> Record:
+    """One watch record that calls each of `records`."""
+
+    def record(event_type: str, obj: dict[str, Any]) -> None:
+        for each in records:
+            each(event_type, obj)
+
+    return record
+
+
+def percentiles_ms(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))],
+        "max_ms": 1000 * ordered[-1],
+    }
+
+
+async def run_forest(
+    width: int,
+    depth: int,
+    speed: float,
+    workers: int,
+    dump: Path | None = None,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """Three processes, as in production: the simulated cluster (`tend sim serve`), the
+    operator (`tend run`), and this one, which applies the forest and watches the API to
+    time each edge (dependency Ready -> dependent's Deployment created)."""
+    ready_at: dict[str, float] = {}
+    created_at: dict[str, float] = {}
+    async with served(speed) as cluster:
         started = time.monotonic()
-        semaphore = asyncio.Semaphore(16)
-
-        async def create(body: dict[str, Any]) -> None:
-            async with semaphore:
-                await kube.create(body)
-
         for level in range(depth):
-            await asyncio.gather(
-                *(
-                    create(
-                        managed_service(
-                            f"c{chain}-l{level}",
-                            dependsOn=[{"name": f"c{chain}-l{level - 1}"}] if level else None,
-                        )
+            await create_all(
+                cluster.kube,
+                [
+                    managed_service(
+                        f"c{chain}-l{level}",
+                        dependsOn=[{"name": f"c{chain}-l{level - 1}"}] if level else None,
                     )
                     for chain in range(width)
-                )
+                ],
             )
         applied = time.monotonic() - started
-        server = kube.host
-        watchers = [
-            asyncio.create_task(
-                _watch(
-                    server,
-                    "/apis/tend.dev/v1alpha1/managedservices",
-                    lambda t, o: (
-                        ready(o) and ready_at.setdefault(o["metadata"]["name"], time.monotonic())
-                    ),
-                )
+        records = {
+            MANAGED_SERVICES: first_seen(ready_at, ready),
+            "/apis/apps/v1/deployments": lambda t, o: (
+                t == "ADDED" and created_at.setdefault(o["metadata"]["name"], time.monotonic())
             ),
-            asyncio.create_task(
-                _watch(
-                    server,
-                    "/apis/apps/v1/deployments",
-                    lambda t, o: (
-                        t == "ADDED"
-                        and created_at.setdefault(o["metadata"]["name"], time.monotonic())
-                    ),
-                )
-            ),
-        ]
-        # py-spy (of this venv) samples the operator; it writes the profile on SIGINT.
-        spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking"]
-        spy += ["--format", "raw", "-o", str(profile), "--"]
-        operator = subprocess.Popen(
-            [
-                *(spy if profile else []),
-                tend,
-                "run",
-                "--standalone",
-                "--kubeconfig",
-                str(kubeconfig),
-                "--metrics-port",
-                "0",
-                "--health-port",
-                "0",
-                "--workers",
-                str(workers),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        operator_started = time.monotonic()
-        total = width * depth
-        deadline = operator_started + 600 + total / 5
-        while len(ready_at) < total and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        converged = time.monotonic() - operator_started
-        cpu = {"operator_cpu_s": _cpu_seconds(operator), "sim_cpu_s": _cpu_seconds(sim)}
-        for task in watchers:
-            task.cancel()
-        await kube.close()
-    finally:
-        for proc in (operator, sim):
-            if proc is not None:
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=60)
+        }
+        async with watching(cluster.kube.host, records):
+            operator = cluster.operator(workers, profile)
+            operator_started = time.monotonic()
+            total = width * depth
+            await until(lambda: len(ready_at) >= total, operator_started + 600 + total / 5)
+            converged = time.monotonic() - operator_started
+            cpu = {"operator_cpu_s": _cpu_seconds(operator), "sim_cpu_s": _cpu_seconds(cluster.sim)}
     if dump is not None:
         dump.write_text(json.dumps({"ready_at": ready_at, "created_at": created_at}))
-    latencies = sorted(
+    latencies = [
         created_at[f"c{c}-l{lv}"] - ready_at[f"c{c}-l{lv - 1}"]
         for c in range(width)
         for lv in range(1, depth)
         if f"c{c}-l{lv}" in created_at and f"c{c}-l{lv - 1}" in ready_at
-    )
+    ]
     return {
         "services": width * depth,
         "ready": len(ready_at),
@@ -262,10 +366,160 @@ async def run_forest(
         "converge_seconds": converged,
         **cpu,
         "edges": len(latencies),
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "max_ms": 1000 * latencies[-1],
+        **percentiles_ms(latencies),
     }
+
+
+def exhausted(body: dict[str, Any]) -> bool:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == BUDGET_CONDITION and c.get("status") == "True" for c in conditions)
+
+
+def ended_runs(pod: dict[str, Any]) -> int:
+    """The runs of a pod's containers that ended, by the kubelet's account (as
+    `kubelet_ended_runs` in tests/integration/operator/test_restart_budget.py): restarts,
+    plus a newest run that ended (waiting in CrashLoopBackOff, or terminated)."""
+    total = 0
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        state = status.get("state") or {}
+        newest_ended = (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+        total += status.get("restartCount", 0) + (newest_ended or "terminated" in state)
+    return total
+
+
+async def run_restarts(
+    services: int, crashing: int, max_restarts: int, speed: float, workers: int, source: Path
+) -> dict[str, Any]:
+    """`services - crashing` healthy ManagedServices are applied and become Ready; then
+    `crashing` more whose containers crash-loop. Each crash-looper's latency runs from the
+    moment its pods' status shows run maxRestarts+1 ended (a watch on pods) to the moment its
+    status shows RestartBudgetExhausted=True (a watch on managedservices)."""
+    policy = {"maxRestarts": max_restarts, "window": "10m", "minUptime": "10s"}
+    ready_at: dict[str, float] = {}
+    crossed_at: dict[str, float] = {}
+    exhausted_at: dict[str, float] = {}
+    runs: dict[str, dict[str, int]] = {}  # crash-looping service -> its pods -> ended runs
+
+    def on_pod(_: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        name = (meta.get("labels") or {}).get(INSTANCE_LABEL, "")
+        if not name.startswith("crash-") or meta.get("deletionTimestamp"):
+            return
+        pods = runs.setdefault(name, {})
+        pods[meta["name"]] = ended_runs(pod)
+        if sum(pods.values()) > max_restarts:
+            crossed_at.setdefault(name, time.monotonic())
+
+    healthy = services - crashing
+    records = {
+        MANAGED_SERVICES: both(first_seen(ready_at, ready), first_seen(exhausted_at, exhausted)),
+        PODS: on_pod,
+    }
+    async with served(speed) as cluster, watching(cluster.kube.host, records):
+        operator = cluster.operator(workers, source=source)
+        started = time.monotonic()
+        await create_all(cluster.kube, [managed_service(f"ok-{i}") for i in range(healthy)])
+        await until(lambda: len(ready_at) >= healthy, started + 120 + healthy / 5)
+        healthy_ready = time.monotonic() - started
+        crash = [
+            managed_service(f"crash-{i}", image=CRASH_IMAGE, restartPolicy=policy)
+            for i in range(crashing)
+        ]
+        await create_all(cluster.kube, crash)
+        applied = time.monotonic()
+        await until(lambda: len(exhausted_at) >= crashing, applied + 300)
+        seconds = time.monotonic() - applied
+        cpu = {"operator_cpu_s": _cpu_seconds(operator), "sim_cpu_s": _cpu_seconds(cluster.sim)}
+    latencies = [exhausted_at[n] - crossed_at[n] for n in exhausted_at if n in crossed_at]
+    return {
+        "services": services,
+        "healthy_ready": len(ready_at),
+        "healthy_ready_seconds": healthy_ready,
+        "crash_looping": crashing,
+        "budget_crossed": len(crossed_at),
+        "exhausted": len(exhausted_at),
+        "apply_to_all_exhausted_s": seconds,
+        **cpu,
+        **percentiles_ms(latencies),
+        "exhausted_before_crossed": sum(1 for d in latencies if d < 0),
+    }
+
+
+@contextmanager
+def operator_source(commit: str | None) -> Iterator[Path]:
+    """The source root of the operator to run: this working tree's (None), or `commit`'s,
+    checked out into a temporary git worktree that is removed afterwards."""
+    if commit is None:
+        yield OPERATOR_SOURCE
+        return
+    path = Path(tempfile.mkdtemp(prefix=f"tend-{commit}-"))
+    path.rmdir()
+    git = ["git", "-C", str(OPERATOR_SOURCE.parent), "worktree"]
+    subprocess.run([*git, "add", "--quiet", "--detach", str(path), commit], check=True)
+    try:
+        yield path / "operator"
+    finally:
+        subprocess.run([*git, "remove", "--force", str(path)], check=True)
+
+
+async def run_memory(
+    size: int, source: Path, speed: float, workers: int, timeout: float
+) -> dict[str, Any]:
+    """SIZE ManagedServices (2 replicas each) are applied, then `tend run` from `source`
+    starts; once all are Ready and 5 s have passed, its peak and current RSS are read. Then
+    it stops and a second one starts on the converged cluster (an operator restart: initial
+    listings of everything, nothing to converge); its peak is read once it idles."""
+    ready_at: dict[str, float] = {}
+    async with served(speed) as cluster:
+        bodies = [managed_service(f"svc-{i}", replicas=2) for i in range(size)]
+        await create_all(cluster.kube, bodies)
+        async with watching(cluster.kube.host, {MANAGED_SERVICES: first_seen(ready_at, ready)}):
+            operator = cluster.operator(workers, source=source)
+            started = time.monotonic()
+            converged = await until(lambda: len(ready_at) >= size, started + timeout)
+            seconds = time.monotonic() - started
+            await asyncio.sleep(5)  # the last status writes and pod events
+            result = {
+                "ready": len(ready_at),
+                "converged": converged,
+                "seconds": seconds,
+                "peak_mib": _memory_kib(operator, "VmHWM") / 1024,
+                "rss_mib": _memory_kib(operator, "VmRSS") / 1024,
+                "cpu_s": _cpu_seconds(operator),
+            }
+        stop(operator)
+        restarted = cluster.operator(workers, source=source)
+        started = time.monotonic()
+        await idle(restarted, started + timeout)
+        return {
+            **result,
+            "restart_idle_s": time.monotonic() - started,
+            "restart_peak_mib": _memory_kib(restarted, "VmHWM") / 1024,
+        }
+
+
+async def idle(proc: subprocess.Popen[bytes], deadline: float, quiet: int = 3) -> bool:
+    """Until a child has used under 0.05 CPU seconds a second for `quiet` seconds in a row
+    (or time.monotonic() passes `deadline`); whether it did."""
+    calm, before = 0, _cpu_seconds(proc)
+    while calm < quiet:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(1)
+        used, before = _cpu_seconds(proc) - before, _cpu_seconds(proc)
+        calm = calm + 1 if used < 0.05 else 0
+    return True
+
+
+def _memory_kib(proc: subprocess.Popen[bytes], field_name: str) -> float:
+    """A memory figure of a child from /proc/PID/status, in KiB (VmHWM: its peak RSS)."""
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field_name}:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return float("nan")
 
 
 def _cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
@@ -277,7 +531,7 @@ def _cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _watch(server: str, path: str, record: Any) -> None:
+async def _watch(server: str, path: str, record: Record) -> None:
     """Follow a watch and call record(type, object) on each event, resuming on timeouts."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
         rv = ""
@@ -291,6 +545,90 @@ async def _watch(server: str, path: str, record: Any) -> None:
                     rv = event["object"]["metadata"].get("resourceVersion", rv)
                     if event["type"] in ("ADDED", "MODIFIED"):
                         record(event["type"], event["object"])
+
+
+def print_result(r: dict[str, Any]) -> None:
+    for key, value in r.items():
+        print(f"{key:>26}: {value:.1f}" if isinstance(value, float) else f"{key:>26}: {value}")
+
+
+def bench_apply(args: argparse.Namespace) -> bool:
+    print(
+        f"{'size':>6} {'apply->Ready s':>15} {'object writes/ms':>17} "
+        f"{'status patches/ms':>18} {'events/ms':>10} {'idle writes':>12}"
+    )
+    failed = False
+    for size in (int(s) for s in args.sizes.split(",")):
+        r = asyncio.run(run_apply(size, args.speed, args.workers))
+        print(
+            f"{r['size']:>6} {r['seconds']:>15.2f} {r['objects_per_ms']:>17.2f} "
+            f"{r['status_per_ms']:>18.2f} {r['events_per_ms']:>10.2f} {r['idle_writes']:>12}"
+        )
+        failed |= r["objects_per_ms"] > 4 or r["idle_writes"] != 0
+    return failed
+
+
+def bench_forest(args: argparse.Namespace) -> bool:
+    r = asyncio.run(
+        run_forest(args.width, args.depth, args.speed, args.workers, args.dump, args.profile)
+    )
+    print_result(r)
+    return bool(r["p99_ms"] >= 100)
+
+
+def bench_restarts(args: argparse.Namespace) -> bool:
+    with operator_source(args.commit) as source:
+        r = asyncio.run(
+            run_restarts(
+                args.services, args.crashing, args.max_restarts, args.speed, args.workers, source
+            )
+        )
+    print_result(r)
+    return False  # figures only; the target (p99 < 1 s) is for the reader
+
+
+def bench_memory(args: argparse.Namespace) -> bool:
+    print(
+        f"{'size':>6} {'operator':>9} {'ready':>6} {'converge s':>11} {'peak RSS MiB':>13} "
+        f"{'RSS MiB':>8} {'CPU s':>6} {'restarted: idle s':>18} {'peak MiB':>9} {'load':>5}"
+    )
+    base_label, label = short_hash(args.base), short_hash(args.commit) if args.commit else "tree"
+    failed = False
+    with operator_source(args.base) as base, operator_source(args.commit) as head:
+        for size in (int(s) for s in args.sizes.split(",")):
+            runs = {}
+            for name, source in ((base_label, base), (label, head)):
+                load = os.getloadavg()[0]
+                r = runs[name] = asyncio.run(
+                    run_memory(size, source, args.speed, args.workers, args.timeout)
+                )
+                print(
+                    f"{size:>6} {name:>9} {r['ready']:>6} {r['seconds']:>11.1f}"
+                    f"{'' if r['converged'] else '!'} {r['peak_mib']:>13.1f} "
+                    f"{r['rss_mib']:>8.1f} {r['cpu_s']:>6.1f} {r['restart_idle_s']:>18.1f} "
+                    f"{r['restart_peak_mib']:>9.1f} "
+                    f"{load:>5.1f}",
+                    flush=True,
+                )
+            growth = {
+                k: runs[label][k] / runs[base_label][k] - 1
+                for k in ("peak_mib", "restart_peak_mib")
+            }
+            print(
+                f"{size:>6} with pod watching: peak {100 * growth['peak_mib']:+.1f} %, "
+                f"restarted {100 * growth['restart_peak_mib']:+.1f} % (target <= +10 %)"
+            )
+            failed |= growth["peak_mib"] > 0.10
+    return failed
+
+
+def short_hash(commit: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(OPERATOR_SOURCE.parent), "rev-parse", "--short", commit],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def main() -> int:
@@ -309,28 +647,28 @@ def main() -> int:
     forest.add_argument(
         "--profile", type=Path, help="py-spy the operator into this file (CPU is then py-spy's)"
     )
+    restarts = sub.add_parser("restarts")
+    restarts.add_argument("--services", type=int, default=1000)
+    restarts.add_argument("--crashing", type=int, default=100)
+    restarts.add_argument("--max-restarts", type=int, default=2)
+    restarts.add_argument("--speed", type=float, default=1.0, help="1: the clocks agree")
+    restarts.add_argument("--workers", type=int, default=8)
+    restarts.add_argument("--commit", help=COMMIT_HELP)
+    memory = sub.add_parser("memory")
+    memory.add_argument("--sizes", default="2000,5000,10000")
+    memory.add_argument("--base", default=BASE_COMMIT, help="the operator to compare with")
+    memory.add_argument("--commit", help=COMMIT_HELP)
+    memory.add_argument("--speed", type=float, default=1.0)
+    memory.add_argument("--workers", type=int, default=16)
+    memory.add_argument("--timeout", type=float, default=330, help="per run, seconds")
     args = parser.parse_args()
-    failed = False
-    if args.what == "apply":
-        print(
-            f"{'size':>6} {'apply->Ready s':>15} {'object writes/ms':>17} "
-            f"{'status patches/ms':>18} {'events/ms':>10} {'idle writes':>12}"
-        )
-        for size in (int(s) for s in args.sizes.split(",")):
-            r = asyncio.run(run_apply(size, args.speed, args.workers))
-            print(
-                f"{r['size']:>6} {r['seconds']:>15.2f} {r['objects_per_ms']:>17.2f} "
-                f"{r['status_per_ms']:>18.2f} {r['events_per_ms']:>10.2f} {r['idle_writes']:>12}"
-            )
-            failed |= r["objects_per_ms"] > 4 or r["idle_writes"] != 0
-    else:
-        r = asyncio.run(
-            run_forest(args.width, args.depth, args.speed, args.workers, args.dump, args.profile)
-        )
-        for key, value in r.items():
-            print(f"{key:>18}: {value:.1f}" if isinstance(value, float) else f"{key:>18}: {value}")
-        failed = r["p99_ms"] >= 100
-    return 1 if failed else 0
+    bench = {
+        "apply": bench_apply,
+        "forest": bench_forest,
+        "restarts": bench_restarts,
+        "memory": bench_memory,
+    }[args.what]
+    return 1 if bench(args) else 0
 
 
 if __name__ == "__main__":
