@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tend.logic.pods import ContainerView, PodView, Termination
-from tend.logic.restarts import RestartSettings, account, classify, holding
+from tend.logic.restarts import RestartSettings, account, classify, format_seconds, holding
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BUDGET = RestartSettings(max_restarts=2, window=400.0, min_uptime=10.0)
@@ -242,3 +242,11 @@ def test_min_uptime_longer_than_the_window_is_allowed() -> None:
 def test_any_reset_annotation_value_is_a_token_compared_never_parsed(token: str) -> None:
     hold = {"action": "ScaleToZero", "since": ts(0), "generation": 1, "reset": ""}
     assert holding({"hold": hold}, 1, token) == (None if token else "ScaleToZero")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.25, "250ms"), (1, "1s"), (2.5, "2.5s"), (60, "60s"), (400, "400s"), (600, "10m")],
+)
+def test_durations_in_messages_read_like_the_spec(seconds: float, text: str) -> None:
+    assert format_seconds(seconds) == text

@@ -28,7 +28,7 @@ from tend.logic.conditions import compute_status, merge_conditions
 from tend.logic.events import NORMAL, WARNING, Event, transitions
 from tend.logic.observation import Observation
 from tend.logic.plan import WORKLOAD_KINDS, Action
-from tend.logic.restarts import STOPPED, Accounting, RestartSettings, account
+from tend.logic.restarts import STOPPED, Accounting, RestartSettings, account, format_seconds
 
 # The status fields tend writes; anything else in status (none today) is left alone.
 Patch = dict[str, Any]
@@ -129,7 +129,7 @@ def _exhausted_message(counted: Accounting | None, settings: RestartSettings | N
     window = counted.restarts.get("inWindow", 0)
     fallback = f" ({settings.fallback})" if settings.fallback else ""
     return (
-        f"{window} restarts within {_duration(settings.window)} (maxRestarts "
+        f"{window} restarts within {format_seconds(settings.window)} (maxRestarts "
         f"{settings.max_restarts}); onExhausted: {counted.held or 'Alert'}{fallback}"
     )
 
@@ -144,13 +144,6 @@ def _held_message(seen: Observation, counted: Accounting | None) -> str | None:
         f"that was Ready, because the restart budget is exhausted; generation {seen.generation} "
         "does not run (change the spec or set a new value of tend.dev/reset-budget to try it again)"
     )
-
-
-def _duration(seconds: float) -> str:
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes and not rest:
-        return f"{minutes}m"
-    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds:g}s"
 
 
 def _pruned(value: Any) -> Any:

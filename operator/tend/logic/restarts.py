@@ -156,18 +156,19 @@ class Accounting:
     reset: str | None = None  # why a hold ended in this reconcile
 
 
-def _seconds(value: float) -> str:
+def format_seconds(value: float) -> str:
+    """A duration as the spec writes them: `250ms`, `1s`, `2.5s`, `400s`, `10m`."""
     if value < 1:
         return f"{round(value * 1000)}ms"
-    if value < 120:
-        return f"{value:g}s" if value == int(value) else f"{value:.1f}s"
-    return f"{value / 60:.0f}m"
+    if value >= 120 and value % 60 == 0:
+        return f"{int(value // 60)}m"
+    return f"{value:g}s" if value == int(value) else f"{value:.1f}s"
 
 
 def classify(run: Termination, settings: RestartSettings) -> tuple[str, str]:
     """(reason, message) of one ended run: `CrashLoop`, `exit 3 after 1s: <last log line>`."""
     ran = run.ran_for
-    after = f" after {_seconds(ran)}" if ran is not None else ""
+    after = f" after {format_seconds(ran)}" if ran is not None else ""
     detail = f": {run.message}" if run.message else ""
     if run.reason == "OOMKilled":
         return Reason.OOM_KILLED.value, f"OOMKilled: exit {run.exit_code}{after}{detail}"
