@@ -150,3 +150,31 @@ async def test_a_spec_changed_under_a_status_write_is_reconciled_again() -> None
         "MODIFIED", {**newer, "metadata": {**newer["metadata"], "resourceVersion": "8"}}
     )
     assert c.cache.services["default", "api"]["metadata"]["generation"] == 2
+
+
+def pod(name: str, uid: str, rv: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "uid": uid,
+            "resourceVersion": str(rv),
+            "labels": {"app.kubernetes.io/managed-by": "tend", "app.kubernetes.io/instance": "api"},
+        },
+        "status": {"phase": "Running"},
+    }
+
+
+async def test_a_relist_forgets_pods_deleted_while_unwatched_and_queues_their_owner() -> None:
+    c = controller()
+    c.observe_pod(None, pod("api-1", "p-1"))
+    c.observe_pod(None, pod("api-2", "p-2"))
+    c.queue.done(await c.queue.get())
+    c.relisted_pods({("default", "api-1", "p-1"), ("default", "api-2", "p-2")})
+    assert len(c.queue) == 0, "a relist that changes nothing queues nothing"
+    # api-2 was deleted and re-created under the same name (a new uid): the old one is gone.
+    c.relisted_pods({("default", "api-1", "p-1"), ("default", "api-2", "p-3")})
+    assert [p.name for p in c.cache.pods_of(("default", "api"))] == ["api-1"]
+    assert len(c.queue) == 1 and await c.queue.get() == ("default", "api")

@@ -47,6 +47,8 @@ from tend.logic.workload import current_workload
 from tend.runtime import metrics
 from tend.runtime.informer import Informer, key_of, spec_changed
 from tend.runtime.kube import Kube, KubeError
+from tend.runtime.peering import PeeringGate
+from tend.runtime.reflector import Reflector
 from tend.runtime.workqueue import WorkQueue
 
 log = logging.getLogger("tend.controller")
@@ -86,6 +88,7 @@ class Controller:
         clock: Callable[[], datetime] | None = None,
         namespaces: list[str] | None = None,
         selector: str | None = None,
+        gate: PeeringGate | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
@@ -97,9 +100,25 @@ class Controller:
         self.synced = asyncio.Event()
         self.namespaces: list[str | None] = list(namespaces or []) or [None]
         self.selector = selector
+        # Standalone unless told otherwise: a standby peer's workers wait on `gate.active`.
+        self.gate = gate or PeeringGate(
+            kube, name="", identity="", priority=0, namespaces=[], standalone=True
+        )
         self.recheck_after = 10.0  # seconds before looking again at a foreign object
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
+        # Pods are watched by tend itself, not kopf, and cached as PodViews (see reflector).
+        self.pod_reflectors = [
+            Reflector(
+                kube,
+                "Pod",
+                namespace,
+                observe=self.observe_pod,
+                relisted=self.relisted_pods,
+                label_selector=MANAGED_BY_SELECTOR,
+            )
+            for namespace in self.namespaces
+        ]
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -108,6 +127,12 @@ class Controller:
             return
         for index in range(self._worker_count):
             task = asyncio.create_task(self._work(), name=f"tend-worker-{index}")
+            self._workers.append(task)
+        for index, reflector in enumerate(self.pod_reflectors):
+            task = asyncio.create_task(reflector.run(), name=f"tend-pods-{index}")
+            self._workers.append(task)
+        for index, reflector in enumerate(self.gate.reflectors):
+            task = asyncio.create_task(self.gate.run(reflector), name=f"tend-peering-{index}")
             self._workers.append(task)
 
     async def prime(self) -> None:
@@ -118,11 +143,13 @@ class Controller:
             ("EndpointSlice", None, self.observe_endpoint_slice),
         ]
         feeds += [(kind, MANAGED_BY_SELECTOR, self.observe_owned) for kind in OWNED_KINDS]
-        feeds += [("Pod", MANAGED_BY_SELECTOR, self.observe_pod)]
         for kind, selector, observe in feeds:
             for namespace in self.namespaces:
                 for item in await self.kube.list(kind, namespace, label_selector=selector):
                     observe(None, item)
+        for reflector in self.pod_reflectors:
+            await reflector.list()  # page by page: pod bodies are never all held at once
+        await self.gate.prime()
         self.synced.set()
 
     async def _work(self) -> None:
@@ -168,6 +195,10 @@ class Controller:
         if owner is not None:
             self.queue.add(owner)
 
+    def relisted_pods(self, listed: set[tuple[str, str, str]]) -> None:
+        for owner in self.cache.retain_pods(listed):
+            self.queue.add(owner)
+
     def observe_endpoint_slice(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         service = self.cache.update_slice(event_type, body)
         if service is not None:
@@ -183,6 +214,7 @@ class Controller:
     # --- reconcile -------------------------------------------------------------------------
 
     async def _process(self, key: Key) -> None:
+        await self.gate.active.wait()  # a standby keeps its queue and acts once active
         started = time.perf_counter()
         result = "error"
         try:

@@ -11,13 +11,17 @@ label selectors for the kinds tend owns, peering) and runs until stopped.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -25,6 +29,7 @@ from tend.api import GROUP, PLURAL, VERSION
 from tend.api.config import OperatorConfig
 from tend.runtime.controller import MANAGED_BY_SELECTOR, Controller
 from tend.runtime.kube import Kube
+from tend.runtime.peering import PeeringGate
 
 log = logging.getLogger("tend")
 
@@ -37,7 +42,7 @@ OWNED_RESOURCES: tuple[Resource, ...] = (
     ("policy", "v1", "poddisruptionbudgets"),
 )
 ENDPOINT_SLICES = ("discovery.k8s.io", "v1", "endpointslices")
-PODS = ("v1", "pods")  # the pods of tend's workloads: their labels carry managed-by=tend
+# Pods are not among them: the controller watches those itself (tend.runtime.reflector).
 
 
 @dataclass
@@ -83,7 +88,7 @@ def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
         ((GROUP, VERSION, PLURAL), controller.observe_managed_service)
     ]
     feeds += [(resource, controller.observe_owned) for resource in OWNED_RESOURCES]
-    feeds += [(PODS, controller.observe_pod), (ENDPOINT_SLICES, controller.observe_endpoint_slice)]
+    feeds += [(ENDPOINT_SLICES, controller.observe_endpoint_slice)]
     for resource, observe in feeds:
         _feed(registry, resource, observe)
     return registry
@@ -144,13 +149,24 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = [0.5, 1, 2, 5, 10]
-    for resource in (*OWNED_RESOURCES, PODS):
+    for resource in OWNED_RESOURCES:
         settings.watching.label_selectors[resource] = MANAGED_BY_SELECTOR
     if options.selector:
         settings.watching.label_selectors[GROUP, VERSION, PLURAL] = options.selector
 
 
 Flag = asyncio.Event | threading.Event
+
+
+def peer_identity() -> str:
+    """This operator's id among its peers, as kopf's `detect_own_id` forms it: the pod's
+    name when the Deployment passes it (POD_ID, or POD_NAME from the downward API), else
+    user@host/start time/random, so two processes on one machine never share one."""
+    pod = os.environ.get("POD_ID") or os.environ.get("POD_NAME")
+    if pod:
+        return pod
+    started = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    return f"{getpass.getuser()}@{socket.gethostname()}/{started}/{secrets.token_hex(2)}"
 
 
 async def run(
@@ -167,6 +183,16 @@ async def run(
     the demo and the tests) run this on a thread of its own (see `tend_sim.embedded`).
     """
     kube = await Kube.connect(options.kubeconfig, options.context)
+    identity = peer_identity()
+    namespaces: list[str | None] = list(options.namespaces) or [None]
+    gate = PeeringGate(
+        kube,
+        name=options.peering,
+        identity=identity,
+        priority=options.priority,
+        namespaces=namespaces,
+        standalone=options.standalone,
+    )
     controller = Controller(
         kube,
         options.config,
@@ -174,6 +200,7 @@ async def run(
         namespaces=list(options.namespaces),
         selector=options.selector,
         clock=options.clock,
+        gate=gate,
     )
     if on_controller is not None:
         on_controller(controller)
@@ -191,6 +218,7 @@ async def run(
             liveness_endpoint=liveness,
             stop_flag=stop_flag,
             ready_flag=ready_flag,
+            identity=cast(Any, identity),  # kopf's Identity: a NewType of str
         )
     finally:
         await controller.stop()

@@ -152,6 +152,19 @@ class Informer:
         pods[view.name] = view
         return None if view.same_state(before) else view.owner
 
+    def retain_pods(self, listed: set[tuple[str, str, str]]) -> set[Key]:
+        """After a relist: forget the pods the LIST no longer has (deleted while no watch
+        saw it), by (namespace, name, uid); returns their ManagedServices."""
+        gone: set[Key] = set()
+        for owner, pods in list(self._pods.items()):
+            for name, view in list(pods.items()):
+                if (view.namespace, name, view.uid) not in listed:
+                    del pods[name]
+                    gone.add(owner)
+            if not pods:
+                del self._pods[owner]
+        return gone
+
     def pods_of(self, key: Key) -> list[PodView]:
         """The pods of one ManagedService, by name."""
         pods = self._pods.get(key) or {}

@@ -14,7 +14,7 @@ import os
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,10 +66,20 @@ KINDS: dict[str, Kind] = {
     "Pod": Kind("v1", "pods"),
     "EndpointSlice": Kind("discovery.k8s.io/v1", "endpointslices"),
     "Namespace": Kind("v1", "namespaces", namespaced=False),
+    "KopfPeering": Kind("kopf.dev/v1", "kopfpeerings"),
+    "ClusterKopfPeering": Kind("kopf.dev/v1", "clusterkopfpeerings", namespaced=False),
     "CustomResourceDefinition": Kind(
         "apiextensions.k8s.io/v1", "customresourcedefinitions", namespaced=False
     ),
 }
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a LIST: its items, and the resourceVersion of the LIST's snapshot."""
+
+    items: list[Object]
+    resource_version: str
 
 
 class KubeError(Exception):
@@ -99,6 +109,17 @@ class KubeError(Exception):
         except (TypeError, ValueError):
             pass
         return cls(int(exc.status or 0), reason, message)
+
+
+def _status_error(status: int, text: str) -> KubeError:
+    """A refused request's error from its body (a Status, when the server sent one)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return KubeError(status, str(body.get("reason") or ""), str(body.get("message") or text))
 
 
 async def load_client(kubeconfig: Path | None = None, context: str | None = None) -> k8s.ApiClient:
@@ -209,19 +230,94 @@ class Kube:
     ) -> list[Object]:
         """Every object of `kind` (in `namespace`, or everywhere), following `continue`."""
         items: list[Object] = []
-        query: dict[str, str] = {"limit": "500"}
+        async for page in self.list_pages(kind, namespace, label_selector=label_selector):
+            items += page.items
+        return items
+
+    async def list_pages(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        limit: int = 500,
+    ) -> AsyncIterator[Page]:
+        """The LIST of `kind` one page (`limit` items) at a time, so a caller that keeps
+        only some fields of each object never holds every whole body at once. Every page
+        of one LIST is the same snapshot; its resourceVersion is where a watch resumes."""
+        query: dict[str, str] = {"limit": str(limit)}
         if label_selector:
             query["labelSelector"] = label_selector
         while True:
             page = await self._call("GET", KINDS[kind].path(namespace), query=query)
-            for item in page.get("items") or []:
+            items = page.get("items") or []
+            for item in items:
                 item.setdefault("kind", kind)
                 item.setdefault("apiVersion", KINDS[kind].api_version)
-                items.append(item)
-            token = (page.get("metadata") or {}).get("continue")
+            meta = page.get("metadata") or {}
+            yield Page(items, str(meta.get("resourceVersion") or ""))
+            token = meta.get("continue")
             if not token:
-                return items
+                return
             query["continue"] = token
+
+    async def watch(
+        self,
+        kind: str,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[tuple[str, Object]]:
+        """The changes to `kind` after `resource_version`, as (type, object), until the
+        server ends the watch (after `timeout_seconds`). BOOKMARK events carry only a newer
+        resourceVersion. An ERROR event (410 Expired: the version is older than the
+        server's history) is raised as `KubeError`, as is a refused request."""
+        query = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            query["labelSelector"] = label_selector
+        try:
+            response = await self.api.call_api(
+                KINDS[kind].path(namespace),
+                "GET",
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                # A silent connection is noticed: the server ends every watch by the deadline.
+                _request_timeout=aiohttp.ClientTimeout(sock_read=timeout_seconds + 30),
+            )
+        except ApiException as exc:
+            raise KubeError.from_exception(exc) from exc
+        except aiohttp.ClientError as exc:
+            raise KubeError(0, "ConnectionError", str(exc)) from exc
+        async with response:
+            if response.status != 200:
+                text = (await response.read()).decode(errors="replace")
+                raise _status_error(response.status, text or str(response.reason or ""))
+            try:
+                async for line in response.content:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    type_, obj = str(event.get("type") or ""), event.get("object") or {}
+                    if type_ == "ERROR":
+                        raise KubeError(
+                            int(obj.get("code") or 500),
+                            str(obj.get("reason") or ""),
+                            str(obj.get("message") or ""),
+                        )
+                    obj.setdefault("kind", kind)
+                    obj.setdefault("apiVersion", KINDS[kind].api_version)
+                    yield type_, obj
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise KubeError(0, "ConnectionError", str(exc) or type(exc).__name__) from exc
 
     async def create_or_replace(self, obj: Mapping[str, Any]) -> Object:
         """Create, or replace what exists: for installing manifests (the demo, tests). Not
