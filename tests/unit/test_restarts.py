@@ -103,6 +103,7 @@ def test_restarts_missed_while_tend_was_away_are_added_from_restart_count() -> N
         first.restarts, first.recent_failures, [pod(up)], BUDGET, T0 + timedelta(seconds=99)
     )
     assert later.restarts["total"] == 4  # four ended runs: the one seen, two missed, the last
+    assert later.restarts["byReason"] == {"CrashLoop": 4}  # by reason, counted as often
     assert [f.exit_code for f in later.new] == [None, None, 3]
     assert "2 restart(s) while tend was not watching" in later.new[0].message
 
@@ -126,6 +127,11 @@ def test_a_pod_stopped_for_deletion_is_not_a_failure() -> None:
 
 def test_a_job_that_exits_zero_has_not_failed() -> None:
     job = RestartSettings(2, 400.0, 10.0, restarts_on_success=False)
+    oom = ContainerView(
+        "main", 1, False, terminated=run(9, 30, 137, "OOMKilled"), last=run(0, 3, 1)
+    )
+    by_reason = account(None, None, [pod(oom)], job, T0).restarts["byReason"]
+    assert by_reason == {"CrashLoop": 1, "OOMKilled": 1}  # 3s < minUptime: CrashLoop
     done = ContainerView("main", 0, False, terminated=run(0, 3, 0, "Completed"))
     failed = ContainerView("main", 0, False, terminated=run(0, 3, 1))
     assert account(None, None, [pod(done)], job, T0).restarts["total"] == 0

@@ -88,6 +88,9 @@ class Restarts(Model):
     """Restart accounting against the budget."""
 
     total: int = Field(0, ge=0, description="Restarts counted since creation.")
+    by_reason: dict[str, int] | None = Field(
+        None, description="Restarts counted since creation, by reason (CrashLoop, OOMKilled...)."
+    )
     in_window: int = Field(0, ge=0, description="Restarts within the budget window.")
     budget_remaining: int | None = Field(None, description="Restarts left before exhaustion.")
     consecutive: int | None = Field(

@@ -200,7 +200,7 @@ def run_command(
 
     from tend.runtime import heap
     from tend.runtime.handlers import RunOptions, run
-    from tend.runtime.metrics import serve_metrics
+    from tend.runtime.metrics import Metrics, serve_metrics
 
     if all_namespaces and namespace:
         raise typer.BadParameter("use either --namespace or --all-namespaces", param_hint="-n")
@@ -219,9 +219,11 @@ def run_command(
         priority=priority,
         workers=workers,
         config=load_config(config),
+        metrics=Metrics(),
     )
     if metrics_port:
-        serve_metrics(metrics_port)
+        assert options.metrics is not None
+        serve_metrics(options.metrics, metrics_port)
     heap.freeze_survivors()  # keeps full-collection pauses short with large caches
     asyncio.run(run(options))
 

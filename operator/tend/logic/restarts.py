@@ -361,8 +361,12 @@ def account(
         }
     exhausted = over or hold is not None
     last = new[-1] if new else None
+    by_reason = {str(r): int(n) for r, n in (previous.get("byReason") or {}).items()}
+    for failure in new:
+        by_reason[failure.reason] = by_reason.get(failure.reason, 0) + 1
     restarts: dict[str, Any] = {
         "total": int(previous.get("total") or 0) + len(new),
+        "byReason": by_reason or None,
         "inWindow": len(recent),
         "budgetRemaining": max(0, settings.max_restarts - len(recent)),
         "consecutive": consecutive,

@@ -44,9 +44,9 @@ from tend.logic.readiness import readiness
 from tend.logic.report import Report, report
 from tend.logic.restarts import holding, reset_token, settings_for
 from tend.logic.workload import current_workload
-from tend.runtime import metrics
 from tend.runtime.informer import Informer, key_of, spec_changed
 from tend.runtime.kube import Kube, KubeError
+from tend.runtime.metrics import Metrics
 from tend.runtime.peering import PeeringGate
 from tend.runtime.reflector import Reflector
 from tend.runtime.workqueue import WorkQueue
@@ -89,13 +89,15 @@ class Controller:
         namespaces: list[str] | None = None,
         selector: str | None = None,
         gate: PeeringGate | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.kube = kube
+        self.metrics = metrics or Metrics()
         self.config = config
         self.clock = clock or _now
         self.cache = Informer()
         self.graph = Graph()
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.queue: WorkQueue[Key] = WorkQueue(observer=self.metrics)
         self.stats = Stats()
         self.synced = asyncio.Event()
         self.namespaces: list[str | None] = list(namespaces or []) or [None]
@@ -116,9 +118,19 @@ class Controller:
                 observe=self.observe_pod,
                 relisted=self.relisted_pods,
                 label_selector=MANAGED_BY_SELECTOR,
+                on_error=self.metrics.watch_failed,
             )
             for namespace in self.namespaces
         ]
+        self.metrics.collect_from(
+            # A standby's cache is not kept current (kopf pauses its watches): its per-service
+            # series would contradict the active replica's, so it exports none.
+            services=lambda: (
+                list(self.cache.services.values()) if self.gate.active.is_set() else []
+            ),
+            queue=lambda: (len(self.queue), self.queue.running_since()),
+            active=self.gate.active.is_set,
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -232,8 +244,8 @@ class Controller:
             elapsed = time.perf_counter() - started
             self.stats.reconciles += 1
             self.stats.errors += result == "error"
-            metrics.RECONCILE_TOTAL.labels(result=result).inc()
-            metrics.RECONCILE_DURATION.observe(elapsed)
+            self.metrics.reconciles.labels(result=result).inc()
+            self.metrics.reconcile_duration.observe(elapsed)
 
     async def reconcile(self, key: Key) -> None:
         """Bring one ManagedService's objects and status to where its spec says."""

@@ -29,6 +29,7 @@ from tend.api import GROUP, PLURAL, VERSION
 from tend.api.config import OperatorConfig
 from tend.runtime.controller import MANAGED_BY_SELECTOR, Controller
 from tend.runtime.kube import Kube
+from tend.runtime.metrics import Metrics
 from tend.runtime.peering import PeeringGate
 
 log = logging.getLogger("tend")
@@ -62,6 +63,8 @@ class RunOptions:
     # The operator's wall clock. Only the simulated cluster, whose kubelet stamps times at a
     # speed-up, needs another one (its own), so restart windows are measured in its time.
     clock: Callable[[], datetime] | None = None
+    # Where the operator's metrics go (`tend run` serves this registry on --metrics-port).
+    metrics: Metrics | None = None
 
 
 def build_registry(controller: Controller, kube: Kube) -> kopf.OperatorRegistry:
@@ -182,7 +185,8 @@ async def run(
     when it stops; to share a process with other asyncio code (the simulated cluster in
     the demo and the tests) run this on a thread of its own (see `tend_sim.embedded`).
     """
-    kube = await Kube.connect(options.kubeconfig, options.context)
+    metrics = options.metrics or Metrics()
+    kube = await Kube.connect(options.kubeconfig, options.context, on_request=metrics.requested)
     identity = peer_identity()
     namespaces: list[str | None] = list(options.namespaces) or [None]
     gate = PeeringGate(
@@ -201,6 +205,7 @@ async def run(
         selector=options.selector,
         clock=options.clock,
         gate=gate,
+        metrics=metrics,
     )
     if on_controller is not None:
         on_controller(controller)

@@ -14,7 +14,7 @@ import os
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,8 @@ from tend.api import GROUP, PLURAL, VERSION
 Object = dict[str, Any]
 
 COMPONENT = "tend"
+# The Kubernetes verb of a request by its method (GETs say which: get or list).
+VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 EVENT_CACHE_SIZE = 4096  # client-go's maxLruCacheEntries
 SIMILAR_LIMIT = 10  # client-go's defaultAggregateMaxEvents ...
 SIMILAR_WINDOW = timedelta(minutes=10)  # ... within defaultAggregateIntervalInSeconds
@@ -168,9 +170,17 @@ def _proxy_from_env(host: str) -> str | None:
 class Kube:
     """Reads and writes of the kinds tend owns, Events, and ManagedService status."""
 
-    def __init__(self, api: k8s.ApiClient, *, instance: str = "tend") -> None:
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        *,
+        instance: str = "tend",
+        on_request: Callable[[str, int | None], None] | None = None,
+    ) -> None:
         self.api = api
         self.instance = instance
+        # Told (verb, HTTP code or None for no answer) after every request: the metrics.
+        self.on_request = on_request
         # client-go's EventCorrelator (an LRU of 4096 each, as there): the Event posted per
         # (object, type, reason, message), so an exact repeat bumps its count; and when each
         # (object, type, reason) was seen, to combine similar ones past 10 in 10 minutes.
@@ -182,8 +192,14 @@ class Kube:
         )
 
     @classmethod
-    async def connect(cls, kubeconfig: Path | None = None, context: str | None = None) -> Kube:
-        return cls(await load_client(kubeconfig, context))
+    async def connect(
+        cls,
+        kubeconfig: Path | None = None,
+        context: str | None = None,
+        *,
+        on_request: Callable[[str, int | None], None] | None = None,
+    ) -> Kube:
+        return cls(await load_client(kubeconfig, context), on_request=on_request)
 
     async def close(self) -> None:
         await self.api.close()
@@ -200,9 +216,11 @@ class Kube:
         *,
         query: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        verb: str | None = None,
     ) -> Object:
+        code: int | None = None
         try:
-            result = await self.api.call_api(
+            result, code, _ = await self.api.call_api(
                 path,
                 method,
                 query_params=list((query or {}).items()),
@@ -210,10 +228,14 @@ class Kube:
                 body=body,
                 auth_settings=["BearerToken"],
                 response_types_map={200: "object", 201: "object", 202: "object"},
-                _return_http_data_only=True,
+                _return_http_data_only=False,
             )
         except ApiException as exc:
+            code = int(exc.status or 0) or None
             raise KubeError.from_exception(exc) from exc
+        finally:
+            if self.on_request is not None:
+                self.on_request(verb or VERBS.get(method, "get"), code)
         return dict(result or {})
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Object | None:
@@ -249,7 +271,7 @@ class Kube:
         if label_selector:
             query["labelSelector"] = label_selector
         while True:
-            page = await self._call("GET", KINDS[kind].path(namespace), query=query)
+            page = await self._call("GET", KINDS[kind].path(namespace), query=query, verb="list")
             items = page.get("items") or []
             for item in items:
                 item.setdefault("kind", kind)
@@ -282,6 +304,7 @@ class Kube:
         }
         if label_selector:
             query["labelSelector"] = label_selector
+        code: int | None = None
         try:
             response = await self.api.call_api(
                 KINDS[kind].path(namespace),
@@ -293,10 +316,15 @@ class Kube:
                 # A silent connection is noticed: the server ends every watch by the deadline.
                 _request_timeout=aiohttp.ClientTimeout(sock_read=timeout_seconds + 30),
             )
+            code = response.status
         except ApiException as exc:
+            code = int(exc.status or 0) or None
             raise KubeError.from_exception(exc) from exc
         except aiohttp.ClientError as exc:
             raise KubeError(0, "ConnectionError", str(exc)) from exc
+        finally:
+            if self.on_request is not None:
+                self.on_request("watch", code)
         async with response:
             if response.status != 200:
                 text = (await response.read()).decode(errors="replace")

@@ -49,6 +49,7 @@ class Reflector:
         relisted: Callable[[set[Identity]], None],
         label_selector: str | None = None,
         timeout_seconds: int = 300,
+        on_error: Callable[[str, int | None], None] | None = None,
     ) -> None:
         self.kube = kube
         self.kind = kind
@@ -57,6 +58,7 @@ class Reflector:
         self.relisted = relisted
         self.label_selector = label_selector
         self.timeout_seconds = timeout_seconds
+        self.on_error = on_error  # told (kind, HTTP code or None) of every failed watch/list
         self.resource_version = ""
         self.lists = 0  # LISTs done, the first included (for tests)
 
@@ -93,6 +95,8 @@ class Reflector:
                     raise KubeError(0, "ShortWatch", "the watch ended at once without events")
                 failures = 0
             except KubeError as exc:
+                if self.on_error is not None:
+                    self.on_error(self.kind, exc.status or None)
                 if exc.status == EXPIRED:
                     log.info("%s watch expired at %s; listing again", self.kind, exc.message)
                     self.resource_version = ""

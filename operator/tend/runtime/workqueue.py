@@ -8,15 +8,34 @@ processed again afterwards; failures are retried with exponential back-off.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
 
+class QueueObserver(Protocol):
+    """What client-go's workqueue metrics provider is told (see tend.runtime.metrics)."""
+
+    def added(self) -> None: ...
+    def retried(self) -> None: ...
+    def waited(self, seconds: float) -> None: ...
+    def worked(self, seconds: float) -> None: ...
+
+
 class WorkQueue(Generic[K]):
-    def __init__(self, *, base_delay: float = 0.05, max_delay: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        base_delay: float = 0.05,
+        max_delay: float = 60.0,
+        observer: QueueObserver | None = None,
+    ) -> None:
+        self._observer = observer
+        self._added_at: dict[K, float] = {}  # queued key -> when (monotonic)
+        self._started_at: dict[K, float] = {}  # processing key -> since when
         self._queue: deque[K] = deque()
         self._queued: set[K] = set()
         self._processing: set[K] = set()
@@ -38,6 +57,9 @@ class WorkQueue(Generic[K]):
         if timer is not None:
             timer.cancel()
         if key in self._processing:
+            if key not in self._dirty and self._observer is not None:
+                self._observer.added()  # counted once, like client-go's dirty set
+            self._added_at.setdefault(key, time.monotonic())
             self._dirty[key] = self._dirty.get(key, False) or urgent
             return
         if key in self._queued:
@@ -45,7 +67,13 @@ class WorkQueue(Generic[K]):
                 self._queue.remove(key)  # O(n), rare: move an already queued key forward
                 self._queue.appendleft(key)
             return
+        if self._observer is not None:
+            self._observer.added()
+        self._push(key, urgent)
+
+    def _push(self, key: K, urgent: bool) -> None:
         self._queued.add(key)
+        self._added_at.setdefault(key, time.monotonic())
         if urgent:
             self._queue.appendleft(key)
         else:
@@ -76,6 +104,8 @@ class WorkQueue(Generic[K]):
         """Queue `key` again after its back-off; returns the delay used."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
+        if self._observer is not None:
+            self._observer.retried()
         delay = float(min(self.base_delay * (2**failures), self.max_delay))
         self.add_after(key, delay)
         return delay
@@ -91,15 +121,27 @@ class WorkQueue(Generic[K]):
         key = self._queue.popleft()
         self._queued.discard(key)
         self._processing.add(key)
+        now = time.monotonic()
+        added = self._added_at.pop(key, now)
+        self._started_at[key] = now
+        if self._observer is not None:
+            self._observer.waited(now - added)
         return key
 
     def done(self, key: K) -> None:
         self._processing.discard(key)
+        started = self._started_at.pop(key, None)
+        if self._observer is not None and started is not None:
+            self._observer.worked(time.monotonic() - started)
         urgent = self._dirty.pop(key, None)
         if urgent is not None:
-            self.add(key, urgent=urgent)
+            self._push(key, urgent)  # added (and counted) while it was processing
         elif not self._queue and not self._processing and not self._timers:
             self._idle.set()
+
+    def running_since(self) -> list[float]:
+        """When each key being processed now was taken (monotonic), for metrics."""
+        return list(self._started_at.values())
 
     async def wait_idle(self) -> None:
         """Until nothing is queued, processing or scheduled."""

@@ -1,4 +1,4 @@
-"""The real operator (kopf runtime, tend handlers) against the simulated cluster, over HTTP."""
+"""Fixtures of the integration suites: the simulated cluster over HTTP, a client, the operator."""
 
 from __future__ import annotations
 
