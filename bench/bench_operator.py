@@ -1,10 +1,11 @@
-"""Operator benchmarks on the simulated cluster (issues "Operator core", "Dependency ordering"
-and "Restarts and the budget").
+"""Operator benchmarks on the simulated cluster (issues "Operator core", "Dependency ordering",
+"Restarts and the budget" and "Metrics and monitoring").
 
     python bench/bench_operator.py apply [--sizes 1,100,1000] [--speed 10]
     python bench/bench_operator.py forest [--width 100] [--depth 100] [--speed 1]
     python bench/bench_operator.py restarts [--services 1000] [--crashing 100] [--commit C]
     python bench/bench_operator.py memory [--sizes 2000,5000,10000] [--base 14dc068] [--commit C]
+    python bench/bench_operator.py scrape [--services 1000] [--repeat 2]
 
 `apply`: for each size N, N independent ManagedServices (2 replicas and a port, so each
 owns a Deployment, a Service and a PodDisruptionBudget) are applied at once. Reported:
@@ -29,7 +30,11 @@ have converged, and of a second `tend run` started on the converged cluster, for
 of --base (without pod watching) and of this tree (or --commit), each on a fresh simulator.
 Target: at most 10 % above --base; the script exits 1 otherwise.
 
-`forest`, `restarts` and `memory` run those three processes. `apply` runs in this process:
+`scrape`: `tend run` on an empty cluster, SERVICES ManagedServices applied at once; the
+operator's CPU seconds until all are Ready and it idles, with and without a scraper fetching
+/metrics every second (gzipped, as Prometheus does). Target: under 10 % more CPU with it.
+
+`forest`, `restarts`, `memory` and `scrape` run those three processes. `apply` runs in this process:
 the simulated cluster on the main event loop, the real operator on its own thread, talking
 over HTTP on 127.0.0.1. Every run ends by itself.
 """
@@ -41,6 +46,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -166,7 +172,11 @@ class Served:
     operators: list[subprocess.Popen[bytes]]
 
     def operator(
-        self, workers: int, profile: Path | None = None, source: Path = OPERATOR_SOURCE
+        self,
+        workers: int,
+        profile: Path | None = None,
+        source: Path = OPERATOR_SOURCE,
+        metrics_port: int = 0,
     ) -> subprocess.Popen[bytes]:
         """Start `tend run` from the source root `source` (another commit's `operator/`
         can run against this simulator too); `profile`: py-spy it into that file."""
@@ -184,7 +194,7 @@ class Served:
                 "--kubeconfig",
                 str(self.kubeconfig),
                 "--metrics-port",
-                "0",
+                str(metrics_port),
                 "--health-port",
                 "0",
                 "--workers",
@@ -498,6 +508,60 @@ async def run_memory(
         }
 
 
+async def run_scrape(size: int, scrape: bool, speed: float, workers: int) -> dict[str, Any]:
+    """`tend run` starts on an empty cluster; SIZE ManagedServices (2 replicas, a port) are
+    applied at once; the operator's CPU seconds are read once all are Ready and it has gone
+    idle. With `scrape`, /metrics is fetched every second throughout, gzipped, as Prometheus
+    does."""
+    ready_at: dict[str, float] = {}
+    port = _free_port()
+    scrapes: list[float] = []
+
+    async def scraper() -> None:
+        url = f"http://127.0.0.1:{port}/metrics"
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            while True:
+                started = time.monotonic()
+                try:
+                    async with session.get(url, headers={"Accept-Encoding": "gzip"}) as r:
+                        await r.read()
+                        scrapes.append(time.monotonic() - started)
+                except aiohttp.ClientError:
+                    pass  # not listening yet
+                await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    async with served(speed) as cluster:
+        operator = cluster.operator(workers, metrics_port=port)
+        task = asyncio.create_task(scraper()) if scrape else None
+        try:
+            async with watching(cluster.kube.host, {MANAGED_SERVICES: first_seen(ready_at, ready)}):
+                await asyncio.sleep(3)  # the operator starts (same in both runs)
+                started = time.monotonic()
+                ports = [{"name": "http", "containerPort": 8080}]
+                bodies = [managed_service(f"svc-{i}", replicas=2, ports=ports) for i in range(size)]
+                await create_all(cluster.kube, bodies)
+                await until(lambda: len(ready_at) >= size, started + 600)
+                seconds = time.monotonic() - started
+                await idle(operator, time.monotonic() + 120)
+                cpu = _cpu_seconds(operator)
+        finally:
+            if task is not None:
+                task.cancel()
+    return {
+        "ready": len(ready_at),
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "scrapes": len(scrapes),
+        "scrape_p50_ms": 1000 * statistics.median(scrapes) if scrapes else float("nan"),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 async def idle(proc: subprocess.Popen[bytes], deadline: float, quiet: int = 3) -> bool:
     """Until a child has used under 0.05 CPU seconds a second for `quiet` seconds in a row
     (or time.monotonic() passes `deadline`); whether it did."""
@@ -622,6 +686,27 @@ def bench_memory(args: argparse.Namespace) -> bool:
     return failed
 
 
+def bench_scrape(args: argparse.Namespace) -> bool:
+    print(
+        f"{'size':>6} {'scraped':>8} {'ready':>6} {'ready s':>8} {'CPU s':>6} {'scrapes':>8} "
+        f"{'scrape p50 ms':>14}"
+    )
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(args.repeat):
+        for scrape in (False, True):
+            r = asyncio.run(run_scrape(args.services, scrape, args.speed, args.workers))
+            cpu[scrape].append(r["cpu_s"])
+            print(
+                f"{args.services:>6} {'yes' if scrape else 'no':>8} {r['ready']:>6} "
+                f"{r['seconds']:>8.1f} {r['cpu_s']:>6.1f} {r['scrapes']:>8} "
+                f"{r['scrape_p50_ms']:>14.1f}",
+                flush=True,
+            )
+    growth = statistics.median(cpu[True]) / statistics.median(cpu[False]) - 1
+    print(f"scraping every second costs {100 * growth:+.1f} % operator CPU (target < +10 %)")
+    return growth >= 0.10
+
+
 def short_hash(commit: str) -> str:
     return subprocess.run(
         ["git", "-C", str(OPERATOR_SOURCE.parent), "rev-parse", "--short", commit],
@@ -661,12 +746,18 @@ def main() -> int:
     memory.add_argument("--speed", type=float, default=1.0)
     memory.add_argument("--workers", type=int, default=16)
     memory.add_argument("--timeout", type=float, default=330, help="per run, seconds")
+    scrape = sub.add_parser("scrape")
+    scrape.add_argument("--services", type=int, default=1000)
+    scrape.add_argument("--repeat", type=int, default=2)
+    scrape.add_argument("--speed", type=float, default=10.0)
+    scrape.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     bench = {
         "apply": bench_apply,
         "forest": bench_forest,
         "restarts": bench_restarts,
         "memory": bench_memory,
+        "scrape": bench_scrape,
     }[args.what]
     return 1 if bench(args) else 0
 

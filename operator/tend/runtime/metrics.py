@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -232,10 +232,7 @@ class ServiceSeries:
 def _lines(s: ServiceSamples) -> tuple[str, ...]:
     """One service's lines of each family in FAMILIES, in the text exposition format."""
     who = f'namespace="{_escape(s.namespace)}",name="{_escape(s.name)}"'
-    phases = "".join(
-        f'tend_managedservice_phase{{{who},phase="{phase}"}} {1.0 if phase == s.phase else 0.0}\n'
-        for phase in (PHASES if s.phase is not None else ())
-    )
+    phases = _PHASE_LINES[s.phase].replace(_WHO, who) if s.phase in _PHASE_LINES else ""
     restarts = "".join(
         f'tend_restarts_total{{{who},reason="{_escape(reason)}"}} {float(count)}\n'
         for reason, count in s.restarts
@@ -255,6 +252,18 @@ def _lines(s: ServiceSamples) -> tuple[str, ...]:
         f"tend_restart_budget_exhausted{{{who}}} {1.0 if s.budget_exhausted else 0.0}\n",
         f"tend_dependency_blocked{{{who}}} {float(s.blocked_by)}\n",
     )
+
+
+_WHO = "\0"  # stands for the labels of one service in the templates below
+# The seven phase lines of a service in each phase, formatted once (the cold render's
+# largest part: 7 of its 13 lines per service).
+_PHASE_LINES = {
+    current: "".join(
+        f'tend_managedservice_phase{{{_WHO},phase="{phase}"}} {1.0 if phase == current else 0.0}\n'
+        for phase in PHASES
+    )
+    for current in PHASES
+}
 
 
 def _escape(value: str) -> str:
@@ -302,7 +311,7 @@ def serve_metrics(metrics: Metrics, port: int, addr: str = "0.0.0.0") -> Threadi
                 return
             body = metrics.render()
             self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)
             if "gzip" in (self.headers.get("Accept-Encoding") or ""):
                 body = gzip.compress(body, compresslevel=1)
                 self.send_header("Content-Encoding", "gzip")
