@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tend.api import BlockedBy, WorkloadKind
+from tend.api import BlockedBy, EscalationStep, WorkloadKind
+from tend.logic.incidents import Ladder
 from tend.logic.observation import Observation
 from tend.logic.plan import Action, Verb
 from tend.logic.report import Report, report
@@ -32,8 +33,12 @@ DB_DOWN = BlockedBy(
 )
 
 
+LADDER = Ladder([EscalationStep(after_failures=3, receivers=["slack"])], resolve_after=300)
+
+
 def seen(**fields: Any) -> Observation:
-    return Observation(**{"generation": 1, "runs_to_completion": False, **fields})
+    defaults = {"generation": 1, "runs_to_completion": False, "ladder": LADDER, "name": "api"}
+    return Observation(**{**defaults, **fields})
 
 
 def events_of(said: Report) -> list[tuple[str, str]]:

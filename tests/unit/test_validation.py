@@ -10,8 +10,8 @@ from tend.api import ManagedService
 from tend.api.config import OperatorConfig
 from tend.api.validation import config_problems, problems
 
-SLACK = {"name": "team-slack", "type": "slack"}
-PAGER = {"name": "oncall", "type": "pagerduty"}
+SLACK = {"name": "team-slack", "type": "slack", "url_from": {"name": "slack", "key": "url"}}
+PAGER = {"name": "oncall", "type": "pagerduty", "routing_key_file": "/etc/tend/pd-key"}
 
 
 def service(**spec: Any) -> ManagedService:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,17 +51,57 @@ class ReceiverType(StrEnum):
 
 
 class Receiver(_Section):
-    """Where alerts go. Credentials come from Secrets by reference."""
+    """Where alerts go. Credentials are never written here: each comes from a key of a Secret
+    in the operator's namespace (`*_from`), or from a file (`*_file`, e.g. a mounted Secret),
+    and is never logged.
+
+    What each type needs: `alertmanager` and `webhook` a URL; `slack` its incoming-webhook
+    URL (a credential: `url_from` or `url_file`); `pagerduty` a routing key (`url` defaults to
+    the Events v2 endpoint); `email` `smtp_host`, `email_from` and `email_to`.
+    """
 
     name: str = Field(min_length=1)
     type: ReceiverType
     url: str | None = Field(None, description="Endpoint (Alertmanager, webhook, PagerDuty).")
     url_from: SecretKeyRef | None = Field(None, description="Endpoint from a Secret (Slack).")
+    url_file: Path | None = Field(None, description="Endpoint from a file (Slack).")
     routing_key_from: SecretKeyRef | None = Field(None, description="PagerDuty routing key.")
+    routing_key_file: Path | None = Field(None, description="PagerDuty routing key, from a file.")
+    secret_from: SecretKeyRef | None = Field(
+        None, description="Webhook: HMAC-SHA256 key; requests carry X-Tend-Signature."
+    )
+    secret_file: Path | None = Field(None, description="Webhook: the HMAC key, from a file.")
     smtp_host: str | None = None
-    smtp_port: int = 25
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = None
+    smtp_password_from: SecretKeyRef | None = None
+    smtp_password_file: Path | None = None
     email_from: str | None = None
     email_to: list[str] | None = None
+    timeout: float = Field(10.0, gt=0, le=300, description="Seconds one delivery may take.")
+    resend_interval: Duration = Field(
+        "1m",
+        description="Alertmanager: re-send firing alerts this often (below its resolve_timeout).",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Receiver:
+        def need(ok: object, what: str) -> None:
+            if not ok:
+                raise ValueError(f"receiver {self.name!r} ({self.type}) needs {what}")
+
+        if self.type in (ReceiverType.ALERTMANAGER, ReceiverType.WEBHOOK):
+            need(self.url, "url")
+        elif self.type == ReceiverType.SLACK:
+            need(self.url or self.url_from or self.url_file, "url_from or url_file (or url)")
+        elif self.type == ReceiverType.PAGERDUTY:
+            need(self.routing_key_from or self.routing_key_file, "routing_key_from or _file")
+        elif self.type == ReceiverType.EMAIL:
+            need(self.smtp_host, "smtp_host")
+            need(self.email_from, "email_from")
+            need(self.email_to, "email_to")
+        return self
 
 
 def _default_resources() -> Resources:
@@ -69,7 +109,11 @@ def _default_resources() -> Resources:
 
 
 def _default_escalation() -> list[EscalationStep]:
-    return [EscalationStep(after_failures=3, severity=Severity.WARNING)]
+    # The seeds page when a service is down after 3 failures in a row; unresolved, it climbs.
+    return [
+        EscalationStep(after_failures=3, severity=Severity.WARNING),
+        EscalationStep(after="15m", severity=Severity.CRITICAL),
+    ]
 
 
 class OperatorConfig(BaseSettings):
@@ -90,6 +134,24 @@ class OperatorConfig(BaseSettings):
     default_receivers: list[str] = Field(
         default_factory=list, description="Receivers for steps that name none."
     )
+    namespace: str | None = Field(
+        None,
+        description="Where the receivers' Secrets are (default: $POD_NAMESPACE, else tend-system).",
+    )
+
+    @model_validator(mode="after")
+    def _known_receivers(self) -> OperatorConfig:
+        names = [r.name for r in self.receivers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"receivers: names must be unique ({', '.join(twice)} repeated)")
+        unknown = [n for n in self.default_receivers if n not in names]
+        if unknown:
+            raise ValueError(
+                f"default_receivers: unknown receiver {unknown[0]!r} "
+                f"(configured: {', '.join(names) or 'none'})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -53,6 +53,7 @@ class Reason(StrEnum):
     ESCALATED = "Escalated"
     ALERT_RESOLVED = "AlertResolved"
     ALERT_SUPPRESSED = "AlertSuppressed"
+    ALERT_DELIVERY_FAILED = "AlertDeliveryFailed"
 
 
 class ConditionStatus(StrEnum):

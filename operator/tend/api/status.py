@@ -25,6 +25,7 @@ __all__ = [
     "Failure",
     "Hold",
     "ManagedServiceStatus",
+    "Notification",
     "Restarts",
     "Workload",
     "WorkloadKind",
@@ -130,16 +131,44 @@ class AlertState(StrEnum):
     SUPPRESSED = "Suppressed"
 
 
-class AlertStatus(Model):
-    """The open incident, if any."""
+class Notification(Model):
+    """A notification decided and not yet delivered (the durable outbox)."""
 
-    state: AlertState = Field(description="Firing, Resolved or Suppressed.")
+    id: str = Field(description="Stable id: the same decision is one entry, one delivery.")
+    receiver: str = Field(description="Name of the receiver in the operator's config.")
+    action: str = Field(description="trigger or resolve.")
+    step: int | None = Field(None, ge=0, description="Ladder step (trigger).")
+    severity: Severity | None = Field(None, description="The step's severity.")
+    reason: str | None = Field(None, description="The incident's reason family.")
+    summary: str | None = Field(None, description="What failed, as the Ready condition said.")
+    exit_code: int | None = Field(None, description="Exit code of the last failure.")
+    dependents: list[str] | None = Field(
+        None, max_length=10, description="namespace/name of dependents affected (first 10)."
+    )
+    dependent_count: int | None = Field(None, ge=0, description="How many dependents wait.")
+    decided_at: datetime | None = Field(None, description="When tend decided to send it.")
+
+
+class AlertStatus(Model):
+    """The current or last incident."""
+
+    state: AlertState | None = Field(None, description="Firing, Resolved or Suppressed.")
     severity: Severity | None = Field(None, description="Severity of the last step fired.")
     step: int | None = Field(None, ge=0, description="Index of the last ladder step fired.")
     since: datetime | None = Field(None, description="When the incident opened.")
     key: str | None = Field(None, description="Incident key, stable across operator restarts.")
+    reason: str | None = Field(None, description="Reason family: Crashing or NotStarting.")
+    fired: list[int] | None = Field(None, description="Ladder steps fired in this incident.")
+    healthy_since: datetime | None = Field(
+        None, description="Ready since: the incident resolves after resolveAfter of it."
+    )
+    resolved_at: datetime | None = Field(None, description="When the incident resolved.")
     suppressed_by: str | None = Field(
         None, description="namespace/name of the failing dependency that owns the alert."
+    )
+    last_notified: datetime | None = Field(None, description="When a receiver last got one.")
+    outbox: list[Notification] | None = Field(
+        None, max_length=100, description="Notifications decided and not yet delivered."
     )
 
 

@@ -299,6 +299,23 @@ class Graph:
         """Who waits on `ref` (whether or not `ref` exists): the services to wake."""
         return set(self._dependents.get(ref, ()))
 
+    def downstream(self, ref: Ref, limit: int = 10_000) -> list[Ref]:
+        """Everyone who waits on `ref`, directly or through others (breadth first, nearest
+        first, at most `limit`): the blast radius of its failure."""
+        seen: set[Ref] = {ref}
+        order: list[Ref] = []
+        frontier = [ref]
+        while frontier and len(order) < limit:
+            following: list[Ref] = []
+            for node in frontier:
+                for dependent in sorted(self._dependents.get(node, ())):
+                    if dependent not in seen and dependent in self._exists:
+                        seen.add(dependent)
+                        order.append(dependent)
+                        following.append(dependent)
+            frontier = following
+        return order[:limit]
+
     def _successors(self, ref: Ref) -> list[Ref]:
         """Existing ManagedServices `ref` depends on, sorted and distinct."""
         return sorted(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from tend.api import BlockedBy
+from tend.logic.incidents import Ladder
 from tend.logic.plan import Action
 from tend.logic.pods import PodView
 from tend.logic.restarts import RestartSettings
@@ -28,3 +29,10 @@ class Observation:
     restart_settings: RestartSettings | None = None  # None: the spec could not be read
     reset: str = ""  # the value of tend.dev/reset-budget
     last_ready_generation: int | None = None  # whose template a Rollback restores
+    # Incidents (None: the spec could not be read, so no ladder applies).
+    ladder: Ladder | None = None
+    namespace: str = "default"
+    name: str = ""
+    uid: str = ""
+    delivered: Collection[str] = ()  # outbox ids the operator has delivered since
+    dependents: Sequence[str] = ()  # namespace/name of the services that wait on this one

@@ -10,8 +10,9 @@ merge-patch `status` — without deciding anything itself. A steady state report
 those of writes the reconcile made (a deleted Service recreated, a hand-scaled Deployment
 put back), which are news even when the status stays the same.
 
-As restart counting and alerting land, the metric updates and the notifications to
-enqueue join the Report here.
+The incident (`tend.logic.incidents`) is decided here too: its state and the notifications
+it owes go into `status.alert` in the same patch, so the operator delivers only what status
+has recorded.
 """
 
 from __future__ import annotations
@@ -23,9 +24,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tend.api import AlertState, ManagedServiceStatus, OnExhausted, Reason
+from tend.api import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    ManagedServiceStatus,
+    OnExhausted,
+    Reason,
+)
 from tend.logic.conditions import compute_status, merge_conditions
 from tend.logic.events import NORMAL, WARNING, Event, transitions
+from tend.logic.incidents import Health, incident
 from tend.logic.observation import Observation
 from tend.logic.plan import WORKLOAD_KINDS, Action
 from tend.logic.restarts import STOPPED, Accounting, RestartSettings, account, format_seconds
@@ -108,19 +117,57 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
         if counted.reset:
             reset = f"restart budget reset: {counted.reset}"
             events.append(Event(NORMAL, Reason.RESTART_BUDGET_EXHAUSTED.value, reset))
-    # Alerts are suppressed in favour of the root cause only while our own workload runs:
-    # a service that never started is blocked, not failing, and has nothing to page about.
-    running = seen.workload is not None and seen.workload.ready
-    suppressed_by = seen.root_cause if running else None
-    alert, alert_events = suppression(previous.get("alert") or {}, suppressed_by)
-    if alert is not _UNCHANGED:
-        patch["alert"] = alert
-    events += alert_events
     recheck = counted.recheck_in if counted else None
+    if seen.ladder is not None:
+        decided = incident(
+            previous.get("alert"),
+            _health(seen, merged, counted),
+            seen.ladder,
+            namespace=seen.namespace,
+            name=seen.name,
+            uid=seen.uid,
+            now=now,
+            delivered=seen.delivered,
+        )
+        if decided.alert is not None or previous.get("alert") is not None:
+            patch["alert"] = _replacing(previous.get("alert"), decided.alert)
+        events += decided.events
+        recheck = _sooner(recheck, decided.recheck_in)
     if _pruned(patch) == _pruned({key: previous.get(key) for key in patch}):
         return Report(events=action_events(seen.actions), recheck_in=recheck)
     events += transitions(old, merged, already={e.reason for e in events})
     return Report(status=patch, events=events, recheck_in=recheck)
+
+
+def _health(seen: Observation, merged: Sequence[Condition], counted: Accounting | None) -> Health:
+    """The service's own health, for the incident: Ready's verdict, failures in a row, and
+    whose failure it suffers from when a dependency's."""
+    ready = next((c for c in merged if c.type == ConditionType.READY), None)
+    restarts = counted.restarts if counted else {}
+    # Alerts are suppressed in favour of the root cause only while our own workload runs:
+    # a service that never started is blocked, not failing, and has nothing to page about.
+    running = seen.workload is not None and seen.workload.ready
+    return Health(
+        ready=ready is not None and ready.status == ConditionStatus.TRUE,
+        reason=ready.reason if ready else None,
+        message=ready.message if ready else "",
+        failures=int(restarts.get("consecutive") or 0),
+        exhausted=bool(counted and counted.exhausted),
+        exit_code=restarts.get("lastExitCode"),
+        suppressed_by=seen.root_cause if running else None,
+        dependents=seen.dependents,
+    )
+
+
+def _replacing(previous: Any, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A merge patch that makes `previous` into `new`: keys `new` lacks are set to None."""
+    if new is None or not isinstance(previous, Mapping):
+        return new
+    return {**dict.fromkeys(previous), **new}
+
+
+def _sooner(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _exhausted_message(counted: Accounting | None, settings: RestartSettings | None) -> str | None:
@@ -164,27 +211,3 @@ def action_events(actions: Sequence[Action]) -> list[Event]:
     touches_workload = any(a.kind in WORKLOAD_KINDS for a in actions)
     reason = Reason.ROLLOUT_IN_PROGRESS if touches_workload else Reason.RECONCILED
     return [Event(NORMAL, reason.value, ", ".join(a.describe() for a in actions))]
-
-
-_UNCHANGED: Any = object()
-
-
-def suppression(
-    previous: Mapping[str, Any], suppressed_by: str | None
-) -> tuple[dict[str, Any] | None, list[Event]]:
-    """`status.alert` while a failing dependency is the root cause, and its Event.
-
-    A service that is Degraded because a dependency went down records the root cause as
-    `alert.suppressedBy` (and pages nothing); when the dependency recovers, the suppressed
-    alert is cleared. Returns (the new `alert`, or `_UNCHANGED`; the Events due).
-    """
-    was_suppressed = previous.get("state") == AlertState.SUPPRESSED
-    if suppressed_by:
-        alert = {"state": AlertState.SUPPRESSED.value, "suppressedBy": suppressed_by}
-        if was_suppressed:
-            return alert, []
-        message = f"alerts suppressed in favour of the root cause, {suppressed_by}"
-        return alert, [Event(WARNING, Reason.ALERT_SUPPRESSED.value, message)]
-    if was_suppressed:
-        return None, []  # the dependency recovered; nothing left to suppress
-    return _UNCHANGED, []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -21,12 +22,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tend.api import ManagedService, OnExhausted, validation
+from tend.api import AlertState, ManagedService, OnExhausted, Reason, validation
 from tend.api.config import OperatorConfig
 from tend.api.validation import format_errors
 from tend.logic import builders
 from tend.logic.dependencies import blocked_by, root_cause
 from tend.logic.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
+from tend.logic.incidents import TRIGGER, Ladder, ladder_for
+from tend.logic.notifications import Message, message_from
 from tend.logic.observation import Observation
 from tend.logic.ownership import Key, Ownership, ownership
 from tend.logic.plan import (
@@ -44,10 +47,12 @@ from tend.logic.readiness import readiness
 from tend.logic.report import Report, report
 from tend.logic.restarts import holding, reset_token, settings_for
 from tend.logic.workload import current_workload
+from tend.runtime.delivery import Dispatcher, Outcome
 from tend.runtime.informer import Informer, key_of, spec_changed
 from tend.runtime.kube import Kube, KubeError
 from tend.runtime.metrics import Metrics
 from tend.runtime.peering import PeeringGate
+from tend.runtime.receivers import Credentials
 from tend.runtime.reflector import Reflector
 from tend.runtime.workqueue import WorkQueue
 
@@ -90,6 +95,7 @@ class Controller:
         selector: str | None = None,
         gate: PeeringGate | None = None,
         metrics: Metrics | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.kube = kube
         self.metrics = metrics or Metrics()
@@ -107,6 +113,18 @@ class Controller:
             kube, name="", identity="", priority=0, namespaces=[], standalone=True
         )
         self.recheck_after = 10.0  # seconds before looking again at a foreign object
+        # Alert delivery: what status's outboxes owe goes to the dispatcher's lanes; what
+        # was delivered (or given up on) is dropped from the outbox by the next patch.
+        self.dispatcher = dispatcher or Dispatcher(
+            config.receivers,
+            Credentials(kube, receivers_namespace(config)),
+            on_outcome=self._delivery_outcome,
+            on_failing=self._delivery_failing,
+            metrics=self.metrics,
+            now=self.clock,
+        )
+        self._delivered: dict[Key, set[str]] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
         # Pods are watched by tend itself, not kopf, and cached as PodViews (see reflector).
@@ -146,6 +164,7 @@ class Controller:
         for index, reflector in enumerate(self.gate.reflectors):
             task = asyncio.create_task(self.gate.run(reflector), name=f"tend-peering-{index}")
             self._workers.append(task)
+        self.dispatcher.start()
 
     async def prime(self) -> None:
         """Fill the caches with one (paginated) LIST per kind, like an informer's initial
@@ -173,6 +192,8 @@ class Controller:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        await self.dispatcher.stop()
+        await asyncio.gather(*self._background, return_exceptions=True)
         self.queue.close()
 
     # --- observations (called by the kopf handlers) -----------------------------------------
@@ -257,6 +278,7 @@ class Controller:
         try:
             ms = ManagedService.model_validate(body)
         except ValidationError as exc:
+            self._deliver(key, None)  # what status still owes is delivered all the same
             seen = Observation(generation, False, problems=format_errors(exc))
             await self._carry_out(body, report(body.get("status"), seen, now=now), now)
             return
@@ -297,6 +319,7 @@ class Controller:
             # The foreign object is invisible to our label-filtered watches: look again later.
             self.queue.add_after(key, self.recheck_after)
         workloads = {kind: self.cache.owned_object(kind, ms.key) for kind in WORKLOAD_KINDS}
+        ladder = ladder_for(ms, self.config)
         seen = Observation(
             generation=generation,
             runs_to_completion=ms.spec.runs_to_completion,
@@ -310,6 +333,15 @@ class Controller:
             restart_settings=settings,
             reset=reset,
             last_ready_generation=recorded[1] if recorded else None,
+            ladder=ladder,
+            namespace=ms.namespace,
+            name=ms.name,
+            uid=ms.metadata.uid or "",
+            delivered=frozenset(self._delivered.get(key, ())),
+            dependents=[
+                f"{r.namespace}/{r.name}"
+                for r in self.graph.downstream(Ref(MANAGED_SERVICE, *key), limit=1000)
+            ],
         )
         said = report(body.get("status"), seen, now=now)
         if said.recheck_in == 0:
@@ -319,6 +351,65 @@ class Controller:
             # minUptime): look again then. (+1s: status times have second precision.)
             self.queue.add_after(key, said.recheck_in + 1.0)
         await self._carry_out(body, said, now)
+        self._deliver(key, ladder)
+
+    # --- alert delivery ----------------------------------------------------------------------
+
+    def _deliver(self, key: Key, ladder: Ladder | None) -> None:
+        """Hand what the recorded status owes to the dispatcher (the same entry twice is one
+        delivery), and tell Alertmanager lanes what is firing."""
+        body = self.cache.services.get(key)
+        if body is None:
+            return
+        alert = (body.get("status") or {}).get("alert") or {}
+        outbox = alert.get("outbox") or []
+        steps = len(ladder.steps) if ladder else 1
+        owed = {str(entry.get("id")) for entry in outbox}
+        done = self._delivered.get(key)
+        if done is not None:
+            done &= owed  # what status no longer has needs no remembering
+            if not done:
+                del self._delivered[key]
+        for entry in outbox:
+            if str(entry.get("id")) not in (done or ()):
+                message = message_from(entry, body, steps)
+                self.dispatcher.submit(key, str(entry.get("receiver")), message)
+        if alert.get("key") and ladder is not None:
+            firing = alert.get("state") == AlertState.FIRING.value and alert.get("fired")
+            receivers = {
+                r for i in alert.get("fired") or [] if i < steps for r in ladder.receivers(i)
+            }
+            last = _last_trigger(alert, body, steps) if firing else None
+            self.dispatcher.track(str(alert["key"]), receivers, last)
+
+    def _delivery_outcome(self, outcome: Outcome) -> None:
+        self._delivered.setdefault(outcome.owner, set()).add(outcome.message.id)
+        self.queue.add(outcome.owner)  # the next patch drops it from the outbox
+        if not outcome.delivered:
+            self._warn(outcome.owner, f"notification dropped: {outcome.error}")
+
+    def _delivery_failing(self, owner: Key, message: Message, error: str) -> None:
+        self._warn(owner, f"delivery keeps failing, still retrying: {error}")
+
+    def _warn(self, owner: Key, message: str) -> None:
+        body = self.cache.services.get(owner)
+        if body is None:
+            return
+        task = asyncio.create_task(self._post_warning(body, message))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _post_warning(self, body: Mapping[str, Any], message: str) -> None:
+        try:
+            await self.kube.post_event(
+                body,
+                type_="Warning",
+                reason=Reason.ALERT_DELIVERY_FAILED.value,
+                message=message,
+                now=self.clock(),
+            )
+        except KubeError as exc:
+            log.warning("could not post Event AlertDeliveryFailed: %s", exc)
 
     async def _live(self, ms: ManagedService) -> dict[str, Object | None]:
         """The owned objects from the cache; objects someone else owns are read fresh,
@@ -401,6 +492,19 @@ class Controller:
             # The spec changed while we reconciled the old one, and the watch event that says
             # so may arrive after this answer, older than it and so ignored: look again now.
             self.queue.add((namespace, name))
+
+
+def _last_trigger(alert: Mapping[str, Any], body: Mapping[str, Any], steps: int) -> Message:
+    """The firing incident as a Message (what Alertmanager lanes re-send)."""
+    step = max(int(i) for i in alert.get("fired") or [0])
+    entry = {"id": f"{alert.get('key')}|firing", "action": TRIGGER, "step": step,
+             "severity": alert.get("severity"), "reason": alert.get("reason")}  # fmt: skip
+    return message_from(entry, body, steps)
+
+
+def receivers_namespace(config: OperatorConfig) -> str:
+    """Where receivers' Secrets are: the config's namespace, else the operator's own."""
+    return config.namespace or os.environ.get("POD_NAMESPACE") or "tend-system"
 
 
 def _dependencies(body: Mapping[str, Any]) -> list[Any]:
