@@ -115,7 +115,11 @@ def test_check_rejects_a_missing_path() -> None:
 
 
 def test_check_names_unknown_receivers_from_the_operator_config(tmp_path: Path) -> None:
-    config = write(tmp_path, "config.yaml", "receivers: [{name: team-slack, type: slack, url_file: /run/slack}]\n")
+    config = write(
+        tmp_path,
+        "config.yaml",
+        "receivers: [{name: team-slack, type: slack, url_file: /run/slack}]\n",
+    )
     extra = "  alerts:\n    escalation:\n      - {afterFailures: 1, receivers: [pager]}\n"
     path = write(tmp_path, "app.yaml", service("app", extra=extra))
     code, _, err = run("check", "-f", str(path), "--config", str(config))

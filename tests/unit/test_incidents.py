@@ -217,7 +217,7 @@ def test_the_root_names_its_blast_radius() -> None:
     )
     (entry,) = decided.alert["outbox"]  # type: ignore[index]
     assert entry["dependents"] == dependents[:10] and entry["dependentCount"] == 25
-    assert entry["summary"] == "exit 3 after 1s: boom" and entry["exitCode"] == 3
+    assert entry["summary"] == "CrashLoop: exit 3 after 1s: boom" and entry["exitCode"] == 3
 
 
 def test_undelivered_notifications_stay_until_delivered_then_last_notified_is_set() -> None:

@@ -143,7 +143,7 @@ def notification(
         "step": step,
         "severity": severity,
         "reason": alert.get("reason"),
-        "summary": health.message[:512] if action == TRIGGER else "recovered",
+        "summary": f"{health.reason}: {health.message}"[:512] if action == TRIGGER else "recovered",
         "exitCode": health.exit_code if action == TRIGGER else None,
         "dependents": shown or None,
         "dependentCount": len(health.dependents) or None,

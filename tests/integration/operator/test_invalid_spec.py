@@ -42,7 +42,9 @@ async def test_an_unbuildable_spec_is_invalid_until_fixed(
 async def test_an_unknown_receiver_is_invalid_like_tend_check_says(
     kubeconfig: Path, kube: Kube, cluster: SimCluster
 ) -> None:
-    config = OperatorConfig(receivers=[{"name": "team-slack", "type": "slack", "url_file": "/run/slack-url"}])
+    config = OperatorConfig(
+        receivers=[{"name": "team-slack", "type": "slack", "url_file": "/run/slack-url"}]
+    )
     operator = Operator(kubeconfig, cluster, config)
     await operator.start()
     try:
