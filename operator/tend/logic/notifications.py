@@ -160,7 +160,9 @@ def alertmanager_alert(
             "incident_key": m.key,
             "dependents": str(m.dependent_count),
         },
-        "startsAt": m.since,
+        # Never a start after now (a clock ahead of the receiver's, e.g. the kubelet's):
+        # Alertmanager refuses an alert whose start is after its end.
+        "startsAt": min(m.since, _stamp(now)) if m.since else _stamp(now),
         "endsAt": _stamp(now if ending else now + timedelta(seconds=4 * resend_interval)),
         "generatorURL": "",
     }
