@@ -12,9 +12,11 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from pydantic import ValidationError
 
 from tend.api import ManagedService, validation
 from tend.api.config import OperatorConfig, load_config
+from tend.api.validation import format_errors
 from tend.cli import manifests
 from tend.logic import builders, graph
 
@@ -69,10 +71,22 @@ def _load(files: list[Path]) -> manifests.Manifests:
         raise typer.BadParameter(str(exc), param_hint="-f") from exc
 
 
-def _fail(lines: list[str]) -> None:
+def _settings(path: Path | None) -> OperatorConfig:
+    """The operator configuration, or an error that names the file, the field and the fix."""
+    try:
+        return load_config(path)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from exc
+    except ValidationError as exc:
+        where = str(path) if path else "TEND_* environment"
+        _fail([f"tend: {where}: {line}" for line in format_errors(exc)], code=2)
+        raise  # not reached
+
+
+def _fail(lines: list[str], code: int = 1) -> None:
     for line in lines:
         typer.echo(line, err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -93,7 +107,7 @@ def render(
     found = _load(filename)
     if found.problems:
         _fail([str(p) for p in found.problems])
-    settings = load_config(config)
+    settings = _settings(config)
     errors = [
         f"{where}: {problem}"
         for service, where in _labelled(found)
@@ -135,7 +149,7 @@ def problems_of(found: manifests.Manifests, settings: OperatorConfig) -> list[st
 def check(filename: Files = [], config: ConfigFile = None) -> None:  # noqa: B006
     """Validate ManagedServices offline: schema, buildability and dependencies."""
     found = _load(filename)
-    lines = problems_of(found, load_config(config))
+    lines = problems_of(found, _settings(config))
     if lines:
         typer.echo(f"{len(lines)} problem(s) found:", err=True)
         _fail(lines)
@@ -218,7 +232,7 @@ def run_command(
         peering=peering,
         priority=priority,
         workers=workers,
-        config=load_config(config),
+        config=_settings(config),
         metrics=Metrics(),
     )
     if metrics_port:
@@ -282,6 +296,41 @@ def _mount_simulator() -> None:
 
 
 _mount_simulator()
+
+receivers_app = typer.Typer(help="The alert receivers configured on the operator.")
+app.add_typer(receivers_app, name="receivers", no_args_is_help=True)
+
+
+@receivers_app.command("test")
+def receivers_test(
+    config: ConfigFile = None,
+    receiver: Annotated[
+        list[str], typer.Option("--receiver", help="Only this receiver (repeatable).")
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option("--kubeconfig", help="For receivers' Secrets (default: $KUBECONFIG)."),
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context")] = None,
+) -> None:
+    """Send one clearly marked test notification to each configured receiver (and, where
+    the receiver supports it, resolve it at once) and report what each answered."""
+    import asyncio
+
+    from tend.runtime.receivers import send_tests
+
+    settings = _settings(config)
+    unknown = [name for name in receiver if name not in {r.name for r in settings.receivers}]
+    if unknown or not settings.receivers:
+        configured = ", ".join(r.name for r in settings.receivers) or "none"
+        _fail([f"tend: unknown receiver {unknown[0]!r} (configured: {configured})" if unknown
+               else "tend: no receivers configured (receivers: in --config, or TEND_RECEIVERS)"],
+              code=2)  # fmt: skip
+    results = asyncio.run(send_tests(settings, receiver, kubeconfig, context))
+    for line in results.lines:
+        typer.echo(line)
+    if results.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -52,7 +51,7 @@ from tend.runtime.informer import Informer, key_of, spec_changed
 from tend.runtime.kube import Kube, KubeError
 from tend.runtime.metrics import Metrics
 from tend.runtime.peering import PeeringGate
-from tend.runtime.receivers import Credentials
+from tend.runtime.receivers import Credentials, receivers_namespace
 from tend.runtime.reflector import Reflector
 from tend.runtime.workqueue import WorkQueue
 
@@ -501,11 +500,6 @@ def _last_trigger(alert: Mapping[str, Any], body: Mapping[str, Any], steps: int)
     entry = {"id": f"{alert.get('key')}|firing", "action": TRIGGER, "step": step,
              "severity": alert.get("severity"), "reason": alert.get("reason")}  # fmt: skip
     return message_from(entry, body, steps)
-
-
-def receivers_namespace(config: OperatorConfig) -> str:
-    """Where receivers' Secrets are: the config's namespace, else the operator's own."""
-    return config.namespace or os.environ.get("POD_NAMESPACE") or "tend-system"
 
 
 def _dependencies(body: Mapping[str, Any]) -> list[Any]:
