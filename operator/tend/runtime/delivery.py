@@ -87,7 +87,7 @@ class Dispatcher:
             r.name: _Lane((senders or {}).get(r.name) or sender_for(r, credentials, now))
             for r in receivers
         }
-        self._pending: set[str] = set()  # ids queued or in flight
+        self._pending: set[tuple[str, str]] = set()  # (receiver, id) queued or in flight
         self.attempts = 0  # every attempt, for tests
 
     @property
@@ -114,7 +114,7 @@ class Dispatcher:
 
     def submit(self, owner: Key, receiver: str, message: Message) -> None:
         """Deliver `message` to `receiver` (once, however often it is submitted)."""
-        if message.id in self._pending:
+        if (receiver, message.id) in self._pending:
             return
         lane = self._lanes.get(receiver)
         if lane is None:
@@ -123,7 +123,7 @@ class Dispatcher:
             self._count(receiver, message, "failed")
             self.on_outcome(Outcome(owner, message, delivered=False, error=error))
             return
-        self._pending.add(message.id)
+        self._pending.add((receiver, message.id))
         lane.queue.append((owner, message))
         lane.ready.set()
 
@@ -143,7 +143,7 @@ class Dispatcher:
             owner, message = lane.queue[0]
             await self._until_done(lane, owner, message)
             lane.queue.popleft()
-            self._pending.discard(message.id)
+            self._pending.discard((lane.sender.receiver.name, message.id))
 
     async def _until_done(self, lane: _Lane, owner: Key, message: Message) -> None:
         name = lane.sender.receiver.name

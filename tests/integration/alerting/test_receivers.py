@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Operator, events_for, managed_service
+from harness import Operator, events_for, managed_service, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 from sinks import Answer, HttpSink, SmtpSink
 from waiting import until
@@ -222,3 +222,33 @@ async def test_a_receiver_that_is_down_then_rate_limits_gets_everything_once(
     reasons = [e["reason"] for e in await events_for(kube, "api")]
     assert reasons.count("Escalated") == 1
     assert reasons.count("AlertDeliveryFailed") == 1, "a Warning once it kept failing (3 tries)"
+
+
+async def test_a_receiver_that_never_answers_holds_up_nothing_else(
+    cluster: SimCluster, kube: Kube, kubeconfig: Path, sink: HttpSink
+) -> None:
+    sink.script = [Answer(hold=True)]  # the first request to anyone: the hook's trigger
+    receivers = [
+        {"name": "hook", "type": "webhook", "url": f"{sink.url}/hook", "timeout": 300},
+        {"name": "other", "type": "webhook", "url": f"{sink.url}/other"},
+    ]
+    operator = Operator(kubeconfig, cluster, OperatorConfig(receivers=receivers))
+    await operator.start()
+    try:
+        ladder = [{"afterFailures": 1, "receivers": ["hook"]}]
+        await kube.create(
+            managed_service("api", image="sim/crash:1s-3", alerts={"escalation": ladder})
+        )
+        await sink.until(lambda: sink.on("/hook"), "the hook's delivery, held")
+        other = [{"afterFailures": 1, "receivers": ["other"]}]
+        await kube.create(
+            managed_service("db", image="sim/crash:1s-3", alerts={"escalation": other})
+        )
+        await sink.until(lambda: sink.answered("/other"), "another receiver's page, meanwhile")
+        for i in range(5):
+            await kube.create(managed_service(f"web-{i}"))
+        for i in range(5):
+            await wait_ready(cluster, kube, f"web-{i}")
+        assert not sink.answered("/hook"), "still held: it held up nobody"
+    finally:
+        await operator.stop()
