@@ -247,6 +247,9 @@ def demo(
     samples: Annotated[Path, typer.Option("--samples", help="Manifests to apply.")] = Path(
         "deploy/samples"
     ),
+    failures: Annotated[
+        Path, typer.Option("--failures", help="Scripted failures to apply (they page).")
+    ] = Path("deploy/samples/failures"),
     speed: Annotated[float, typer.Option("--speed", help="Simulated time speed-up.")] = 10.0,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after (seconds).")] = 120.0,
     keep: Annotated[bool, typer.Option("--keep", help="Keep running; print a kubeconfig.")] = False,
@@ -259,7 +262,9 @@ def demo(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not samples.exists():
         raise typer.BadParameter(f"{samples}: no such file or directory", param_hint="--samples")
-    code = asyncio.run(run_demo(samples, speed=speed, deadline=timeout, keep=keep))
+    code = asyncio.run(
+        run_demo(samples, failures=failures, speed=speed, deadline=timeout, keep=keep)
+    )
     raise typer.Exit(code)
 
 
