@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,31 @@ def test_bad_config_names_the_field(tmp_path: Path) -> None:
     path.write_text("budget: {window: forever}\n")
     with pytest.raises(ValidationError, match=r"budget\.window"):
         load_config(path)
+
+
+def test_receivers_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    receivers = '[{"name": "oncall", "type": "pagerduty", "routing_key_file": "/etc/pd/key"}]'
+    monkeypatch.setenv("TEND_RECEIVERS", receivers)
+    monkeypatch.setenv("TEND_DEFAULT_RECEIVERS", '["oncall"]')
+    config = load_config()
+    assert [r.name for r in config.receivers] == ["oncall"]
+    assert config.default_receivers == ["oncall"]
+
+
+@pytest.mark.parametrize(
+    ("receivers", "default", "error"),
+    [
+        ([{"name": "x", "type": "webhook"}], [], "receiver 'x' (webhook) needs url"),
+        ([{"name": "x", "type": "pagerduty"}], [], "needs routing_key_from or _file"),
+        ([{"name": "x", "type": "email", "smtp_host": "h", "email_from": "a@b"}], [],
+         "needs email_to"),
+        ([{"name": "x", "type": "webhook", "url": "u"}] * 2, [], "names must be unique (x"),
+        ([{"name": "x", "type": "webhook", "url": "u"}], ["y"],
+         "default_receivers: unknown receiver 'y' (configured: x)"),
+    ],
+)  # fmt: skip
+def test_incomplete_receivers_are_refused_naming_what_they_need(
+    receivers: list[dict[str, str]], default: list[str], error: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(error)):
+        OperatorConfig(receivers=receivers, default_receivers=default)
