@@ -6,6 +6,7 @@
     python bench/bench_operator.py restarts [--services 1000] [--crashing 100] [--commit C]
     python bench/bench_operator.py memory [--sizes 2000,5000,10000] [--base 14dc068] [--commit C]
     python bench/bench_operator.py scrape [--services 1000] [--repeat 2]
+    python bench/bench_operator.py alerts [--services 1000] [--crashing 100] [--slow 10]
 
 `apply`: for each size N, N independent ManagedServices (2 replicas and a port, so each
 owns a Deployment, a Service and a PodDisruptionBudget) are applied at once. Reported:
@@ -34,9 +35,16 @@ Target: at most 10 % above --base; the script exits 1 otherwise.
 operator's CPU seconds until all are Ready and it idles, with and without a scraper fetching
 /metrics every second (gzipped, as Prometheus does). Target: under 10 % more CPU with it.
 
-`forest`, `restarts`, `memory` and `scrape` run those three processes. `apply` runs in this process:
-the simulated cluster on the main event loop, the real operator on its own thread, talking
-over HTTP on 127.0.0.1. Every run ends by itself.
+`alerts`: SERVICES ManagedServices, of which CRASHING crash-loop at once with a ladder whose
+first step pages two webhook receivers in this process, one answering at once and one after
+SLOW seconds (run once with 0, once with SLOW). Reported: per crash-looper, the real time from
+its first ended run (pod watch) to the page at the fast receiver (target p99 < 2 s), requests
+per receiver per step (target: exactly 1), and, while the pages go out, apply->Ready of 100 new
+services and the operator's reconcile p99 (a slow receiver must not move them).
+
+`forest`, `restarts`, `memory`, `scrape` and `alerts` run those three processes. `apply` runs
+in this process: the simulated cluster on the main event loop, the real operator on its own
+thread, talking over HTTP on 127.0.0.1. Every run ends by itself.
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from tend.api.crd import build_crd
 from tend.logic.readiness import readiness
@@ -177,6 +186,7 @@ class Served:
         profile: Path | None = None,
         source: Path = OPERATOR_SOURCE,
         metrics_port: int = 0,
+        config: Path | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start `tend run` from the source root `source` (another commit's `operator/`
         can run against this simulator too); `profile`: py-spy it into that file."""
@@ -199,6 +209,7 @@ class Served:
                 "0",
                 "--workers",
                 str(workers),
+                *(["--config", str(config)] if config else []),
             ],
             env={**os.environ, "PYTHONPATH": str(source)},
             stdout=subprocess.DEVNULL,
@@ -556,6 +567,115 @@ async def run_scrape(size: int, scrape: bool, speed: float, workers: int) -> dic
     }
 
 
+async def run_alerts(
+    services: int, crashing: int, slow: float, speed: float, workers: int
+) -> dict[str, Any]:
+    """`services - crashing` healthy ManagedServices become Ready; then `crashing` crash-loop
+    at once, each with the ladder [afterFailures 1 -> fast, slow]: the first ended run crosses
+    the threshold. A webhook sink in this process answers `fast` at once and `slow` after
+    `slow` seconds. Reported: the real time from a crash-looper's pod status showing its first
+    ended run (a watch on pods) to the fast receiver getting the page; requests per receiver
+    per step; and, while the pages are delivered, how long 100 more healthy services take from
+    apply to Ready, and the operator's reconcile p99 (its /metrics)."""
+    policy = {"maxRestarts": 1000, "window": "10m", "minUptime": "10s"}
+    ladder = [{"afterFailures": 1, "severity": "warning", "receivers": ["fast", "slow"]}]
+    ready_at: dict[str, float] = {}
+    crossed_at: dict[str, float] = {}
+    paged: dict[tuple[str, str], list[float]] = {}  # (receiver, service) -> arrivals
+
+    def on_pod(_: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        name = (meta.get("labels") or {}).get(INSTANCE_LABEL, "")
+        if name.startswith("crash-") and not meta.get("deletionTimestamp") and ended_runs(pod):
+            crossed_at.setdefault(name, time.monotonic())
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.json()
+        key = (request.match_info["receiver"], body["service"]["name"])
+        paged.setdefault(key, []).append(time.monotonic())
+        if key[0] == "slow":
+            await asyncio.sleep(slow)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{receiver}", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    sink = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    port = _free_port()
+    healthy = services - crashing
+    records = {MANAGED_SERVICES: first_seen(ready_at, ready), PODS: on_pod}
+    try:
+        with tempfile.TemporaryDirectory(prefix="tend-bench-") as workdir:
+            config = Path(workdir) / "tend.yaml"
+            receivers = [
+                {"name": "fast", "type": "webhook", "url": f"{sink}/fast"},
+                {"name": "slow", "type": "webhook", "url": f"{sink}/slow", "timeout": 60},
+            ]
+            config.write_text(json.dumps({"receivers": receivers}))
+            async with served(speed) as cluster, watching(cluster.kube.host, records):
+                operator = cluster.operator(workers, metrics_port=port, config=config)
+                started = time.monotonic()
+                bodies = [managed_service(f"ok-{i}") for i in range(healthy)]
+                await create_all(cluster.kube, bodies)
+                await until(lambda: len(ready_at) >= healthy, started + 120 + healthy / 5)
+                crash = [
+                    managed_service(
+                        f"crash-{i}",
+                        image=CRASH_IMAGE,
+                        restartPolicy=policy,
+                        alerts={"escalation": ladder},
+                    )
+                    for i in range(crashing)
+                ]
+                await create_all(cluster.kube, crash)
+                # While the pages go out (and the slow receiver holds its lane), more work.
+                await until(lambda: len(crossed_at) >= crashing // 2, time.monotonic() + 120)
+                more = time.monotonic()
+                await create_all(cluster.kube, [managed_service(f"new-{i}") for i in range(100)])
+                await until(lambda: sum(n.startswith("new-") for n in ready_at) >= 100, more + 120)
+                new_ready = [
+                    ready_at[f"new-{i}"] - more for i in range(100) if f"new-{i}" in ready_at
+                ]
+                fast_done = lambda: sum(1 for r, _ in paged if r == "fast") >= crashing  # noqa: E731
+                await until(fast_done, time.monotonic() + 120)
+                slow_done = lambda: sum(1 for r, _ in paged if r == "slow") >= crashing  # noqa: E731
+                await until(slow_done, time.monotonic() + 120 + slow * crashing)
+                reconcile_p99 = await _reconcile_p99(port)
+                cpu = _cpu_seconds(operator)
+    finally:
+        await runner.cleanup()
+    latencies = [paged[("fast", n)][0] - crossed_at[n] for n in crossed_at if ("fast", n) in paged]
+    counts = Counter(len(arrivals) for arrivals in paged.values())
+    return {
+        "slow_receiver_s": slow,
+        "paged_fast": sum(1 for r, _ in paged if r == "fast"),
+        "paged_slow": sum(1 for r, _ in paged if r == "slow"),
+        "requests_per_receiver_and_step": dict(sorted(counts.items())),
+        **percentiles_ms(latencies),
+        "new_services_ready_p99_ms": percentiles_ms(new_ready)["p99_ms"],
+        "reconcile_p99_ms": reconcile_p99,
+        "operator_cpu_s": cpu,
+    }
+
+
+async def _reconcile_p99(port: int) -> float:
+    """The operator's reconcile-duration p99 (ms), from its histogram's buckets."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/metrics") as response,
+    ):
+        text = await response.text()
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith("tend_reconcile_duration_seconds_bucket"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    return 1000 * next((le for le, count in buckets if count >= 0.99 * total), float("nan"))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -707,6 +827,16 @@ def bench_scrape(args: argparse.Namespace) -> bool:
     return growth >= 0.10
 
 
+def bench_alerts(args: argparse.Namespace) -> bool:
+    failed = False
+    for slow in (0.0, args.slow):
+        r = asyncio.run(run_alerts(args.services, args.crashing, slow, args.speed, args.workers))
+        print_result(r)
+        print()
+        failed |= r["p99_ms"] >= 2000 or set(r["requests_per_receiver_and_step"]) != {1}
+    return failed
+
+
 def short_hash(commit: str) -> str:
     return subprocess.run(
         ["git", "-C", str(OPERATOR_SOURCE.parent), "rev-parse", "--short", commit],
@@ -751,6 +881,12 @@ def main() -> int:
     scrape.add_argument("--repeat", type=int, default=2)
     scrape.add_argument("--speed", type=float, default=10.0)
     scrape.add_argument("--workers", type=int, default=8)
+    alerts = sub.add_parser("alerts")
+    alerts.add_argument("--services", type=int, default=1000)
+    alerts.add_argument("--crashing", type=int, default=100)
+    alerts.add_argument("--slow", type=float, default=10.0, help="the slow receiver's answer, s")
+    alerts.add_argument("--speed", type=float, default=1.0)
+    alerts.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     bench = {
         "apply": bench_apply,
@@ -758,6 +894,7 @@ def main() -> int:
         "restarts": bench_restarts,
         "memory": bench_memory,
         "scrape": bench_scrape,
+        "alerts": bench_alerts,
     }[args.what]
     return 1 if bench(args) else 0
 

@@ -6,15 +6,15 @@ deliveries, never on time."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import inspect
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
@@ -52,22 +52,40 @@ class Arrivals:
     def arrived(self) -> None:
         self._changed.set()
 
-    async def until(self, check: Callable[[], T], what: str, deadline: float = DEADLINE) -> T:
+    async def until(
+        self,
+        check: Callable[[], T | Awaitable[T]],
+        what: str,
+        deadline: float = DEADLINE,
+        satisfied: Callable[[T], object] = bool,
+    ) -> T:
+        """`check()`'s value once `satisfied` by it, re-checked at every arrival (`check`
+        may be async)."""
+        value: object = None
         try:
             async with asyncio.timeout(deadline):
                 while True:
                     self._changed.clear()
-                    value = check()
-                    if value:
-                        return value
+                    result = check()
+                    value = await result if inspect.isawaitable(result) else result
+                    if satisfied(cast(T, value)):
+                        return cast(T, value)
                     await self._changed.wait()
         except TimeoutError:
-            raise AssertionError(f"not within {deadline}s: {what}") from None
+            raise AssertionError(f"not within {deadline}s: {what} (last: {value!r})") from None
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a server that wants to be told one."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class HttpSink(Arrivals):
-    """Records every POST; answers from `script` (one Answer per request, in order) and
-    200 once it is used up."""
+    """Records every request (POST or GET); answers from `script` (one Answer per request,
+    in order) and 200 once it is used up. A GET is answered with an empty metrics page, so
+    Prometheus can scrape a sink and every scrape is an arrival."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,11 +114,12 @@ class HttpSink(Arrivals):
             await self._release.wait()
             raise web.HTTPServiceUnavailable()
         got.answered = answer.status
-        return web.Response(status=answer.status, headers=answer.headers, text="ok")
+        text = "# no series\n" if request.method == "GET" else "ok"
+        return web.Response(status=answer.status, headers=answer.headers, text=text)
 
     async def __aenter__(self) -> HttpSink:
         app = web.Application()
-        app.router.add_post("/{tail:.*}", self._handle)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -139,9 +158,7 @@ class SmtpSink(Arrivals):
         return "250 Message accepted for delivery"
 
     def __enter__(self) -> SmtpSink:
-        with socket.socket() as probe:  # aiosmtpd checks its port by connecting: no port 0
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
+        self.port = free_port()  # aiosmtpd checks its port by connecting: no port 0
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self._controller.start()
         return self
@@ -149,9 +166,3 @@ class SmtpSink(Arrivals):
     def __exit__(self, *_: object) -> None:
         if self._controller is not None:
             self._controller.stop()
-
-
-@contextlib.asynccontextmanager
-async def http_sink() -> AsyncIterator[HttpSink]:
-    async with HttpSink() as sink:
-        yield sink

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 import yaml
 from harness import Operator, managed_service
 from prometheus_client.parser import text_string_to_metric_families
-from sinks import HttpSink
+from sinks import HttpSink, free_port
 
 from tend.api.config import OperatorConfig
 from tend.runtime.kube import Kube
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.skipif(
     ALERTMANAGER is None,
     reason="Alertmanager not installed (Debian package prometheus-alertmanager; .ci/run has it)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -4,22 +4,20 @@ stored is read back through its HTTP query API."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 import yaml
-from aiohttp import web
 from harness import managed_service
+from sinks import HttpSink, free_port
 
 from tend.runtime.kube import Kube
 
@@ -35,12 +33,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
@@ -54,53 +46,6 @@ def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-class Heartbeat:
-    """A scrape target of the test's own. Prometheus requests it every scrape interval, like
-    tend's; each request is the event on which `until` looks at Prometheus again (no polling
-    with sleeps: the re-checks follow Prometheus's own scrape loop)."""
-
-    def __init__(self) -> None:
-        self.scraped = asyncio.Event()
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-
-    async def __aenter__(self) -> Heartbeat:
-        async def metrics(_: web.Request) -> web.Response:
-            self.scraped.set()
-            return web.Response(text="# no series\n", content_type="text/plain")
-
-        app = web.Application()
-        app.router.add_get("/metrics", metrics)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def until(
-        self,
-        check: Callable[[], Awaitable[T]],
-        what: str,
-        satisfied: Callable[[T], bool],
-        deadline: float = DEADLINE,
-    ) -> T:
-        value: T | None = None
-        try:
-            async with asyncio.timeout(deadline):
-                while True:
-                    self.scraped.clear()
-                    value = await check()
-                    if satisfied(value):
-                        return value
-                    await self.scraped.wait()
-        except TimeoutError:
-            raise AssertionError(f"not within {deadline}s: {what} (last: {value!r})") from None
 
 
 class Prometheus:
@@ -128,13 +73,16 @@ class Prometheus:
 
 
 @pytest.fixture
-async def heartbeat() -> AsyncIterator[Heartbeat]:
-    async with Heartbeat() as beat:
+async def heartbeat() -> AsyncIterator[HttpSink]:
+    """A scrape target of the test's own. Prometheus requests it every scrape interval, like
+    tend's; each request is the event on which the test looks at Prometheus again (no
+    polling with sleeps: the re-checks follow Prometheus's own scrape loop)."""
+    async with HttpSink() as beat:
         yield beat
 
 
 async def test_prometheus_sees_restarts_rise_the_budget_fall_and_the_phase_turn_degraded(
-    kube: Kube, kubeconfig: Path, tmp_path: Path, heartbeat: Heartbeat
+    kube: Kube, kubeconfig: Path, tmp_path: Path, heartbeat: HttpSink
 ) -> None:
     assert PROMETHEUS is not None
     metrics_port, web_port = free_port(), free_port()
