@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from waiting import until
 from tend.api.config import OperatorConfig
 from tend.logic.readiness import readiness
 from tend.runtime.handlers import RunOptions
-from tend.runtime.kube import Kube
+from tend.runtime.kube import Kube, KubeError
 from tend_sim import SimCluster
 from tend_sim.embedded import EmbeddedOperator
 
@@ -32,6 +33,22 @@ class Operator(EmbeddedOperator):
                 clock=cluster.clock.now,  # the kubelet's time, which runs at the cluster's speed
             )
         )
+
+
+async def edit(kube: Kube, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the ManagedService like `kubectl edit`: read, change, replace; again on 409
+    (the operator writes its status meanwhile)."""
+    for _ in range(20):
+        body = await kube.get("ManagedService", "default", name)
+        assert body is not None
+        change(body)
+        try:
+            await kube.replace(body)
+            return
+        except KubeError as exc:
+            if not exc.conflict:
+                raise
+    raise AssertionError(f"{name} kept changing under the edit")
 
 
 def managed_service(name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:

@@ -176,3 +176,27 @@ def test_writes_are_news_even_when_the_status_stays_the_same() -> None:
     assert [(e.type, e.reason, e.message) for e in said.events] == [
         ("Normal", "Reconciled", "create Service api")
     ]
+
+
+def test_a_restart_opens_the_incident_while_the_container_runs_again() -> None:
+    """The kubelet restarts a crashed container at once the first time: Ready then says
+    the rollout is in progress, but the service is failing (by the restart's reason)."""
+    from tend.logic.pods import ContainerView, PodView, Termination
+    from tend.logic.restarts import RestartSettings
+
+    crashed = Termination(3, "Error", "boom", "2026-12-01T11:59:58Z", "2026-12-01T11:59:59Z", "c1")
+    running = ContainerView("main", 1, False, running_since="2026-12-01T12:00:00Z", last=crashed)
+    pod = PodView("default", "api-1", "u1", ("default", "api"), "1", "Running", False, None,
+                  (running,))  # fmt: skip
+    first = Ladder([EscalationStep(after_failures=1, receivers=["slack"])], resolve_after=300)
+    settings = RestartSettings(5, 600.0, 10.0)
+    said = report(
+        None, seen(workload=ROLLING, pods=[pod], restart_settings=settings, ladder=first), now=T0
+    )
+    assert said.status is not None
+    alert = said.status["alert"]
+    assert alert["state"] == "Firing" and alert["reason"] == "Crashing"
+    (page,) = alert["outbox"]
+    assert (page["receiver"], page["step"]) == ("slack", 0)
+    assert page["summary"].startswith("CrashLoop: "), page["summary"]
+    assert ("Warning", "Escalated") in events_of(said)

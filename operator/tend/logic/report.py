@@ -34,7 +34,7 @@ from tend.api import (
 )
 from tend.logic.conditions import compute_status, merge_conditions
 from tend.logic.events import NORMAL, WARNING, Event, transitions
-from tend.logic.incidents import Health, incident
+from tend.logic.incidents import Health, family, incident
 from tend.logic.observation import Observation
 from tend.logic.plan import WORKLOAD_KINDS, Action
 from tend.logic.restarts import STOPPED, Accounting, RestartSettings, account, format_seconds
@@ -143,15 +143,24 @@ def _health(seen: Observation, merged: Sequence[Condition], counted: Accounting 
     """The service's own health, for the incident: Ready's verdict, failures in a row, and
     whose failure it suffers from when a dependency's."""
     ready = next((c for c in merged if c.type == ConditionType.READY), None)
+    is_ready = ready is not None and ready.status == ConditionStatus.TRUE
     restarts = counted.restarts if counted else {}
+    failures = int(restarts.get("consecutive") or 0)
+    reason, message = (ready.reason, ready.message) if ready else (None, "")
+    if not is_ready and family(reason) is None and failures and counted is not None:
+        # Restarted and running again, not Ready yet: still failing (until a run lasts
+        # minUptime), by the reason of the last failure, not "RolloutInProgress".
+        reason = str(restarts.get("lastReason") or reason)
+        newest = (counted.recent_failures or [{}])[0]
+        message = str(newest.get("message") or message)
     # Alerts are suppressed in favour of the root cause only while our own workload runs:
     # a service that never started is blocked, not failing, and has nothing to page about.
     running = seen.workload is not None and seen.workload.ready
     return Health(
-        ready=ready is not None and ready.status == ConditionStatus.TRUE,
-        reason=ready.reason if ready else None,
-        message=ready.message if ready else "",
-        failures=int(restarts.get("consecutive") or 0),
+        ready=is_ready,
+        reason=reason,
+        message=message,
+        failures=failures,
         exhausted=bool(counted and counted.exhausted),
         exit_code=restarts.get("lastExitCode"),
         suppressed_by=seen.root_cause if running else None,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Operator, condition, is_ready, managed_service, wait_ready
+from harness import Operator, condition, edit, is_ready, managed_service, wait_ready
 from sinks import HttpSink
 from waiting import until
 
@@ -49,10 +49,7 @@ async def test_only_the_root_cause_pages_and_it_names_the_services_waiting_on_it
     await kube.create(managed_service("web", dependsOn=[{"name": "api"}], alerts=alerts))
     for name in ("db", "api", "web"):
         await wait_ready(cluster, kube, name, deadline=30)
-    db = await kube.get("ManagedService", "default", "db")
-    assert db is not None
-    db["spec"]["image"] = "sim/crash:1s-3"  # a bad release of the root
-    await kube.replace(db)
+    await edit(kube, "db", lambda db: db["spec"].update(image="sim/crash:1s-3"))  # a bad release
     await sink.until(lambda: sink.answered("/hook"), "the root's page")
     for name in ("api", "web"):
         live = await until(
@@ -69,10 +66,7 @@ async def test_only_the_root_cause_pages_and_it_names_the_services_waiting_on_it
     assert body["dependents"] == ["default/api", "default/web"]
     assert body["dependentCount"] == 2
     # Fix the root: it recovers; the dependents follow, unsuppressed, having paged nobody.
-    db = await kube.get("ManagedService", "default", "db")
-    assert db is not None
-    db["spec"]["image"] = "example/app:2"
-    await kube.replace(db)
+    await edit(kube, "db", lambda db: db["spec"].update(image="example/app:2"))
     for name in ("api", "web"):
         live = await until(
             cluster,
@@ -99,8 +93,7 @@ async def test_a_service_that_flaps_within_resolve_after_is_one_incident(
     opened = alert_of(first)
     assert opened["state"] == "Firing"
     # It fails again (a new release that crashes once), then comes back.
-    first["spec"]["image"] = "sim/crash:1s-3-1"
-    await kube.replace(first)
+    await edit(kube, "api", lambda api: api["spec"].update(image="sim/crash:1s-3-1"))
     again = await until(
         cluster,
         lambda: kube.get("ManagedService", "default", "api"),

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness import Operator, condition, events_for, managed_service
+from harness import Operator, condition, edit, events_for, managed_service
 from waiting import until
 
-from tend.runtime.kube import Kube, KubeError
+from tend.runtime.kube import Kube
 from tend_sim import SimCluster
 from tend_sim.watch import Watch
 
@@ -29,21 +29,6 @@ def statuses(watch: Watch, name: str) -> list[dict[str, Any]]:
         if event.obj["metadata"]["name"] == name:
             seen.append(event.obj.get("status") or {})
     return seen
-
-
-async def edit(kube: Kube, name: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Change the ManagedService like `kubectl edit`: read, change, replace; again on 409."""
-    for _ in range(20):
-        body = await kube.get("ManagedService", "default", name)
-        assert body is not None
-        change(body)
-        try:
-            await kube.replace(body)
-            return
-        except KubeError as exc:
-            if not exc.conflict:
-                raise
-    raise AssertionError(f"{name} kept changing under the edit")
 
 
 def restarts_of(body: dict[str, Any] | None) -> dict[str, Any]:
