@@ -136,6 +136,7 @@ async def run_apply(size: int, speed: float, workers: int) -> dict[str, Any]:
                 liveness_port=None,
                 workers=workers,
                 clock=cluster.clock.now,
+                clock_speed=cluster.clock.speed,
             )
         )
         await operator.start()

@@ -143,6 +143,7 @@ async def demo(
             standalone=True,
             liveness_port=None,
             clock=cluster.clock.now,
+            clock_speed=cluster.clock.speed,
             config=sink.config(),
         )
         operator = EmbeddedOperator(options)

@@ -31,6 +31,7 @@ class Operator(EmbeddedOperator):
                 liveness_port=None,
                 config=config or OperatorConfig(),
                 clock=cluster.clock.now,  # the kubelet's time, which runs at the cluster's speed
+                clock_speed=cluster.clock.speed,
             )
         )
 

@@ -59,7 +59,8 @@ def test_receivers_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch)
     ("receivers", "default", "error"),
     [
         ([{"name": "x", "type": "webhook"}], [], "receiver 'x' (webhook) needs url"),
-        ([{"name": "x", "type": "pagerduty"}], [], "needs routing_key_from or _file"),
+        ([{"name": "x", "type": "pagerduty"}], [],
+         "needs routing_key_from, routing_key_file or routing_key_env"),
         ([{"name": "x", "type": "email", "smtp_host": "h", "email_from": "a@b"}], [],
          "needs email_to"),
         ([{"name": "x", "type": "webhook", "url": "u"}] * 2, [], "names must be unique (x"),

@@ -266,3 +266,11 @@ def test_backoff_doubles_with_jitter_to_a_cap_and_honours_retry_after(
 ) -> None:
     for _ in range(50):
         assert low <= delivery._backoff(failures, after) <= high
+
+
+async def test_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PD_KEY", "from-env\n")
+    credentials = Credentials(None, "tend-system")
+    assert await credentials.value(None, None, env="PD_KEY") == "from-env"
+    with pytest.raises(DeliveryError, match=r"\$NOPE is not set"):
+        await credentials.value(None, None, env="NOPE")

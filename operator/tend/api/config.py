@@ -52,8 +52,9 @@ class ReceiverType(StrEnum):
 
 class Receiver(_Section):
     """Where alerts go. Credentials are never written here: each comes from a key of a Secret
-    in the operator's namespace (`*_from`), or from a file (`*_file`, e.g. a mounted Secret),
-    and is never logged.
+    in the operator's namespace (`*_from`), a file (`*_file`, e.g. a mounted Secret) or an
+    environment variable of the operator (`*_env`, e.g. from `secretKeyRef`), and is never
+    logged.
 
     What each type needs: `alertmanager` and `webhook` a URL; `slack` its incoming-webhook
     URL (a credential: `url_from` or `url_file`); `pagerduty` a routing key (`url` defaults to
@@ -65,18 +66,22 @@ class Receiver(_Section):
     url: str | None = Field(None, description="Endpoint (Alertmanager, webhook, PagerDuty).")
     url_from: SecretKeyRef | None = Field(None, description="Endpoint from a Secret (Slack).")
     url_file: Path | None = Field(None, description="Endpoint from a file (Slack).")
+    url_env: str | None = Field(None, description="Endpoint from an environment variable.")
     routing_key_from: SecretKeyRef | None = Field(None, description="PagerDuty routing key.")
     routing_key_file: Path | None = Field(None, description="PagerDuty routing key, from a file.")
+    routing_key_env: str | None = Field(None, description="PagerDuty routing key, from env.")
     secret_from: SecretKeyRef | None = Field(
         None, description="Webhook: HMAC-SHA256 key; requests carry X-Tend-Signature."
     )
     secret_file: Path | None = Field(None, description="Webhook: the HMAC key, from a file.")
+    secret_env: str | None = Field(None, description="Webhook: the HMAC key, from env.")
     smtp_host: str | None = None
     smtp_port: int = Field(25, ge=1, le=65535)
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_username: str | None = None
     smtp_password_from: SecretKeyRef | None = None
     smtp_password_file: Path | None = None
+    smtp_password_env: str | None = None
     email_from: str | None = None
     email_to: list[str] | None = None
     timeout: float = Field(10.0, gt=0, le=300, description="Seconds one delivery may take.")
@@ -94,9 +99,11 @@ class Receiver(_Section):
         if self.type in (ReceiverType.ALERTMANAGER, ReceiverType.WEBHOOK):
             need(self.url, "url")
         elif self.type == ReceiverType.SLACK:
-            need(self.url or self.url_from or self.url_file, "url_from or url_file (or url)")
+            slack_url = self.url or self.url_from or self.url_file or self.url_env
+            need(slack_url, "url_from, url_file or url_env (or url)")
         elif self.type == ReceiverType.PAGERDUTY:
-            need(self.routing_key_from or self.routing_key_file, "routing_key_from or _file")
+            key = self.routing_key_from or self.routing_key_file or self.routing_key_env
+            need(key, "routing_key_from, routing_key_file or routing_key_env")
         elif self.type == ReceiverType.EMAIL:
             need(self.smtp_host, "smtp_host")
             need(self.email_from, "email_from")

@@ -63,6 +63,7 @@ class RunOptions:
     # The operator's wall clock. Only the simulated cluster, whose kubelet stamps times at a
     # speed-up, needs another one (its own), so restart windows are measured in its time.
     clock: Callable[[], datetime] | None = None
+    clock_speed: float = 1.0  # the clock's seconds per real second (timers are real)
     # Where the operator's metrics go (`tend run` serves this registry on --metrics-port).
     metrics: Metrics | None = None
 
@@ -204,6 +205,7 @@ async def run(
         namespaces=list(options.namespaces),
         selector=options.selector,
         clock=options.clock,
+        clock_speed=options.clock_speed,
         gate=gate,
         metrics=metrics,
     )

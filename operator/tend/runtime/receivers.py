@@ -85,10 +85,19 @@ class Credentials:
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
 
     async def value(
-        self, ref: SecretKeyRef | None, path: Path | None, literal: str | None = None
+        self,
+        ref: SecretKeyRef | None,
+        path: Path | None,
+        literal: str | None = None,
+        env: str | None = None,
     ) -> str | None:
         if ref is not None:
             return await self._secret(ref)
+        if env is not None:
+            value = os.environ.get(env)
+            if value is None:
+                raise DeliveryError(f"${env} is not set", retryable=False)
+            return value.strip()
         if path is not None:
             try:
                 return (await asyncio.to_thread(path.read_text)).strip()
@@ -158,7 +167,7 @@ class HttpSender:
 
     async def url(self) -> str:
         r = self.receiver
-        url = await self.credentials.value(r.url_from, r.url_file, r.url)
+        url = await self.credentials.value(r.url_from, r.url_file, r.url, r.url_env)
         if not url:
             raise DeliveryError(f"receiver {r.name!r} has no url", retryable=False)
         return url
@@ -184,9 +193,9 @@ class HttpSender:
                     retry_after=retry_after(response.headers.get("Retry-After")),
                 )
         except aiohttp.ClientError as exc:
-            raise DeliveryError(
-                f"{type(exc).__name__}: {exc}".split(" url=")[0], retryable=True
-            ) from None
+            # A URL can be the credential itself (Slack's webhooks): never in a message.
+            said = f"{type(exc).__name__}: {exc}".replace(url, "<url>")
+            raise DeliveryError(said, retryable=True) from None
         except TimeoutError:
             raise DeliveryError(
                 f"no answer within {self.receiver.timeout:g}s", retryable=True
@@ -245,7 +254,9 @@ class AlertmanagerSender(HttpSender):
 class PagerDutySender(HttpSender):
     async def send(self, message: Message) -> None:
         r = self.receiver
-        key = await self.credentials.value(r.routing_key_from, r.routing_key_file)
+        key = await self.credentials.value(
+            r.routing_key_from, r.routing_key_file, env=r.routing_key_env
+        )
         if not key:
             raise DeliveryError(f"receiver {r.name!r} has no routing key", retryable=False)
         body = json.dumps(pagerduty_event(message, key)).encode()
@@ -272,7 +283,7 @@ class WebhookSender(HttpSender):
         r = self.receiver
         body = json.dumps(webhook_payload(message)).encode()
         headers = {"X-Tend-Event": message.action, "Idempotency-Key": message.id}
-        secret = await self.credentials.value(r.secret_from, r.secret_file)
+        secret = await self.credentials.value(r.secret_from, r.secret_file, env=r.secret_env)
         if secret:
             headers["X-Tend-Signature"] = signature(secret.encode(), body)
         await self.post(await self.url(), body, headers)
@@ -286,7 +297,9 @@ class EmailSender:
     async def send(self, message: Message) -> None:
         r = self.receiver
         assert r.smtp_host and r.email_from and r.email_to  # the config's validator made sure
-        password = await self.credentials.value(r.smtp_password_from, r.smtp_password_file)
+        password = await self.credentials.value(
+            r.smtp_password_from, r.smtp_password_file, env=r.smtp_password_env
+        )
         try:
             await aiosmtplib.send(
                 email_message(message, r.email_from, r.email_to),

@@ -108,3 +108,26 @@ async def test_a_service_that_flaps_within_resolve_after_is_one_incident(
     assert alert["key"] == opened["key"]
     await sink.until(lambda: sink.answered("/hook"), "the page")
     assert [r.json()["action"] for r in sink.on("/hook")] == ["trigger"], "one incident, one page"
+
+
+async def test_an_image_that_never_pulls_pages_when_its_after_step_is_due(
+    operator: Operator, cluster: SimCluster, kube: Kube, sink: HttpSink
+) -> None:
+    """No restarts to count: the ladder's `after` step, woken by the operator's timer."""
+    alerts = {"escalation": [{"after": "1m", "severity": "critical", "receivers": ["hook"]}]}
+    await kube.create(managed_service("api", image="sim/nopull:typo", alerts=alerts))
+    opened = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "an incident open for the image that does not pull",
+        satisfied=lambda b: alert_of(b).get("reason") == "NotStarting",
+    )
+    assert condition(opened, "Ready")["reason"] == "ImagePullFailed"
+    assert not sink.requests, "not before its time"
+    await sink.until(lambda: sink.answered("/hook"), "the page, a simulated minute later")
+    (page,) = sink.on("/hook")
+    body = page.json()
+    assert (
+        body["incident"]["reason"] == "NotStarting" and body["incident"]["severity"] == "critical"
+    )
+    assert body["message"].startswith("ImagePullFailed: ")

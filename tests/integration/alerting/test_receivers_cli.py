@@ -77,4 +77,6 @@ async def test_one_receiver_by_name_and_unknown_names_and_bad_config_are_refused
     config.write_text(yaml.safe_dump({"receivers": [{"name": "chat", "type": "slack"}]}))
     code, _, err = await tend("receivers", "test", "--config", str(config))
     assert code == 2
-    assert "receivers[0]: receiver 'chat' (slack) needs url_from or url_file (or url)" in err
+    assert (
+        "receivers[0]: receiver 'chat' (slack) needs url_from, url_file or url_env (or url)" in err
+    )

@@ -40,6 +40,7 @@ def peer(kubeconfig: Path, cluster: SimCluster, priority: int) -> EmbeddedOperat
             priority=priority,
             config=OperatorConfig(),
             clock=cluster.clock.now,
+            clock_speed=cluster.clock.speed,
         )
     )
 
