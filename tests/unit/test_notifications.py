@@ -274,3 +274,48 @@ async def test_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert await credentials.value(None, None, env="PD_KEY") == "from-env"
     with pytest.raises(DeliveryError, match=r"\$NOPE is not set"):
         await credentials.value(None, None, env="NOPE")
+
+
+class HeldSender(FakeSender):
+    """Holds every delivery until released; records what is in flight."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.release = asyncio.Event()
+        self.in_flight: list[str] = []
+        self.arrived = asyncio.Event()
+
+    async def send(self, message: Message) -> None:
+        self.in_flight.append(message.id)
+        self.arrived.set()
+        await self.release.wait()
+        self.sent.append(message.id)
+
+
+async def test_a_slow_receiver_delivers_several_incidents_at_once_and_one_in_order() -> None:
+    held = HeldSender("slow")
+    outcomes = Outcomes()
+    dispatcher = Dispatcher(
+        [held.receiver],
+        Credentials(None, "x"),
+        on_outcome=outcomes.record,
+        on_failing=lambda *_: None,
+        senders={"slow": held},  # type: ignore[dict-item]
+    )
+    dispatcher.start()
+    try:
+        for i in range(3):
+            other = Message(**{**TRIGGER.__dict__, "id": f"t{i}", "key": f"incident-{i}"})
+            dispatcher.submit(("shop", f"svc-{i}"), "slow", other)
+        dispatcher.submit(("shop", "svc-0"), "slow", Message(**{**RESOLVE.__dict__, "id": "r0",
+                                                                "key": "incident-0"}))  # fmt: skip
+        async with asyncio.timeout(10):
+            while len(held.in_flight) < 3:
+                held.arrived.clear()
+                await held.arrived.wait()
+        assert sorted(held.in_flight) == ["t0", "t1", "t2"], "three incidents at once"
+        held.release.set()
+        await outcomes.until(4)
+    finally:
+        await dispatcher.stop()
+    assert held.sent.index("t0") < held.sent.index("r0"), "an incident's resolve after its trigger"

@@ -8,9 +8,11 @@ next status patch drops the entry. So:
   is honoured) for as long as it takes, and after an operator restart status still has them;
 - **nothing is doubled** but across kill -9 between a delivery and its record, where the
   receivers' dedup keys take over (see `tend.runtime.receivers`);
-- **nobody waits**: each receiver has its own lane (a queue and a task), delivering in
-  decision order (a trigger before its resolve); a slow or dead receiver holds up only its
-  own lane, never another receiver or a reconcile.
+- **nobody waits**: each receiver has its own lane (a queue and up to `IN_FLIGHT`
+  deliveries at once, of different incidents; one at a time for Slack, which takes one
+  message a second), one incident's notifications in decision order (a trigger before its
+  resolve); a slow or dead receiver holds up only its own lane, never another receiver or a
+  reconcile, and a slow one holds up eight incidents at a time, not all.
 
 A receiver that refuses for good (4xx other than 408/429, an unknown receiver name) gets
 the entry dropped with a Warning Event; one that keeps failing gets a Warning Event after
@@ -27,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tend.api.config import Receiver
+from tend.api.config import Receiver, ReceiverType
 from tend.logic.notifications import Message
 from tend.logic.ownership import Key
 from tend.runtime.metrics import Metrics
@@ -45,6 +47,7 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 RETRY_AFTER_CAP = 300.0
 WARN_AFTER = 3  # failed attempts of one notification before a Warning Event
+IN_FLIGHT = 8  # deliveries at once per receiver (of different incidents; Slack: 1)
 
 
 @dataclass
@@ -62,8 +65,19 @@ class _Lane:
     sender: Sender
     queue: deque[tuple[Key, Message]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
+    busy: set[str] = field(default_factory=set)  # incident keys being delivered now
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     resender: asyncio.Task[None] | None = None
+
+    def take(self) -> tuple[Key, Message] | None:
+        """The oldest notification whose incident has none in flight (so one incident's
+        trigger always goes before its resolve), or None."""
+        for index, (owner, message) in enumerate(self.queue):
+            if message.key not in self.busy:
+                del self.queue[index]
+                self.busy.add(message.key)
+                return owner, message
+        return None
 
 
 class Dispatcher:
@@ -96,20 +110,26 @@ class Dispatcher:
 
     def start(self) -> None:
         for name, lane in self._lanes.items():
-            if lane.task is None:
-                lane.task = asyncio.create_task(self._deliver(lane), name=f"tend-deliver-{name}")
+            # Slack takes one message a second per webhook: one at a time there.
+            width = 1 if lane.sender.receiver.type == ReceiverType.SLACK else IN_FLIGHT
+            while len(lane.tasks) < width:
+                index = len(lane.tasks)
+                lane.tasks.append(
+                    asyncio.create_task(self._deliver(lane), name=f"tend-deliver-{name}-{index}")
+                )
             if isinstance(lane.sender, AlertmanagerSender) and lane.resender is None:
                 lane.resender = asyncio.create_task(
                     self._resend(lane.sender), name=f"tend-resend-{name}"
                 )
 
     async def stop(self) -> None:
-        tasks = [t for lane in self._lanes.values() for t in (lane.task, lane.resender) if t]
+        tasks = [t for lane in self._lanes.values() for t in (*lane.tasks, lane.resender) if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for lane in self._lanes.values():
-            lane.task = lane.resender = None
+            lane.tasks.clear()
+            lane.resender = None
             await lane.sender.close()
 
     def submit(self, owner: Key, receiver: str, message: Message) -> None:
@@ -137,13 +157,18 @@ class Dispatcher:
 
     async def _deliver(self, lane: _Lane) -> None:
         while True:
-            while not lane.queue:
+            taken = lane.take()
+            while taken is None:
                 lane.ready.clear()
                 await lane.ready.wait()
-            owner, message = lane.queue[0]
-            await self._until_done(lane, owner, message)
-            lane.queue.popleft()
-            self._pending.discard((lane.sender.receiver.name, message.id))
+                taken = lane.take()
+            owner, message = taken
+            try:
+                await self._until_done(lane, owner, message)
+            finally:
+                lane.busy.discard(message.key)
+                self._pending.discard((lane.sender.receiver.name, message.id))
+                lane.ready.set()  # the incident's next notification may go now
 
     async def _until_done(self, lane: _Lane, owner: Key, message: Message) -> None:
         name = lane.sender.receiver.name
