@@ -128,6 +128,7 @@ class Controller:
             # operator judges restarts by (the simulated cluster's, in tests and the demo).
         )
         self._delivered: dict[Key, set[str]] = {}
+        self._refused: set[Key] = set()  # refused by the API server this reconcile
         self._background: set[asyncio.Task[None]] = set()
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
@@ -264,7 +265,10 @@ class Controller:
             delay = self.queue.retry(key)
             log.exception("reconcile %s/%s crashed; retrying in %.2fs", *key, delay)
         else:
-            self.queue.forget(key)
+            if key in self._refused:
+                self._refused.discard(key)  # keep the back-off growing while it is refused
+            else:
+                self.queue.forget(key)
         finally:
             elapsed = time.perf_counter() - started
             self.stats.reconciles += 1
@@ -315,6 +319,12 @@ class Controller:
                 result = plan(ms, desired, live, dependencies_ready=not blocked)
                 refused, replan = await self._execute(ms, result.actions, done)
                 problems += refused
+                if refused:
+                    # The API server refuses what the spec makes: try again on the queue's
+                    # back-off (a spec change comes at once), never in a loop of our own.
+                    delay = self.queue.retry(key)
+                    self._refused.add(key)
+                    log.warning("%s/%s: %s; retrying in %.1fs", *key, refused[0], delay)
                 if not replan:
                     break
             else:

@@ -68,6 +68,9 @@ class Informer:
         self.owned: dict[OwnedKey, Object] = {}
         self._slices: dict[Key, dict[str, int]] = {}  # Service -> slice name -> ready count
         self._pods: dict[Key, dict[str, PodView]] = {}  # ManagedService -> pod name -> view
+        # Objects this operator deleted itself, by uid: their late watch events (the ADDED of
+        # an object created and undone in one reconcile, its DELETED) are news to nobody.
+        self._deleted: dict[OwnedKey, str] = {}
 
     # --- ManagedServices ---------------------------------------------------------------------
 
@@ -111,6 +114,11 @@ class Informer:
         """Record an owned object's event; returns the ManagedService to reconcile, if the
         change can make a difference to it."""
         cache_key = owned_key(body)
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        if uid and self._deleted.get(cache_key) == uid:
+            if event_type == DELETED:
+                del self._deleted[cache_key]
+            return None  # our own delete, seen late: nothing to do, nobody to wake
         if event_type == DELETED:
             self.owned.pop(cache_key, None)
             return owner_key(body)
@@ -127,7 +135,10 @@ class Informer:
         """Cache the answer to our own write (None: the object is gone), unless a watch
         event already brought a newer version of it."""
         if body is None:
-            self.owned.pop((kind, *key), None)
+            gone = self.owned.pop((kind, *key), None)
+            uid = str(((gone or {}).get("metadata") or {}).get("uid") or "")
+            if uid:
+                self._deleted[(kind, *key)] = uid
         elif not older(body, self.owned.get((kind, *key))):
             self.owned[(kind, *key)] = body
 
