@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers unit integration e2e bench crd clean
+.PHONY: demo test lint typecheck layers unit integration reliability soak e2e bench crd clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(STAMP)
 # suite ends "2 skipped" unless asked for, which reads as if no test had run); -rs prints
 # every skip's reason.
 test: lint typecheck layers
-	$(BIN)/pytest -q -rs tests/unit tests/sim tests/integration tests/e2e
+	$(BIN)/pytest -q -rs tests/unit tests/sim tests/integration tests/reliability tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench
@@ -36,6 +36,13 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest -q -rs tests/integration tests/sim/integration
+
+# Faults against the real operator (part of `make test`); `make soak` runs them longer.
+reliability: $(STAMP)
+	$(BIN)/pytest -q -rs tests/reliability
+
+soak: $(STAMP)
+	TEND_SOAK=1 $(BIN)/pytest -q -rs tests/reliability
 
 # Runs only with TEND_E2E=1 or the current kube context kind-tend (tests/e2e/conftest.py).
 e2e: $(STAMP)

@@ -26,6 +26,9 @@ from aiohttp import web
 from tend_sim.errors import ApiError
 
 REASONS = {
+    # 422: the server refuses the object itself (a field it will not take), as it does for
+    # a built object whose value overflows what the field admits.
+    422: ("Invalid", "injected: the object is invalid"),
     429: ("TooManyRequests", "Too many requests, please try again later."),
     500: ("InternalError", "Internal error occurred: injected fault"),
     503: ("ServiceUnavailable", "the server is currently unable to handle the request"),

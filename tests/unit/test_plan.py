@@ -55,9 +55,9 @@ def test_a_new_service_creates_pdb_service_and_deployment_in_order() -> None:
     ms = service(replicas=2, ports=[{"name": "http", "containerPort": 80}])
     result = plan(ms, build_all(ms, CONFIG), {}, dependencies_ready=True)
     assert [(a.verb, a.kind) for a in result.actions] == [
-        (Verb.CREATE, "PodDisruptionBudget"),
+        (Verb.CREATE, "Deployment"),  # the workload first: if refused, nothing to undo
         (Verb.CREATE, "Service"),
-        (Verb.CREATE, "Deployment"),
+        (Verb.CREATE, "PodDisruptionBudget"),
     ]
 
 
@@ -85,8 +85,8 @@ def test_removing_ports_deletes_the_service_we_own() -> None:
     new = service()
     result = plan(new, build_all(new, CONFIG), live_of(old), dependencies_ready=True)
     assert [(a.verb, a.kind) for a in result.actions] == [
-        (Verb.DELETE, "Service"),
         (Verb.REPLACE, "Deployment"),  # the container no longer declares the port
+        (Verb.DELETE, "Service"),
     ]
 
 
@@ -159,7 +159,7 @@ def test_blocked_dependencies_hold_back_the_workload_but_not_the_service() -> No
     result = plan(ms, build_all(ms, CONFIG), {}, dependencies_ready=False)
     assert [(a.verb, a.kind) for a in result.actions] == [(Verb.CREATE, "Service")]
     ready = plan(ms, build_all(ms, CONFIG), {}, dependencies_ready=True)
-    assert [(a.verb, a.kind) for a in ready.actions][-1] == (Verb.CREATE, "Deployment")
+    assert next((a.verb, a.kind) for a in ready.actions) == (Verb.CREATE, "Deployment")
 
 
 def test_a_new_generation_waits_for_dependencies_and_the_old_keeps_running() -> None:

@@ -109,7 +109,11 @@ def test_the_writes_of_a_reconcile_come_first_as_one_event() -> None:
     said = report(None, seen(actions=actions), now=T0)
     first = said.events[0]
     assert (first.type, first.reason) == ("Normal", "RolloutInProgress")
-    assert first.message == "create Service api, create Deployment api"
+    # ...and Ready's transition, of the same reason, joins it: one Event per reason.
+    assert (
+        first.message
+        == "create Service api, create Deployment api; not Ready: creating the Deployment"
+    )
     only_service = report(None, seen(actions=actions[:1]), now=T0)
     assert only_service.events[0].reason == "Reconciled"
 

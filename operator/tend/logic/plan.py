@@ -28,6 +28,9 @@ Object = dict[str, Any]
 # Service and PodDisruptionBudget exist when the first pod starts).
 OWNED_KINDS = ("PodDisruptionBudget", "Service", "Deployment", "Job")
 WORKLOAD_KINDS = ("Deployment", "Job")
+# The workload is written first: when the API server refuses it (the spec makes an object
+# it will not take), nothing else was created that would have to be undone.
+WRITE_ORDER = ("Deployment", "Job", "Service", "PodDisruptionBudget")
 
 # Annotations tend writes on a workload besides its desired state.
 RECORDED = (LAST_READY_TEMPLATE_ANNOTATION, LAST_READY_GENERATION_ANNOTATION)
@@ -128,7 +131,7 @@ def plan(
     """
     result = Plan()
     wanted = {obj["kind"]: obj for obj in desired}
-    for kind in OWNED_KINDS:
+    for kind in WRITE_ORDER:
         current = live.get(kind)
         target = wanted.get(kind)
         if current is not None:

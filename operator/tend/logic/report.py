@@ -135,8 +135,28 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
         recheck = _sooner(recheck, decided.recheck_in)
     if _pruned(patch) == _pruned({key: previous.get(key) for key in patch}):
         return Report(events=action_events(seen.actions), recheck_in=recheck)
-    events += transitions(old, merged, already={e.reason for e in events})
+    # One Event per reason: a transition with the reason of this reconcile's writes joins
+    # their Event rather than being dropped (a reconcile that creates a PDB and finds the
+    # service Ready says both, in one Event).
+    writes = action_events(seen.actions)
+    changed = transitions(old, merged, already={e.reason for e in events if e not in writes})
+    events = _joined(events, changed)
     return Report(status=patch, events=events, recheck_in=recheck)
+
+
+def _joined(events: list[Event], changed: list[Event]) -> list[Event]:
+    """`events` and the transitions `changed`, a transition merged into the Event of the
+    same reason (after the writes' message)."""
+    result = list(events)
+    for transition in changed:
+        same = next((i for i, e in enumerate(result) if e.reason == transition.reason), None)
+        if same is None:
+            result.append(transition)
+            continue
+        other = result[same]
+        kind = WARNING if WARNING in (other.type, transition.type) else NORMAL
+        result[same] = Event(kind, other.reason, f"{other.message}; {transition.message}")
+    return result
 
 
 def _health(seen: Observation, merged: Sequence[Condition], counted: Accounting | None) -> Health:

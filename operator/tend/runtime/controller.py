@@ -128,7 +128,9 @@ class Controller:
             # operator judges restarts by (the simulated cluster's, in tests and the demo).
         )
         self._delivered: dict[Key, set[str]] = {}
-        self._refused: set[Key] = set()  # refused by the API server this reconcile
+        # Refused by the API server at their last reconcile: retried on the back-off only (the
+        # watch events of what a refused reconcile wrote and undid wake nothing).
+        self._refused: set[Key] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
@@ -225,12 +227,12 @@ class Controller:
 
     def observe_owned(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = self.cache.update_owned(event_type, body)
-        if owner is not None:
+        if owner is not None and owner not in self._refused:
             self.queue.add(owner)
 
     def observe_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = self.cache.update_pod(event_type, body)
-        if owner is not None:
+        if owner is not None and owner not in self._refused:
             self.queue.add(owner)
 
     def relisted_pods(self, listed: set[tuple[str, str, str]]) -> None:
@@ -265,10 +267,8 @@ class Controller:
             delay = self.queue.retry(key)
             log.exception("reconcile %s/%s crashed; retrying in %.2fs", *key, delay)
         else:
-            if key in self._refused:
-                self._refused.discard(key)  # keep the back-off growing while it is refused
-            else:
-                self.queue.forget(key)
+            if key not in self._refused:
+                self.queue.forget(key)  # refused: the back-off keeps growing
         finally:
             elapsed = time.perf_counter() - started
             self.stats.reconciles += 1
@@ -280,6 +280,7 @@ class Controller:
         """Bring one ManagedService's objects and status to where its spec says."""
         body = self.cache.services.get(key)
         if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
+            self._refused.discard(key)
             return
         generation = int((body.get("metadata") or {}).get("generation") or 0)
         now = self.clock()
@@ -319,6 +320,10 @@ class Controller:
                 result = plan(ms, desired, live, dependencies_ready=not blocked)
                 refused, replan = await self._execute(ms, result.actions, done)
                 problems += refused
+                if not refused:
+                    # Taken: owned objects' events wake it again (they were ignored while
+                    # the last attempt was refused and its undo's events came in).
+                    self._refused.discard(key)
                 if refused:
                     # The API server refuses what the spec makes: try again on the queue's
                     # back-off (a spec change comes at once), never in a loop of our own.
