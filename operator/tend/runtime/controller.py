@@ -46,6 +46,7 @@ from tend.logic.readiness import readiness
 from tend.logic.report import Report, report
 from tend.logic.restarts import holding, reset_token, settings_for
 from tend.logic.workload import current_workload
+from tend.runtime.backoff import Backoff
 from tend.runtime.delivery import Dispatcher, Outcome
 from tend.runtime.informer import Informer, key_of, spec_changed
 from tend.runtime.kube import Kube, KubeError
@@ -106,7 +107,7 @@ class Controller:
         self.clock_speed = clock_speed
         self.cache = Informer()
         self.graph = Graph()
-        self.queue: WorkQueue[Key] = WorkQueue(observer=self.metrics)
+        self.queue: WorkQueue[Key] = WorkQueue(observer=self.metrics, max_delay=30.0)
         self.stats = Stats()
         self.synced = asyncio.Event()
         self.namespaces: list[str | None] = list(namespaces or []) or [None]
@@ -147,6 +148,7 @@ class Controller:
             )
             for namespace in self.namespaces
         ]
+        self.metrics.ready = lambda: self.kube.reachable and self.synced.is_set()
         self.metrics.collect_from(
             # A standby's cache is not kept current (kopf pauses its watches): its per-service
             # series would contradict the active replica's, so it exports none.
@@ -175,7 +177,20 @@ class Controller:
 
     async def prime(self) -> None:
         """Fill the caches with one (paginated) LIST per kind, like an informer's initial
-        sync; reconciling starts only after this, so no reconcile sees a half-filled cache."""
+        sync; reconciling starts only after this, so no reconcile sees a half-filled cache.
+        An API server that does not answer yet is retried on `Backoff` (kopf would retry a
+        failed start-up handler only after a minute)."""
+        for delay in Backoff():
+            try:
+                await self._prime()
+                return
+            except KubeError as exc:
+                if exc.status not in (0, 429) and exc.status < 500:
+                    raise
+                log.info("priming the caches failed (%s); again in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _prime(self) -> None:
         feeds: list[tuple[str, str | None, Callable[[str | None, Mapping[str, Any]], None]]] = [
             ("ManagedService", self.selector, self.observe_managed_service),
             ("EndpointSlice", None, self.observe_endpoint_slice),
@@ -260,9 +275,11 @@ class Controller:
         try:
             await self.reconcile(key)
             result = "success"
-        except KubeError as exc:
+        except KubeError as exc:  # the API server's answer (or none): no traceback
             delay = self.queue.retry(key)
-            log.warning("reconcile %s/%s failed (%s); retrying in %.2fs", *key, exc, delay)
+            # While the API server does not answer, that was said once (tend.kube).
+            level = logging.WARNING if self.kube.reachable else logging.DEBUG
+            log.log(level, "%s/%s: reconcile failed (%s); retrying in %.2fs", *key, exc, delay)
         except Exception:
             delay = self.queue.retry(key)
             log.exception("reconcile %s/%s crashed; retrying in %.2fs", *key, delay)

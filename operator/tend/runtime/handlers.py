@@ -27,6 +27,7 @@ import kopf
 
 from tend.api import GROUP, PLURAL, VERSION
 from tend.api.config import OperatorConfig
+from tend.runtime.backoff import Backoff
 from tend.runtime.controller import MANAGED_BY_SELECTOR, Controller
 from tend.runtime.kube import Kube
 from tend.runtime.metrics import Metrics
@@ -152,7 +153,9 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.peering.mandatory = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    settings.networking.error_backoffs = [0.5, 1, 2, 5, 10]
+    settings.networking.error_backoffs = Backoff()  # never runs out: see tend.runtime.backoff
+    # kopf logs every handler's success at info: one line per watch event, naming no object.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     for resource in OWNED_RESOURCES:
         settings.watching.label_selectors[resource] = MANAGED_BY_SELECTOR
     if options.selector:

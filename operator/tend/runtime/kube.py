@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import time
 import urllib.parse
@@ -28,6 +29,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from tend.api import GROUP, PLURAL, VERSION
 
 Object = dict[str, Any]
+log = logging.getLogger("tend.kube")
 
 COMPONENT = "tend"
 # The Kubernetes verb of a request by its method (GETs say which: get or list).
@@ -181,6 +183,9 @@ class Kube:
         self.instance = instance
         # Told (verb, HTTP code or None for no answer) after every request: the metrics.
         self.on_request = on_request
+        # Whether the API server answers: the last request had an answer that was not an
+        # overload or server error. `/readyz` reports it; a change is logged once.
+        self.reachable = True
         # client-go's EventCorrelator (an LRU of 4096 each, as there): the Event posted per
         # (object, type, reason, message), so an exact repeat bumps its count; and when each
         # (object, type, reason) was seen, to combine similar ones past 10 in 10 minutes.
@@ -233,10 +238,23 @@ class Kube:
         except ApiException as exc:
             code = int(exc.status or 0) or None
             raise KubeError.from_exception(exc) from exc
+        except aiohttp.ClientError as exc:
+            raise KubeError(0, "ConnectionError", f"{type(exc).__name__}: {exc}") from exc
         finally:
-            if self.on_request is not None:
-                self.on_request(verb or VERBS.get(method, "get"), code)
+            self._answered(verb or VERBS.get(method, "get"), code)
         return dict(result or {})
+
+    def _answered(self, verb: str, code: int | None) -> None:
+        if self.on_request is not None:
+            self.on_request(verb, code)
+        reachable = code is not None and code != 429 and code < 500
+        if reachable != self.reachable:
+            self.reachable = reachable
+            if reachable:
+                log.warning("the API server at %s answers again", self.host)
+            else:
+                log.warning("the API server at %s does not answer (%s); retrying", self.host,
+                            code or "no connection")  # fmt: skip
 
     async def get(self, kind: str, namespace: str | None, name: str) -> Object | None:
         """The object, or None when it does not exist."""
@@ -323,8 +341,7 @@ class Kube:
         except aiohttp.ClientError as exc:
             raise KubeError(0, "ConnectionError", str(exc)) from exc
         finally:
-            if self.on_request is not None:
-                self.on_request("watch", code)
+            self._answered("watch", code)
         async with response:
             if response.status != 200:
                 text = (await response.read()).decode(errors="replace")

@@ -59,6 +59,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.services: ServiceSeries | None = None
+        # `/readyz`: whether this operator can work (caches synced, the API server answers).
+        self.ready: Callable[[], bool] = lambda: True
         r = self.registry
         self.reconciles = Counter(
             "tend_reconcile_total",
@@ -301,12 +303,23 @@ def _queue_gauge(name: str, documentation: str, value: float) -> GaugeMetricFami
 
 
 def serve_metrics(metrics: Metrics, port: int, addr: str = "0.0.0.0") -> ThreadingHTTPServer:
-    """Serve `metrics.render()` at /metrics on `port`, from a thread of its own (like
-    prometheus-client's `start_http_server`, which cannot add the per-service page)."""
+    """Serve `metrics.render()` at /metrics and readiness at /readyz on `port`, from a
+    thread of its own (like prometheus-client's `start_http_server`, which cannot add the
+    per-service page)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.split("?")[0] not in ("/metrics", "/"):
+            path = self.path.split("?")[0]
+            if path == "/readyz":
+                ok = metrics.ready()
+                body = b"ok\n" if ok else b"not ready: the API server does not answer\n"
+                self.send_response(200 if ok else 503)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if path not in ("/metrics", "/"):
                 self.send_error(404)
                 return
             body = metrics.render()

@@ -14,9 +14,9 @@ What it does, as the reflector does:
   resourceVersion.
 - `run()` watches from there with bookmarks, resuming from the last resourceVersion seen
   when the server ends a watch or the connection drops; on 410 Expired (the version has
-  left the server's history) it lists again. Errors back off 0.5 s doubling to 10 s (the
-  operator's network back-off) and never end the loop: a brown-out of any length costs a
-  relist, not the process. Only cancellation stops it.
+  left the server's history) it lists again. Errors back off as `tend.runtime.backoff`
+  says (0.5 s doubling to 30 s, jittered) and never end the loop: a brown-out of any
+  length costs a relist, not the process. Only cancellation stops it.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tend.runtime.backoff import Backoff
 from tend.runtime.kube import Kube, KubeError
 
 log = logging.getLogger("tend.reflector")
 
 Identity = tuple[str, str, str]  # (namespace, name, uid)
-BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
 EXPIRED = 410
 SHORT_WATCH = 1.0  # seconds
 
@@ -82,7 +82,7 @@ class Reflector:
 
     async def run(self) -> None:
         """Watch forever (until cancelled), listing again whenever the watch cannot resume."""
-        failures = 0
+        delays = iter(Backoff())
         while True:
             try:
                 if not self.resource_version:
@@ -93,7 +93,7 @@ class Reflector:
                     # Ended at once with nothing: back off rather than hammer the server
                     # (client-go's "very short watch").
                     raise KubeError(0, "ShortWatch", "the watch ended at once without events")
-                failures = 0
+                delays = iter(Backoff())
             except KubeError as exc:
                 if self.on_error is not None:
                     self.on_error(self.kind, exc.status or None)
@@ -101,9 +101,8 @@ class Reflector:
                     log.info("%s watch expired at %s; listing again", self.kind, exc.message)
                     self.resource_version = ""
                     continue
-                delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
-                failures += 1
-                log.warning("%s watch failed (%s); retrying in %.1fs", self.kind, exc, delay)
+                delay = next(delays)
+                log.info("%s watch failed (%s); retrying in %.1fs", self.kind, exc, delay)
                 await asyncio.sleep(delay)
 
     async def _watch(self) -> int:
