@@ -24,6 +24,10 @@ class Event:
     type: str  # Normal or Warning
     reason: str
     message: str
+    # A transition of the persisted status (not a repeatable occurrence like a restart): the
+    # operator names it after the status it changes (and this, to tell apart several of one
+    # reason), so posting it again — after a failed status write, after kill -9 — is a no-op.
+    once: str | None = None
 
 
 _BAD_WHEN_TRUE = {ConditionType.DEGRADED.value, ConditionType.RESTART_BUDGET_EXHAUSTED.value}
@@ -59,7 +63,8 @@ def transitions(
         if cond.reason in seen:
             continue
         seen.add(cond.reason)
-        events.append(Event(NORMAL if good else WARNING, cond.reason, _event_message(cond)))
+        kind = NORMAL if good else WARNING
+        events.append(Event(kind, cond.reason, _event_message(cond), once=""))
     return events
 
 

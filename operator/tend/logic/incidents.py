@@ -186,7 +186,7 @@ def incident(
         if state == AlertState.SUPPRESSED.value:
             return Incident(alert)
         message = f"alerts suppressed in favour of the root cause, {health.suppressed_by}"
-        return Incident(alert, [Event(WARNING, Reason.ALERT_SUPPRESSED.value, message)])
+        return Incident(alert, [Event(WARNING, Reason.ALERT_SUPPRESSED.value, message, once="")])
 
     events: list[Event] = []
     if open_ and failing and failing != previous.get("reason"):
@@ -246,6 +246,7 @@ def incident(
                 Reason.ESCALATED.value,
                 f"step {index + 1} of {len(ladder.steps)} ({severity}) to {receivers}: "
                 f"{health.reason}: {health.message}"[:1024],
+                once=f"step-{index}",
             )
         )
     fired |= set(due)
@@ -315,7 +316,7 @@ def _resolve(
     message = f"incident {alert.get('key')} resolved ({why})"
     if receivers:
         message += f"; resolve sent to {', '.join(receivers)}"
-    return Incident(resolved, [Event(NORMAL, Reason.ALERT_RESOLVED.value, message)])
+    return Incident(resolved, [Event(NORMAL, Reason.ALERT_RESOLVED.value, message, once="")])
 
 
 def _carry(

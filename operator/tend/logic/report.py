@@ -110,13 +110,13 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
             for f in counted.new
         ]
         if counted.newly_held and counted.held == OnExhausted.SCALE_TO_ZERO:
-            events.append(Event(WARNING, Reason.SCALED_TO_ZERO.value, STOPPED))
+            events.append(Event(WARNING, Reason.SCALED_TO_ZERO.value, STOPPED, once=""))
         if counted.newly_held and counted.held == OnExhausted.ROLLBACK:
             message = _held_message(seen, counted) or ""
-            events.append(Event(WARNING, Reason.ROLLED_BACK.value, message))
+            events.append(Event(WARNING, Reason.ROLLED_BACK.value, message, once=""))
         if counted.reset:
             reset = f"restart budget reset: {counted.reset}"
-            events.append(Event(NORMAL, Reason.RESTART_BUDGET_EXHAUSTED.value, reset))
+            events.append(Event(NORMAL, Reason.RESTART_BUDGET_EXHAUSTED.value, reset, once="reset"))
     recheck = counted.recheck_in if counted else None
     if seen.ladder is not None:
         decided = incident(
@@ -155,7 +155,8 @@ def _joined(events: list[Event], changed: list[Event]) -> list[Event]:
             continue
         other = result[same]
         kind = WARNING if WARNING in (other.type, transition.type) else NORMAL
-        result[same] = Event(kind, other.reason, f"{other.message}; {transition.message}")
+        once = transition.once if transition.once is not None else other.once
+        result[same] = Event(kind, other.reason, f"{other.message}; {transition.message}", once)
     return result
 
 

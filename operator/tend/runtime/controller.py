@@ -506,11 +506,26 @@ class Controller:
         """Post the report's Events, then patch the status it computed (if any)."""
         namespace, name = key_of(body)
         # Events first, then the status that records the transition: an operator killed in
-        # between posts an Event twice after its restart, but never loses one.
+        # between, or a status write that fails, posts the transition again under the same
+        # name (a no-op), so it is neither lost nor doubled.
+        meta = body.get("metadata") or {}
         for event in said.events:
+            # A transition is named after the status version it changes: posted again (the
+            # status write failed, or the operator died before it), it is the same Event.
+            once = (
+                f"{meta.get('uid')}|{meta.get('resourceVersion')}|{event.type}|{event.reason}"
+                f"|{event.once}"
+                if event.once is not None
+                else None
+            )
             try:
                 await self.kube.post_event(
-                    body, type_=event.type, reason=event.reason, message=event.message, now=now
+                    body,
+                    type_=event.type,
+                    reason=event.reason,
+                    message=event.message,
+                    now=now,
+                    once=once,
                 )
                 self.stats.events += 1
             except KubeError as exc:  # an Event is worth a log line, never a retry

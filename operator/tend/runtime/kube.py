@@ -9,6 +9,7 @@ AlreadyExists from Conflict from NotFound without parsing text.
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import logging
 import os
@@ -430,8 +431,12 @@ class Kube:
         reason: str,
         message: str,
         now: datetime | None = None,
+        once: str | None = None,
     ) -> Object:
         """Record a core/v1 Event on `involved` (shown by `kubectl describe` and `get events`).
+
+        With `once` (an identity of the occurrence), the Event is named after it and created
+        at most once: a second post of it is answered 409 AlreadyExists and is a no-op.
 
         Like client-go's recorder (tools/record/events_cache.go): an exact repeat bumps the
         existing Event's `count` and `lastTimestamp`, so `kubectl get events` reads
@@ -444,6 +449,17 @@ class Kube:
         when = now or datetime.now(UTC)
         stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
         namespace = meta.get("namespace") or "default"
+        # Event names are object names (<= 253): a 253-character ManagedService's is cut.
+        prefix = str(meta.get("name") or "tend")[:200]
+        if once is not None:
+            digest = hashlib.sha256(once.encode()).hexdigest()[:16]
+            event = self._event(involved, f"{prefix}.{digest}", type_, reason, message, stamp)
+            try:
+                return await self._call("POST", KINDS["Event"].path(namespace), event)
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+                return event  # posted before: by us, before a failed status write or a kill
         similar = (str(meta.get("uid") or f"{namespace}/{meta.get('name')}"), type_, reason)
         seen = [t for t in self._similar.get(similar, []) if when - t < SIMILAR_WINDOW] + [when]
         self._similar[similar] = seen[-SIMILAR_LIMIT - 1 :]
@@ -473,11 +489,27 @@ class Kube:
                 self._remember(key, name, count + 1)
                 return event
         # Named like client-go's event recorder does: <object>.<hex unix nanoseconds>.
-        event_name = f"{meta.get('name', 'tend')}.{time.time_ns():x}"
-        event = {
+        event_name = f"{prefix}.{time.time_ns():x}"
+        event = self._event(involved, event_name, type_, reason, message, stamp)
+        created = await self._call("POST", KINDS["Event"].path(namespace), event)
+        self._remember(key, event_name, 1)
+        return created
+
+    def _event(
+        self,
+        involved: Mapping[str, Any],
+        name: str,
+        type_: str,
+        reason: str,
+        message: str,
+        stamp: str,
+    ) -> Object:
+        meta = involved.get("metadata") or {}
+        namespace = meta.get("namespace") or "default"
+        return {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": event_name, "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "involvedObject": {
                 "apiVersion": involved.get("apiVersion"),
                 "kind": involved.get("kind"),
@@ -496,9 +528,6 @@ class Kube:
             "lastTimestamp": stamp,
             "count": 1,
         }
-        created = await self._call("POST", KINDS["Event"].path(namespace), event)
-        self._remember(key, event_name, 1)
-        return created
 
     def _remember(self, key: tuple[str, ...], name: str, count: int) -> None:
         self._posted[key] = (name, count)
