@@ -501,6 +501,7 @@ class Controller:
             write = self.kube.create if action.verb == Verb.CREATE else self.kube.replace
             self.cache.store_owned(action.kind, ms.key, await write(action.body))
         self.stats.writes += 1
+        log.info("%s/%s: %s", ms.namespace, ms.name, action.describe())  # one line per write
 
     async def _carry_out(self, body: Mapping[str, Any], said: Report, now: datetime) -> None:
         """Post the report's Events, then patch the status it computed (if any)."""

@@ -31,6 +31,9 @@ from tend.api import GROUP, PLURAL, VERSION
 
 Object = dict[str, Any]
 log = logging.getLogger("tend.kube")
+# kubernetes_asyncio logs every response body at debug: Secrets (receivers' credentials)
+# included. Nothing read from the API is logged, at any level.
+logging.getLogger("kubernetes_asyncio.client.rest").setLevel(logging.INFO)
 
 COMPONENT = "tend"
 # The Kubernetes verb of a request by its method (GETs say which: get or list).
