@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tend.api import ManagedService
-from tend.logic.dependencies import blocked_by, managed_service_verdict, service_verdict
+from tend.api import BlockedBy, ManagedService
+from tend.logic.conditions import describe_blockers
+from tend.logic.dependencies import blocked_by, managed_service_verdict, missing, service_verdict
 from tend.logic.graph import Graph
 
 
@@ -52,7 +53,28 @@ def test_ready_at_an_older_generation_does_not() -> None:
 def test_not_ready_reports_the_dependencys_own_reason() -> None:
     verdict = managed_service_verdict(body("db", ready="False", reason="CrashLoop"), "Ready")
     assert (verdict.satisfied, verdict.reason) == (False, "CrashLoop")
-    assert verdict.message == "Ready=False: CrashLoop"
+    assert verdict.message == "Running: CrashLoop"  # its phase and its reason
+
+
+def test_a_dependency_blocked_by_a_missing_one_is_not_missing_itself() -> None:
+    """a -> b -> missing: `a` waits for `b`, which exists and is blocked."""
+    b = body("b", ready="False", reason="DependencyNotFound", phase="Blocked")
+    b["status"]["blockedBy"] = [
+        {"kind": "ManagedService", "namespace": "default", "name": "missing",
+         "reason": "DependencyNotFound", "message": "not found"},
+    ]  # fmt: skip
+    verdict = managed_service_verdict(b, "Ready")
+    assert verdict.reason == "DependencyNotFound"  # b's own reason, as blockedBy reports it
+    assert verdict.message == "Blocked: DependencyNotFound default/missing"
+    blocker = BlockedBy(kind="ManagedService", namespace="default", name="b",
+                        reason=verdict.reason, message=verdict.message)  # fmt: skip
+    assert not missing(blocker)
+    assert describe_blockers([blocker]) == (
+        "waiting for default/b (Blocked: DependencyNotFound default/missing)"
+    )
+    gone = BlockedBy(kind="ManagedService", namespace="default", name="missing",
+                     reason="DependencyNotFound", message="not found")  # fmt: skip
+    assert missing(gone) and describe_blockers([gone]) == "default/missing not found"
 
 
 def test_succeeded_wants_the_succeeded_phase() -> None:

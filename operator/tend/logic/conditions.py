@@ -20,16 +20,19 @@ from tend.api import (
     Reason,
     WorkloadKind,
 )
+from tend.logic.dependencies import missing
 from tend.logic.observation import Observation
 from tend.logic.restarts import Problem
 from tend.logic.workload import WorkloadState
 
 
 def _blocked_reason(blocked: Sequence[BlockedBy]) -> str:
-    reasons = {b.reason for b in blocked}
-    for reason in (Reason.DEPENDENCY_CYCLE, Reason.DEPENDENCY_NOT_FOUND):
-        if reason in reasons:
-            return reason.value
+    """A cycle first, then a dependency that does not exist; else one that is not ready (a
+    dependency that is itself blocked by a missing one exists: it is not ready)."""
+    if any(b.reason == Reason.DEPENDENCY_CYCLE for b in blocked):
+        return Reason.DEPENDENCY_CYCLE.value
+    if any(missing(b) for b in blocked):
+        return Reason.DEPENDENCY_NOT_FOUND.value
     return Reason.DEPENDENCY_NOT_READY.value
 
 
@@ -40,7 +43,7 @@ def describe_blockers(blocked: Sequence[BlockedBy]) -> str:
         target = (
             f"{b.namespace}/{b.name}" if b.kind != "Service" else f"Service {b.namespace}/{b.name}"
         )
-        if b.reason == Reason.DEPENDENCY_NOT_FOUND:
+        if missing(b):
             parts.append(f"{target} not found")
         elif b.reason == Reason.DEPENDENCY_CYCLE:
             parts.append(f"dependency cycle {b.message}" if b.message else f"cycle via {target}")

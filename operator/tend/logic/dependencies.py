@@ -17,6 +17,15 @@ from tend.logic.graph import MANAGED_SERVICE, Graph, Ref, format_cycle
 from tend.logic.readiness import readiness
 
 
+NOT_FOUND = "not found"  # the message of a dependency that does not exist
+
+
+def missing(blocker: BlockedBy) -> bool:
+    """Whether the blocker does not exist (not: exists and is itself blocked by a missing
+    one, which has the same reason, DependencyNotFound)."""
+    return blocker.reason == Reason.DEPENDENCY_NOT_FOUND and blocker.message in (None, NOT_FOUND)
+
+
 @dataclass(frozen=True)
 class DependencyVerdict:
     """Whether one dependency is satisfied; when not, why (a reason) and a detail."""
@@ -30,7 +39,7 @@ def managed_service_verdict(body: Mapping[str, Any] | None, wanted: str) -> Depe
     """Judge a ManagedService dependency from its live body (None: not found)."""
     seen = readiness(body)
     if not seen.exists or seen.deleting:
-        return DependencyVerdict(False, Reason.DEPENDENCY_NOT_FOUND.value, "not found")
+        return DependencyVerdict(False, Reason.DEPENDENCY_NOT_FOUND.value, NOT_FOUND)
     if not seen.current:
         return DependencyVerdict(
             False,
@@ -44,15 +53,24 @@ def managed_service_verdict(body: Mapping[str, Any] | None, wanted: str) -> Depe
         return DependencyVerdict(False, seen.why_not, f"phase={phase}, want Succeeded")
     if seen.is_ready:
         return DependencyVerdict(True)
-    return DependencyVerdict(
-        False, seen.why_not, f"Ready={seen.ready or 'Unknown'}: {seen.why_not}"
-    )
+    # It exists and is not Ready: its own reason (DESIGN.md's blockedBy), and a message that
+    # says it exists and why it is not Ready, with its first blocker when it is blocked
+    # itself (`Blocked: DependencyNotFound default/missing`): a dependency blocked by a
+    # missing one of its own is not missing.
+    state = f"{seen.phase}: {seen.why_not}" if seen.phase else f"Ready={seen.ready or 'Unknown'}"
+    blockers = ((body or {}).get("status") or {}).get("blockedBy") or []
+    if blockers:
+        first = blockers[0]
+        state += f" {first.get('namespace')}/{first.get('name')}"
+        if len(blockers) > 1:
+            state += f" and {len(blockers) - 1} more"
+    return DependencyVerdict(False, seen.why_not or Reason.DEPENDENCY_NOT_READY.value, state)
 
 
 def service_verdict(exists: bool, ready_endpoints: int) -> DependencyVerdict:
     """Judge a plain Service dependency."""
     if not exists:
-        return DependencyVerdict(False, Reason.DEPENDENCY_NOT_FOUND.value, "not found")
+        return DependencyVerdict(False, Reason.DEPENDENCY_NOT_FOUND.value, NOT_FOUND)
     if ready_endpoints < 1:
         return DependencyVerdict(False, Reason.DEPENDENCY_NOT_READY.value, "no ready endpoints")
     return DependencyVerdict(True)
