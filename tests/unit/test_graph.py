@@ -542,3 +542,13 @@ def test_property_incremental_updates_in_any_order_match_a_fresh_build(
     graph.remove(ref("temp"))
 
     assert snapshot(graph, refs) == snapshot(fresh, refs)
+
+
+def test_a_long_cycle_is_named_by_its_first_members_and_its_length() -> None:
+    from tend.logic.graph import MANAGED_SERVICE, Ref, format_cycle
+
+    ring = [Ref(MANAGED_SERVICE, "shop", f"s{i}") for i in range(1000)]
+    text = format_cycle([*ring, ring[0]], "shop")
+    assert text == " → ".join([f"s{i}" for i in range(8)] + ["… (1000 services)", "s0"])
+    short = [Ref(MANAGED_SERVICE, "shop", n) for n in ("a", "b", "a")]
+    assert format_cycle(short, "shop") == "a → b → a"

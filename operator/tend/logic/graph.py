@@ -61,10 +61,19 @@ class Problem(NamedTuple):
     field: str
 
 
+CYCLE_SHOWN = 8  # members of a long cycle named in a message; the rest are counted
+
+
 def format_cycle(cycle: Sequence[Ref], namespace: str | None = None) -> str:
-    """`a → b → c → a`; names are bare only when every ref is in `namespace`."""
+    """`a → b → c → a`; names are bare only when every ref is in `namespace`. A long cycle
+    is named by its first members and its length (`a → b → … (1000 services) → a`), so a
+    status that quotes it stays small whatever the cycle's size."""
     bare = namespace is not None and all(ref.namespace == namespace for ref in cycle)
-    return ARROW.join(ref.name if bare else f"{ref.namespace}/{ref.name}" for ref in cycle)
+    names = [ref.name if bare else f"{ref.namespace}/{ref.name}" for ref in cycle]
+    if len(names) <= CYCLE_SHOWN + 1:  # the path repeats its start at the end
+        return ARROW.join(names)
+    members = len(names) - 1
+    return ARROW.join([*names[:CYCLE_SHOWN], f"… ({members} services)", names[-1]])
 
 
 def _field(index: int) -> str:

@@ -1,0 +1,59 @@
+"""Long chains and cycles: a chain converges in a bounded number of writes per member, and
+a cycle's members carry a bounded status."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from harness import Operator, condition, is_ready, managed_service
+from waiting import until
+
+from tend.runtime.kube import Kube
+from tend_sim import SimCluster
+
+SOAK = bool(os.environ.get("TEND_SOAK"))
+# Measured: 9.6 writes per member (1 Deployment, ~6 status patches, ~4 Events) at 60, as
+# before this suite (11.3 at 1,000). Issue #15 wants <= 6: not met yet; this guards against
+# it getting worse.
+WRITES_PER_MEMBER = 10
+
+
+async def test_a_chain_converges_in_a_few_writes_per_member(
+    operator: Operator, cluster: SimCluster, kube: Kube
+) -> None:
+    length = 1000 if SOAK else 60
+    for i in range(length):
+        deps = [{"name": f"c{i - 1}"}] if i else None
+        await kube.create(managed_service(f"c{i}", dependsOn=deps))
+    created = cluster.writes()
+    await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", f"c{length - 1}"),
+        "the chain's last member Ready",
+        satisfied=is_ready,
+        deadline=60 + length / 5,
+    )
+    await operator.idle()
+    writes = {
+        res: cluster.writes(res) for res in ("deployments", "managedservices/status", "events")
+    }
+    per_member = (cluster.writes() - created) / length
+    assert per_member <= WRITES_PER_MEMBER, (per_member, writes)
+
+
+async def test_a_long_cycle_keeps_each_members_status_small(
+    operator: Operator, cluster: SimCluster, kube: Kube
+) -> None:
+    size = 200
+    for i in range(size):
+        await kube.create(managed_service(f"r{i}", dependsOn=[{"name": f"r{(i + 1) % size}"}]))
+    live = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "r0"),
+        "r0 reports the cycle",
+        satisfied=lambda b: condition(b, "Ready").get("reason") == "DependencyCycle",
+    )
+    assert live is not None
+    assert len(json.dumps(live["status"])) < 4000
+    assert f"({size} services)" in condition(live, "Ready")["message"]
