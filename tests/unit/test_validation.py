@@ -59,3 +59,42 @@ def test_problems_lists_spec_problems_before_configuration_problems() -> None:
         "spec.env[1].name",
         "spec.alerts.escalation[0].receivers",
     ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"probes": {"readiness": {"tcp": {"port": 80}, "periodSeconds": 2**31}}},
+         "spec.probes.readiness.periodSeconds"),
+        ({"probes": {"liveness": {"tcp": {"port": 80}, "timeoutSeconds": 2**31}}},
+         "spec.probes.liveness.timeoutSeconds"),
+        ({"securityContext": {"runAsUser": 2**40}}, "spec.securityContext.runAsUser"),
+        ({"securityContext": {"fsGroup": 2**31}}, "spec.securityContext.fsGroup"),
+        ({"resources": {"limits": {"memory": "-1Gi"}}}, "spec.resources.limits.memory"),
+        ({"env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.containers"}}}]},
+         "spec.env[0].valueFrom.fieldRef.fieldPath"),
+    ],
+    ids=["period-int32", "timeout-int32", "uid-range", "gid-range", "negative-limit",
+         "field-path"],
+)  # fmt: skip
+def test_what_kubernetes_would_refuse_in_the_built_object_is_refused_here(
+    spec: dict[str, Any], field: str
+) -> None:
+    """Before, the CRD admitted these and the API server refused the Deployment (a loop)."""
+    from pydantic import ValidationError
+
+    from tend.api.validation import format_errors
+
+    with pytest.raises(ValidationError) as refused:
+        service(**spec)
+    lines = format_errors(refused.value)
+    assert any(line.startswith(f"{field}: ") for line in lines), lines
+
+
+def test_the_largest_values_kubernetes_takes_are_taken() -> None:
+    service(
+        probes={"readiness": {"tcp": {"port": 80}, "periodSeconds": 2**31 - 1}},
+        securityContext={"runAsUser": 2**31 - 1},
+        resources={"limits": {"memory": "0"}},
+        env=[{"name": "P", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}}],
+    )

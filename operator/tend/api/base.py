@@ -21,8 +21,8 @@ from pydantic.alias_generators import to_camel
 from tend.api.units import (
     DURATION_HELP,
     DURATION_PATTERN,
+    NON_NEGATIVE_QUANTITY_PATTERN,
     QUANTITY_HELP,
-    QUANTITY_PATTERN,
     parse_duration,
     parse_quantity,
 )
@@ -74,7 +74,8 @@ def _duration(value: str) -> str:
 
 
 def _quantity(value: str | int | float) -> str:
-    parse_quantity(value)
+    if parse_quantity(value) < 0:
+        raise ValueError(f"must not be negative (got {value!r}): Kubernetes refuses it")
     return str(value)
 
 
@@ -90,7 +91,7 @@ Quantity = Annotated[
         {
             "x-kubernetes-int-or-string": True,
             "anyOf": [{"type": "integer"}, {"type": "string"}],
-            "pattern": QUANTITY_PATTERN,
+            "pattern": NON_NEGATIVE_QUANTITY_PATTERN,
             "description": QUANTITY_HELP,
         }
     ),

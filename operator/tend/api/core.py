@@ -40,10 +40,23 @@ class KeySelector(Model):
     optional: bool | None = Field(None, description="Whether the object or key may be missing.")
 
 
+# The pod fields the downward API offers to env vars (k8s.io/kubernetes pkg/apis/core/
+# validation validEnvDownwardAPIFieldPathExpressions, and labels['k'] / annotations['k']).
+FIELD_PATH_PATTERN = (
+    r"^(metadata\.(name|namespace|uid|labels|annotations)"
+    r"|metadata\.(labels|annotations)\['[^']+'\]"
+    r"|spec\.(nodeName|serviceAccountName)"
+    r"|status\.(hostIP|hostIPs|podIP|podIPs))$"
+)
+
+
 class ObjectFieldSelector(Model):
     """Selects a field of the pod (downward API)."""
 
-    field_path: str = Field(description="Path of the field, e.g. metadata.name or status.podIP.")
+    field_path: str = Field(
+        pattern=FIELD_PATH_PATTERN,
+        description="Path of the field, e.g. metadata.name or status.podIP.",
+    )
     api_version: str | None = Field(None, description="Version of the schema the path is in.")
 
 

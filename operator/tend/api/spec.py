@@ -32,6 +32,8 @@ from tend.api.core import (
 )
 from tend.api.units import parse_duration, parse_quantity
 
+INT32_MAX = 2**31 - 1
+
 __all__ = [
     "Alerts",
     "Capabilities",
@@ -196,11 +198,18 @@ class Probe(Model):
     tcp: TcpCheck | None = Field(None, description="TCP socket handler.")
     grpc: GrpcCheck | None = Field(None, description="gRPC health handler.")
     exec: ExecCheck | None = Field(None, description="Command handler.")
-    initial_delay_seconds: int = Field(0, ge=0, description="Delay before the first probe.")
-    period_seconds: int = Field(10, ge=1, description="How often to probe.")
-    timeout_seconds: int = Field(1, ge=1, description="How long one probe may take.")
-    success_threshold: int = Field(1, ge=1, description="Successes in a row to count as healthy.")
-    failure_threshold: int = Field(3, ge=1, description="Failures in a row to count as failed.")
+    # Kubernetes' probe fields are int32: a larger value is refused when the Deployment is.
+    initial_delay_seconds: int = Field(
+        0, ge=0, le=INT32_MAX, description="Delay before the first probe."
+    )
+    period_seconds: int = Field(10, ge=1, le=INT32_MAX, description="How often to probe.")
+    timeout_seconds: int = Field(1, ge=1, le=INT32_MAX, description="How long one probe may take.")
+    success_threshold: int = Field(
+        1, ge=1, le=INT32_MAX, description="Successes in a row to count as healthy."
+    )
+    failure_threshold: int = Field(
+        3, ge=1, le=INT32_MAX, description="Failures in a row to count as failed."
+    )
 
     @model_validator(mode="after")
     def _one_handler(self) -> Probe:
@@ -340,9 +349,12 @@ class SecurityContext(Model):
     """Overrides of tend's hardened defaults; unset fields keep the default."""
 
     run_as_non_root: bool | None = Field(None, description="Refuse to run as UID 0 (default true).")
-    run_as_user: int | None = Field(None, ge=0, description="UID to run as.")
-    run_as_group: int | None = Field(None, ge=0, description="GID to run as.")
-    fs_group: int | None = Field(None, ge=0, description="GID owning mounted volumes.")
+    # Kubernetes validates ids "between 0 and 2147483647, inclusive".
+    run_as_user: int | None = Field(None, ge=0, le=INT32_MAX, description="UID to run as.")
+    run_as_group: int | None = Field(None, ge=0, le=INT32_MAX, description="GID to run as.")
+    fs_group: int | None = Field(
+        None, ge=0, le=INT32_MAX, description="GID owning mounted volumes."
+    )
     read_only_root_filesystem: bool | None = Field(
         None, description="Mount the root filesystem read-only (default true; /tmp stays writable)."
     )

@@ -16,7 +16,6 @@ from tend.api import AlertState, BlockedBy, DependencyCondition, ManagedService,
 from tend.logic.graph import MANAGED_SERVICE, Graph, Ref, format_cycle
 from tend.logic.readiness import readiness
 
-
 NOT_FOUND = "not found"  # the message of a dependency that does not exist
 
 
