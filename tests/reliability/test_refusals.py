@@ -8,7 +8,7 @@ import pytest
 from harness import Operator, condition, edit, events_for, is_ready, managed_service
 from waiting import until
 
-from tend.runtime.kube import Kube
+from tend.runtime.kube import Kube, KubeError
 from tend_sim import SimCluster
 
 PORTS = [{"name": "http", "containerPort": 8080}]
@@ -68,3 +68,41 @@ async def test_a_refused_object_backs_off_leaves_nothing_partial_and_says_why(
         deadline=10,
     )
     assert await kube.get("Service", "default", "api") is not None
+
+
+async def test_a_fight_with_another_writer_trips_the_write_budget(
+    operator: Operator, cluster: SimCluster, kube: Kube
+) -> None:
+    """Someone keeps scaling tend's Deployment; tend keeps putting it back. Past 30 writes a
+    minute it says so, once: a Warning Event and a metric."""
+    await kube.create(managed_service("api"))
+    await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "api"),
+        "Ready",
+        satisfied=is_ready,
+    )
+    for _ in range(35):
+        live = await kube.get("Deployment", "default", "api")
+        assert live is not None
+        live["spec"]["replicas"] = 5
+        try:
+            await kube.replace(live)
+        except KubeError as exc:  # tend wrote it back meanwhile: scale it again
+            if not exc.conflict:
+                raise
+            continue
+        await until(
+            cluster,
+            lambda: kube.get("Deployment", "default", "api"),
+            "tend scaled it back",
+            satisfied=lambda d: d is not None and d["spec"]["replicas"] == 1,
+        )
+    warnings = [e for e in await events_for(kube, "api") if e["reason"] == "WriteBudgetExceeded"]
+    assert len(warnings) == 1, warnings
+    assert "more than 30 writes" in warnings[0]["message"]
+    controller = operator.controller
+    assert controller is not None
+    assert 'tend_write_budget_exceeded_total{name="api",namespace="default"} 1.0' in (
+        controller.metrics.render().decode()
+    )

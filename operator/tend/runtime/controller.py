@@ -12,6 +12,7 @@ dependency's readiness changes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -64,6 +65,10 @@ MANAGED_BY_SELECTOR = f"app.kubernetes.io/managed-by={builders.MANAGED_BY}"
 NO_ROLLBACK = "no template of this service was ever Ready to roll back to: alerting only"
 # Plan-and-write passes in one reconcile before giving up to the queue's back-off.
 MAX_PASSES = 3
+# Writes to one ManagedService's objects within a minute past which tend says something
+# loops. A converging service takes a handful; a rollout with a Service and PDB, a few more.
+WRITE_BUDGET = 30
+WRITE_BUDGET_REASON = "WriteBudgetExceeded"
 
 
 def _now() -> datetime:
@@ -132,6 +137,7 @@ class Controller:
         # Refused by the API server at their last reconcile: retried on the back-off only (the
         # watch events of what a refused reconcile wrote and undid wake nothing).
         self._refused: set[Key] = set()
+        self._writes: dict[Key, collections.deque[float]] = {}  # write times, last minute
         self._background: set[asyncio.Task[None]] = set()
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
@@ -435,17 +441,18 @@ class Controller:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _post_warning(self, body: Mapping[str, Any], message: str) -> None:
+    async def _post_warning(
+        self,
+        body: Mapping[str, Any],
+        message: str,
+        reason: str = Reason.ALERT_DELIVERY_FAILED.value,
+    ) -> None:
         try:
             await self.kube.post_event(
-                body,
-                type_="Warning",
-                reason=Reason.ALERT_DELIVERY_FAILED.value,
-                message=message,
-                now=self.clock(),
+                body, type_="Warning", reason=reason, message=message, now=self.clock()
             )
         except KubeError as exc:
-            log.warning("could not post Event AlertDeliveryFailed: %s", exc)
+            log.warning("could not post Event %s: %s", reason, exc)
 
     async def _live(self, ms: ManagedService) -> dict[str, Object | None]:
         """The owned objects from the cache; objects someone else owns are read fresh,
@@ -502,6 +509,28 @@ class Controller:
             self.cache.store_owned(action.kind, ms.key, await write(action.body))
         self.stats.writes += 1
         log.info("%s/%s: %s", ms.namespace, ms.name, action.describe())  # one line per write
+        self._budget(ms)
+
+    def _budget(self, ms: ManagedService) -> None:
+        """Count a write against the object's budget: past WRITE_BUDGET writes in a minute
+        something loops; say so (a Warning Event, a metric), once a minute."""
+        now = time.monotonic()
+        recent = self._writes.setdefault(ms.key, collections.deque())
+        recent.append(now)
+        while recent and now - recent[0] > 60.0:
+            recent.popleft()
+        if len(recent) == WRITE_BUDGET + 1:
+            self.metrics.write_budget.labels(ms.namespace, ms.name).inc()
+            log.warning("%s/%s: %d writes within a minute", ms.namespace, ms.name, len(recent))
+            body = self.cache.services.get(ms.key)
+            if body is not None:
+                message = (
+                    f"more than {WRITE_BUDGET} writes to its objects within a minute: something "
+                    "keeps changing them back (another controller, or a loop); see tend's log"
+                )
+                task = asyncio.create_task(self._post_warning(body, message, WRITE_BUDGET_REASON))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
     async def _carry_out(self, body: Mapping[str, Any], said: Report, now: datetime) -> None:
         """Post the report's Events, then patch the status it computed (if any)."""

@@ -86,6 +86,13 @@ class Metrics:
             ["kind", "code"],
             registry=r,
         )
+        self.write_budget = Counter(
+            "tend_write_budget_exceeded_total",
+            "Times a ManagedService's objects were written more than the write budget allows "
+            "in a minute (a loop somewhere: see its Events).",
+            ["namespace", "name"],
+            registry=r,
+        )
         self.alerts = Counter(
             "tend_alerts_total",
             "Alert notifications tend tried to deliver, by receiver, severity and result.",
