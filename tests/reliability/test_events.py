@@ -64,7 +64,7 @@ async def test_a_status_outage_neither_doubles_nor_loses_a_transition_event(
 async def test_kill_9_at_random_points_of_an_apply_leaves_one_event_per_transition(
     cluster: SimCluster, kube: Kube, kubeconfig: Path, tmp_path: Path
 ) -> None:
-    count, kills = (500, 12) if SOAK else (60, 6)
+    count, kills = (2000, 30) if SOAK else (500, 12)
     shuffle = random.Random(15)  # reproducible points
     names = [f"svc-{i}" for i in range(count)]
     args = [str(TEND), "run", "--standalone", "--kubeconfig", str(kubeconfig)]
