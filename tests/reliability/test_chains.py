@@ -57,3 +57,32 @@ async def test_a_long_cycle_keeps_each_members_status_small(
     assert live is not None
     assert len(json.dumps(live["status"])) < 4000
     assert f"({size} services)" in condition(live, "Ready")["message"]
+    # The head of the cycle settles on one verdict: it does not flap NotFound/NotReady.
+    watch = cluster.store.watch_from_now(cluster.store.resource("managedservices", "tend.dev"))
+    await operator.idle()
+    reasons = set()
+    while watch.pending():
+        _, event = watch._pending.popleft()
+        if event.obj["metadata"]["name"] == "r0":
+            reasons.add(condition(event.obj, "Ready").get("reason"))
+    watch.close()
+    assert reasons <= {"DependencyCycle"}, reasons
+
+
+async def test_a_chain_to_a_missing_service_names_each_link_honestly(
+    operator: Operator, cluster: SimCluster, kube: Kube
+) -> None:
+    """a -> b -> missing: b is missing a dependency; a waits for b, which exists."""
+    await kube.create(managed_service("a", dependsOn=[{"name": "b"}]))
+    await kube.create(managed_service("b", dependsOn=[{"name": "missing"}]))
+    expected = "waiting for default/b (Blocked: DependencyNotFound default/missing)"
+    a = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "a"),
+        "a waits for b, which is blocked",
+        satisfied=lambda body: condition(body, "Ready").get("message") == expected,
+    )
+    assert condition(a, "Ready")["reason"] == "DependencyNotReady"
+    b = await kube.get("ManagedService", "default", "b")
+    assert condition(b, "Ready")["reason"] == "DependencyNotFound"
+    assert condition(b, "Ready")["message"] == "default/missing not found"
