@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from harness import Operator, managed_service
+from harness import Operator, create_secret, managed_service
 from sinks import HttpSink
 
 from tend.api.config import OperatorConfig
@@ -33,17 +33,7 @@ async def test_a_secret_read_for_a_receiver_is_never_logged_and_writes_are(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # everything, every logger: `tend run -v` and more
-    await kube.create(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tend-system"}}
-    )
-    await kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "hook", "namespace": "tend-system"},
-            "data": {"secret": base64.b64encode(TOKEN.encode()).decode()},
-        }
-    )
+    await create_secret(kube, "hook", {"secret": TOKEN})
     receivers = [{"name": "hook", "type": "webhook", "url": f"{sink.url}/hook",
                   "secret_from": {"name": "hook", "key": "secret"}}]  # fmt: skip
     operator = Operator(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,27 @@ async def edit(kube: Kube, name: str, change: Callable[[dict[str, Any]], None]) 
             if not exc.conflict:
                 raise
     raise AssertionError(f"{name} kept changing under the edit")
+
+
+async def create_secret(
+    kube: Kube, name: str, data: dict[str, str], namespace: str = "tend-system"
+) -> None:
+    """A Secret (and its namespace, the operator's by default) holding `data` as given."""
+    try:
+        await kube.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+        )
+    except KubeError as exc:
+        if not exc.conflict:
+            raise
+    await kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+    )
 
 
 def managed_service(name: str, namespace: str = "default", **spec: Any) -> dict[str, Any]:

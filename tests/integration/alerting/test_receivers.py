@@ -5,7 +5,6 @@ everything exactly once when it recovers."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Operator, events_for, managed_service, wait_ready
+from harness import Operator, create_secret, events_for, managed_service, wait_ready
 from prometheus_client.parser import text_string_to_metric_families
 from sinks import Answer, HttpSink, SmtpSink
 from waiting import until
@@ -34,18 +33,8 @@ async def sink() -> AsyncIterator[HttpSink]:
 
 
 async def secrets(kube: Kube, sink: HttpSink) -> None:
-    await kube.create(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tend-system"}}
-    )
     data = {"slack": f"{sink.url}/slack", "pd": ROUTING_KEY, "hmac": HMAC_KEY}
-    await kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "receivers", "namespace": "tend-system"},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-    )
+    await create_secret(kube, "receivers", data)
 
 
 def config(sink: HttpSink, smtp_port: int = 0, **extra: Any) -> OperatorConfig:
