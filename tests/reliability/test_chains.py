@@ -13,20 +13,20 @@ from tend.runtime.kube import Kube
 from tend_sim import SimCluster
 
 SOAK = bool(os.environ.get("TEND_SOAK"))
-# Measured: 9.6 writes per member (1 Deployment, ~6 status patches, ~4 Events) at 60, as
-# before this suite (11.3 at 1,000). Issue #15 wants <= 6: not met yet; this guards against
-# it getting worse.
-WRITES_PER_MEMBER = 10
+# Measured: 10.9 writes per member at 60 (1 Deployment, ~5.9 status patches, ~4 Events;
+# three runs 10.88-10.92); 11.3 at 1,000 before this suite. Issue #15 wants <= 6: not met
+# yet. This guards against it getting worse than it was.
+WRITES_PER_MEMBER = 12
 
 
 async def test_a_chain_converges_in_a_few_writes_per_member(
     operator: Operator, cluster: SimCluster, kube: Kube
 ) -> None:
     length = 1000 if SOAK else 60
+    before = cluster.writes()
     for i in range(length):
         deps = [{"name": f"c{i - 1}"}] if i else None
         await kube.create(managed_service(f"c{i}", dependsOn=deps))
-    created = cluster.writes()
     await until(
         cluster,
         lambda: kube.get("ManagedService", "default", f"c{length - 1}"),
@@ -38,7 +38,7 @@ async def test_a_chain_converges_in_a_few_writes_per_member(
     writes = {
         res: cluster.writes(res) for res in ("deployments", "managedservices/status", "events")
     }
-    per_member = (cluster.writes() - created) / length
+    per_member = (cluster.writes() - before - length) / length  # the creates are ours
     assert per_member <= WRITES_PER_MEMBER, (per_member, writes)
 
 
