@@ -343,16 +343,16 @@ class Controller:
                 result = plan(ms, desired, live, dependencies_ready=not blocked)
                 refused, replan = await self._execute(ms, result.actions, done)
                 problems += refused
-                if not refused:
-                    # Taken: owned objects' events wake it again (they were ignored while
-                    # the last attempt was refused and its undo's events came in).
-                    self._refused.discard(key)
                 if refused:
                     # The API server refuses what the spec makes: try again on the queue's
                     # back-off (a spec change comes at once), never in a loop of our own.
                     delay = self.queue.retry(key)
                     self._refused.add(key)
                     log.warning("%s/%s: %s; retrying in %.1fs", *key, refused[0], delay)
+                else:
+                    # Taken: owned objects' events wake it again (they were ignored while
+                    # the last attempt was refused and its undo's events came in).
+                    self._refused.discard(key)
                 if not replan:
                     break
             else:
@@ -380,10 +380,7 @@ class Controller:
             name=ms.name,
             uid=ms.metadata.uid or "",
             delivered=frozenset(self._delivered.get(key, ())),
-            dependents=[
-                f"{r.namespace}/{r.name}"
-                for r in self.graph.downstream(Ref(MANAGED_SERVICE, *key), limit=1000)
-            ],
+            dependents=self._blast_radius(key, body),
         )
         said = report(body.get("status"), seen, now=now)
         if said.recheck_in == 0:
@@ -394,6 +391,16 @@ class Controller:
             self.queue.add_after(key, (said.recheck_in + 1.0) / self.clock_speed)
         await self._carry_out(body, said, now)
         self._deliver(key, ladder)
+
+    def _blast_radius(self, key: Key, body: Mapping[str, Any]) -> list[str]:
+        """Who waits on this service, for its notifications; walked only when it may be
+        failing (not Ready, or its pods have ended runs), not on every healthy reconcile."""
+        pods = self.cache.pods_of(key)
+        ended = any(c.restart_count or c.terminated for p in pods for c in p.containers)
+        if readiness(body).is_ready and not ended:
+            return []
+        refs = self.graph.downstream(Ref(MANAGED_SERVICE, *key), limit=1000)
+        return [f"{r.namespace}/{r.name}" for r in refs]
 
     # --- alert delivery ----------------------------------------------------------------------
 
