@@ -41,6 +41,8 @@ from tend.api import AlertState, EscalationStep, ManagedService, Reason
 from tend.api.config import OperatorConfig
 from tend.api.units import parse_duration
 from tend.logic.events import NORMAL, WARNING, Event
+from tend.logic.notifications import RESOLVE, TRIGGER
+from tend.logic.pods import format_time, parse_time
 
 CRASHING = "Crashing"
 NOT_STARTING = "NotStarting"
@@ -59,8 +61,6 @@ KEY_LIMIT = 255  # PagerDuty's dedup_key limit
 OUTBOX_LIMIT = 50  # undelivered notifications kept per service (the CRD admits 100)
 BLAST_RADIUS_SHOWN = 10  # dependents named in a notification; the rest are counted
 DEFAULT_RESOLVE_AFTER = 300.0  # seconds: spec.alerts.resolveAfter's default, 5m
-TRIGGER = "trigger"
-RESOLVE = "resolve"
 
 
 def family(reason: str | None) -> str | None:
@@ -147,7 +147,7 @@ def notification(
         "exitCode": health.exit_code if action == TRIGGER else None,
         "dependents": shown or None,
         "dependentCount": len(health.dependents) or None,
-        "decidedAt": _stamp(now),
+        "decidedAt": format_time(now),
     }
     return entry
 
@@ -169,7 +169,7 @@ def incident(
     outbox: list[dict[str, Any]] = [e for e in owed if e.get("id") not in delivered]
     last_notified = previous.get("lastNotified")
     if len(outbox) < len(owed):
-        last_notified = _stamp(now)
+        last_notified = format_time(now)
     state = previous.get("state")
     open_ = state == AlertState.FIRING.value
     failing = family(health.reason) if not health.ready else None
@@ -200,7 +200,7 @@ def incident(
             "state": AlertState.FIRING.value,
             "key": incident_key(namespace, name, failing, uid),
             "reason": failing,
-            "since": _stamp(now),
+            "since": format_time(now),
             "fired": [],
         }
         open_ = True
@@ -217,8 +217,8 @@ def incident(
         if not health.ready:
             alert["healthySince"] = None  # neither failing nor Ready (rolling out): wait
             return Incident(_clean(alert), events)
-        healthy_since = _parse(alert.get("healthySince")) or now
-        alert["healthySince"] = _stamp(healthy_since)
+        healthy_since = parse_time(alert.get("healthySince")) or now
+        alert["healthySince"] = format_time(healthy_since)
         healthy_for = (now - healthy_since).total_seconds()
         if healthy_for >= ladder.resolve_after:
             resolved = _resolve(alert, outbox, ladder, health, now, "healthy")
@@ -226,7 +226,7 @@ def incident(
         return Incident(_clean(alert), events, recheck_in=ladder.resolve_after - healthy_for)
 
     alert["healthySince"] = None  # flapping: the same incident goes on
-    since = _parse(alert.get("since")) or now
+    since = parse_time(alert.get("since")) or now
     fired: set[int] = {int(i) for i in alert.get("fired") or []}
     due = _due_steps(ladder, fired, health, (now - since).total_seconds())
     for index in due:
@@ -307,7 +307,7 @@ def _resolve(
         "step": alert.get("step"),
         "fired": None,
         "healthySince": None,
-        "resolvedAt": _stamp(now),
+        "resolvedAt": format_time(now),
         "suppressedBy": None,
         "outbox": outbox,
         "lastNotified": alert.get("lastNotified"),
@@ -330,16 +330,3 @@ def _clean(alert: dict[str, Any]) -> dict[str, Any]:
     receiver down for days must not grow status past what the CRD admits)."""
     alert["outbox"] = (alert.get("outbox") or [])[-OUTBOX_LIMIT:] or None
     return {key: value for key, value in alert.items() if value is not None}
-
-
-def _stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None

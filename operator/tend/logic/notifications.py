@@ -23,10 +23,12 @@ import hashlib
 import hmac
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
+
+from tend.logic.pods import format_time
 
 TRIGGER = "trigger"
 RESOLVE = "resolve"
@@ -58,7 +60,6 @@ class Message:
     recent_failures: Sequence[Mapping[str, Any]] = ()
     decided_at: str = ""
     test: bool = False  # `tend receivers test`
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def service(self) -> str:
@@ -121,10 +122,6 @@ def message_from(entry: Mapping[str, Any], body: Mapping[str, Any], steps: int) 
     )
 
 
-def _stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # --- Alertmanager --------------------------------------------------------------------------
 
 
@@ -162,8 +159,8 @@ def alertmanager_alert(
         },
         # Never a start after now (a clock ahead of the receiver's, e.g. the kubelet's):
         # Alertmanager refuses an alert whose start is after its end.
-        "startsAt": min(m.since, _stamp(now)) if m.since else _stamp(now),
-        "endsAt": _stamp(now if ending else now + timedelta(seconds=4 * resend_interval)),
+        "startsAt": min(m.since, format_time(now)) if m.since else format_time(now),
+        "endsAt": format_time(now if ending else now + timedelta(seconds=4 * resend_interval)),
         "generatorURL": "",
     }
 

@@ -23,6 +23,11 @@ from tend.logic.ownership import INSTANCE_LABEL, MANAGED_BY_LABEL, Key
 MESSAGE_LIMIT = 512
 
 
+def format_time(when: datetime) -> str:
+    """A time as the API server writes them, to the second (`2026-12-01T10:00:00Z`)."""
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_time(text: str | None) -> datetime | None:
     """An RFC 3339 timestamp as the API server writes them (`2026-12-01T10:00:00Z`)."""
     if not text:

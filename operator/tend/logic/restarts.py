@@ -41,7 +41,7 @@ from tend.api import OnExhausted, Policy, Reason
 from tend.api.config import OperatorConfig
 from tend.api.resource import ManagedService
 from tend.api.units import parse_duration
-from tend.logic.pods import ContainerView, PodView, Termination, parse_time
+from tend.logic.pods import ContainerView, PodView, Termination, format_time, parse_time
 
 RECENT_FAILURES = 10
 KILLED_BY_KUBELET = (137, 143)  # SIGKILL, SIGTERM
@@ -318,7 +318,7 @@ def account(
     hold: the window and the consecutive count start again, and the action is lifted.
     """
     previous = previous or {}
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(now)
     counted = {str(m.get("container")): m for m in previous.get("counted") or []}
     new, marks = _count(pods, counted, settings, stamp)
     cutoff = now - timedelta(seconds=settings.window)

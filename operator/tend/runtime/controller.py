@@ -28,8 +28,8 @@ from tend.api.validation import format_errors
 from tend.logic import builders
 from tend.logic.dependencies import blocked_by, root_cause
 from tend.logic.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
-from tend.logic.incidents import TRIGGER, Ladder, ladder_for
-from tend.logic.notifications import Message, message_from
+from tend.logic.incidents import Ladder, ladder_for
+from tend.logic.notifications import TRIGGER, Message, message_from
 from tend.logic.observation import Observation
 from tend.logic.ownership import Key, Ownership, ownership
 from tend.logic.plan import (
@@ -440,20 +440,18 @@ class Controller:
     def _delivery_failing(self, owner: Key, message: Message, error: str) -> None:
         self._warn(owner, f"delivery keeps failing, still retrying: {error}")
 
-    def _warn(self, owner: Key, message: str) -> None:
+    def _warn(
+        self, owner: Key, message: str, reason: str = Reason.ALERT_DELIVERY_FAILED.value
+    ) -> None:
+        """Post a Warning Event on the ManagedService, in the background (never a retry)."""
         body = self.cache.services.get(owner)
         if body is None:
             return
-        task = asyncio.create_task(self._post_warning(body, message))
+        task = asyncio.create_task(self._post_warning(body, message, reason))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _post_warning(
-        self,
-        body: Mapping[str, Any],
-        message: str,
-        reason: str = Reason.ALERT_DELIVERY_FAILED.value,
-    ) -> None:
+    async def _post_warning(self, body: Mapping[str, Any], message: str, reason: str) -> None:
         try:
             await self.kube.post_event(
                 body, type_="Warning", reason=reason, message=message, now=self.clock()
@@ -529,15 +527,11 @@ class Controller:
         if len(recent) == WRITE_BUDGET + 1:
             self.metrics.write_budget.labels(ms.namespace, ms.name).inc()
             log.warning("%s/%s: %d writes within a minute", ms.namespace, ms.name, len(recent))
-            body = self.cache.services.get(ms.key)
-            if body is not None:
-                message = (
-                    f"more than {WRITE_BUDGET} writes to its objects within a minute: something "
-                    "keeps changing them back (another controller, or a loop); see tend's log"
-                )
-                task = asyncio.create_task(self._post_warning(body, message, WRITE_BUDGET_REASON))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+            message = (
+                f"more than {WRITE_BUDGET} writes to its objects within a minute: something "
+                "keeps changing them back (another controller, or a loop); see tend's log"
+            )
+            self._warn(ms.key, message, WRITE_BUDGET_REASON)
 
     async def _carry_out(self, body: Mapping[str, Any], said: Report, now: datetime) -> None:
         """Post the report's Events, then patch the status it computed (if any)."""

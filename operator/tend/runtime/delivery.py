@@ -102,7 +102,6 @@ class Dispatcher:
             for r in receivers
         }
         self._pending: set[tuple[str, str]] = set()  # (receiver, id) queued or in flight
-        self.attempts = 0  # every attempt, for tests
 
     @property
     def receivers(self) -> list[str]:
@@ -174,7 +173,6 @@ class Dispatcher:
         name = lane.sender.receiver.name
         failures = 0
         while True:
-            self.attempts += 1
             try:
                 await lane.sender.send(message)
             except DeliveryError as exc:

@@ -50,6 +50,7 @@ from tend.logic.notifications import (
     slack_message,
     webhook_payload,
 )
+from tend.logic.pods import format_time
 from tend.runtime.kube import Kube
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -368,11 +369,11 @@ async def send_tests(
                 namespace=credentials.namespace,
                 name="tend-receivers-test",
                 key=f"tend/test/{receiver.name}",
-                since=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                since=format_time(now),
                 severity="info",
                 reason="Test",
                 summary="a test notification from `tend receivers test`; nothing is failing",
-                decided_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                decided_at=format_time(now),
                 test=True,
             )
             what = f"{receiver.name} ({receiver.type})"
