@@ -199,8 +199,7 @@ def test_transition_time_moves_only_when_the_status_flips() -> None:
 
 def test_events_only_on_transitions_one_per_reason() -> None:
     _, pending = compute_status(Observation(1, False))
-    first = transitions(None, pending)
-    assert [(e.type, e.reason) for e in first] == [("Normal", "RolloutInProgress")]
+    assert transitions(None, pending) == []  # rolling out: the writes' Event tells it
     old = ManagedServiceStatus(conditions=merge_conditions(None, pending, generation=1, now=T0))
     assert transitions(old, pending) == []
     running = WorkloadState(WorkloadKind.DEPLOYMENT, "api", 1, 1, current=True, rolled_out=True)
@@ -211,5 +210,6 @@ def test_events_only_on_transitions_one_per_reason() -> None:
 
 
 def test_reasons_already_posted_are_not_repeated() -> None:
-    _, pending = compute_status(Observation(1, False))
-    assert transitions(None, pending, already={"RolloutInProgress"}) == []
+    _, refused = compute_status(Observation(1, False, problems=["spec.x: bad"]))
+    assert [e.reason for e in transitions(None, refused)] == ["InvalidSpec"]
+    assert transitions(None, refused, already={"InvalidSpec"}) == []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tend.logic.readiness import readiness
+from tend.logic.readiness import News, news_for_dependents, readiness
 
 
 def body(
@@ -54,3 +54,50 @@ def test_equal_readiness_means_dependents_learn_nothing_new() -> None:
     after = {**body(), "status": {**body()["status"], "workload": {"replicas": 3}}}
     assert readiness(before) == readiness(after)
     assert readiness(before) != readiness(body(ready="False"))
+
+
+def not_ready(reason: str, phase: str = "Blocked", **kw: Any) -> dict[str, Any]:
+    found = body(ready="False", phase=phase, **kw)
+    found["status"]["conditions"][0]["reason"] = reason
+    return found
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "news"),
+    [
+        (body(), body(), News.NONE),
+        (not_ready("DependencyNotReady"), body(), News.NOW),  # became ready
+        (body(), not_ready("CrashLoop", "Degraded"), News.NOW),  # stopped being ready
+        (None, not_ready("DependencyNotReady"), News.NOW),  # appeared
+        (not_ready("DependencyNotReady"), None, News.NOW),  # went away
+        (body(generation=2, observed=None, ready=None), not_ready("DependencyNotReady"), News.NOW),
+        (body(), body(generation=3), News.NOW),  # a new generation is not ready yet
+        (
+            not_ready("DependencyNotReady"),
+            not_ready("RolloutInProgress", "Progressing"),
+            News.LATER,
+        ),
+        (
+            not_ready("RolloutInProgress", "Progressing"),
+            not_ready("CrashLoop", "Degraded"),
+            News.LATER,
+        ),
+        (body(phase="Running"), body(phase="Succeeded"), News.NOW),  # succeeded
+    ],
+    ids=[
+        "same",
+        "ready",
+        "unready",
+        "created",
+        "deleted",
+        "first-verdict",
+        "new-generation",
+        "blocked-to-rolling",
+        "rolling-to-crashing",
+        "succeeded",
+    ],
+)
+def test_dependents_hear_at_once_only_what_can_flip_their_verdict(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, news: News
+) -> None:
+    assert news_for_dependents(readiness(before), readiness(after)) is news

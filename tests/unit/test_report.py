@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,10 @@ ROLLING = WorkloadState(
 CREATE = Action(Verb.CREATE, "Deployment", "api")
 DB_DOWN = BlockedBy(
     kind="ManagedService", namespace="shop", name="db", reason="CrashLoop", message="x"
+)
+
+DB_MISSING = BlockedBy(
+    kind="ManagedService", namespace="shop", name="db", reason="DependencyNotFound"
 )
 
 
@@ -88,10 +93,16 @@ def settle(observation: Observation, previous: dict[str, Any] | None = None) -> 
             seen(blocked_by=[DB_DOWN]),
             "Blocked",
             ("False", "DependencyNotReady"),
-            [("Warning", "DependencyNotReady")],
+            [],  # a new service waiting its turn: the start-up order working, no news
+        ),
+        (
+            seen(blocked_by=[DB_MISSING]),
+            "Blocked",
+            ("False", "DependencyNotFound"),
+            [("Warning", "DependencyNotFound")],
         ),
     ],
-    ids=["creating", "running", "invalid-spec", "ownership-conflict", "blocked"],
+    ids=["creating", "running", "invalid-spec", "ownership-conflict", "blocked", "missing"],
 )
 def test_a_first_report_sets_phase_ready_and_one_event_per_reason(
     observation: Observation, phase: str, ready: tuple[str, str], events: list[tuple[str, str]]
@@ -109,11 +120,9 @@ def test_the_writes_of_a_reconcile_come_first_as_one_event() -> None:
     said = report(None, seen(actions=actions), now=T0)
     first = said.events[0]
     assert (first.type, first.reason) == ("Normal", "RolloutInProgress")
-    # ...and Ready's transition, of the same reason, joins it: one Event per reason.
-    assert (
-        first.message
-        == "create Service api, create Deployment api; not Ready: creating the Deployment"
-    )
+    # ...and tells the rollout: Ready's move to RolloutInProgress is no Event of its own.
+    assert [e.reason for e in said.events] == ["RolloutInProgress"]
+    assert first.message == "create Service api, create Deployment api"
     only_service = report(None, seen(actions=actions[:1]), now=T0)
     assert only_service.events[0].reason == "Reconciled"
 
@@ -204,3 +213,31 @@ def test_a_restart_opens_the_incident_while_the_container_runs_again() -> None:
     assert (page["receiver"], page["step"]) == ("slack", 0)
     assert page["summary"].startswith("CrashLoop: "), page["summary"]
     assert ("Warning", "Escalated") in events_of(said)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "rewording"),
+    [
+        (
+            seen(blocked_by=[DB_DOWN]),
+            seen(blocked_by=[DB_DOWN.model_copy(update={"message": "y"})]),
+            True,
+        ),
+        (
+            seen(blocked_by=[DB_DOWN]),
+            seen(blocked_by=[DB_DOWN.model_copy(update={"reason": "OOMKilled"})]),
+            True,
+        ),
+        (seen(workload=ROLLING), seen(workload=replace(ROLLING, message="1 of 1 updated")), True),
+        (seen(blocked_by=[DB_DOWN]), seen(blocked_by=[DB_MISSING]), False),  # a new reason
+        (seen(blocked_by=[DB_DOWN]), seen(workload=ROLLING), False),  # a new phase
+        (seen(workload=ROLLING), seen(workload=replace(ROLLING, ready_replicas=1)), False),
+    ],
+    ids=["blocker-message", "blocker-reason", "rollout-message", "reason", "phase", "counts"],
+)
+def test_a_patch_that_only_rewords_the_status_says_so(
+    before: Observation, after: Observation, rewording: bool
+) -> None:
+    said = report(settle(before), after, now=T0 + timedelta(seconds=5))
+    assert said.status is not None
+    assert said.rewording is rewording

@@ -31,6 +31,9 @@ class Event:
 
 
 _BAD_WHEN_TRUE = {ConditionType.DEGRADED.value, ConditionType.RESTART_BUDGET_EXHAUSTED.value}
+# Conditions whose changes are told by Ready's own Event (its message says why): waiting for
+# dependencies, rolling out. An Event each would double the news and the writes.
+_TOLD_BY_READY = {ConditionType.DEPENDENCIES_READY.value, ConditionType.PROGRESSING.value}
 
 
 def transitions(
@@ -39,29 +42,39 @@ def transitions(
     *,
     already: Set[str] = frozenset(),
 ) -> list[Event]:
-    """The Events a status change deserves: one per condition whose status or reason changed.
+    """The Events a status change deserves.
 
-    Reasons are shared by several conditions (Ready and DependenciesReady both say
-    DependencyNotReady); one Event per distinct reason is enough, and Ready, listed
-    first, gives it its message. Reasons in `already` were posted by the caller.
+    Ready: each time its status flips (a condition's transition, the moment its
+    lastTransitionTime records), and each new reason it gives for not being Ready, except:
+    RolloutInProgress, which every rollout starts with a write of tend's own whose Event
+    tells it (`create Deployment api`; how it ends, Ready or a failure, is told when it
+    comes); and a new service's first wait for a dependency that exists, which is the
+    start-up order working (status and `kubectl get` show it; a missing dependency or a
+    cycle is a Warning). Degraded and RestartBudgetExhausted: each change of status or
+    reason, once they are not fine. So a service in a start-up order tells what tend wrote
+    and that it is Ready; a failure tells its reason.
+
+    Reasons are shared by several conditions; one Event per distinct reason is enough, and
+    Ready, listed first, gives it its message. Reasons in `already` were posted by the caller.
     """
     before = {c.type: c for c in (old.conditions if old and old.conditions else [])}
     events: list[Event] = []
     seen: set[str] = set(already)
     for cond in conditions:
         prev = before.get(cond.type)
+        if cond.type in _TOLD_BY_READY or cond.reason in seen:
+            continue
         if prev is not None and (prev.status, prev.reason) == (cond.status, cond.reason):
             continue
-        good = (cond.status == ConditionStatus.TRUE) != (cond.type in _BAD_WHEN_TRUE)
-        if (
-            cond.type == ConditionType.PROGRESSING.value
-            or cond.reason == Reason.ROLLOUT_IN_PROGRESS
-        ):
-            good = True  # rolling out is news, not trouble
-        elif prev is None and good and cond.type != ConditionType.READY.value:
+        rolling = cond.reason == Reason.ROLLOUT_IN_PROGRESS
+        good = rolling or (cond.status == ConditionStatus.TRUE) != (cond.type in _BAD_WHEN_TRUE)
+        if cond.type == ConditionType.READY.value:
+            if rolling:
+                continue  # the writes' Event tells it (`replace Deployment api`)
+            if prev is None and cond.reason == Reason.DEPENDENCY_NOT_READY:
+                continue  # a new service waits its turn: the start-up order working
+        elif prev is None and good:
             continue  # a condition that starts out fine is no news; Ready always is
-        if cond.reason in seen:
-            continue
         seen.add(cond.reason)
         kind = NORMAL if good else WARNING
         events.append(Event(kind, cond.reason, _event_message(cond), once=""))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tend.api import BlockedBy
+from tend.logic.graph import MANAGED_SERVICE
 from tend.logic.incidents import Ladder
 from tend.logic.plan import Action
 from tend.logic.pods import PodView
+from tend.logic.readiness import readiness
 from tend.logic.restarts import RestartSettings
 from tend.logic.workload import WorkloadState
 
@@ -36,3 +39,22 @@ class Observation:
     uid: str = ""
     delivered: Collection[str] = ()  # outbox ids the operator has delivered since
     dependents: Sequence[str] = ()  # namespace/name of the services that wait on this one
+
+
+def awaiting_first_word(
+    seen: Observation, lookup_service: Callable[[str, str], Mapping[str, Any] | None]
+) -> bool:
+    """Whether the verdict `seen` leads to awaits another controller's first word, which
+    would rewrite it a moment later: the workload was just written and its controller has
+    not observed it yet, or nothing runs yet and a dependency exists that has not been
+    reconciled at its generation. Problems with the spec are news at once."""
+    if seen.problems or seen.conflict:
+        return False
+    if seen.workload is not None:
+        return not seen.workload.observed
+    for blocker in seen.blocked_by:
+        if blocker.kind == MANAGED_SERVICE:
+            dependency = readiness(lookup_service(blocker.namespace, blocker.name))
+            if dependency.exists and not dependency.current:
+                return True
+    return False

@@ -9,6 +9,7 @@ ManagedService through `readiness`, and nothing else looks at its conditions.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,3 +72,25 @@ def readiness(body: Mapping[str, Any] | None) -> Readiness:
         ready=ready.get("status"),
         reason=ready.get("reason"),
     )
+
+
+class News(enum.Enum):
+    """What a change of a dependency's readiness means to the services that wait on it."""
+
+    NONE = "none"  # nothing they read changed
+    NOW = "now"  # their verdict may flip (it became ready, or stopped being; appeared,
+    # went away; was reconciled for the first time at its generation): wake them at once
+    LATER = "later"  # only the detail their messages quote (its phase, its reason): a
+    # refresh can wait, batched, so a long chain does not rewrite every member's status
+    # at each step of the member before it
+
+
+def news_for_dependents(before: Readiness, after: Readiness) -> News:
+    """How soon dependents must hear of a change from `before` to `after`."""
+    if before == after:
+        return News.NONE
+    return News.NOW if _decisive(before) != _decisive(after) else News.LATER
+
+
+def _decisive(r: Readiness) -> tuple[bool, ...]:
+    return (r.exists, r.deleting, r.current, r.is_ready, r.succeeded)

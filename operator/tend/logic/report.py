@@ -17,7 +17,7 @@ has recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,9 @@ class Report:
     status: Patch | None = None
     events: list[Event] = field(default_factory=list)
     recheck_in: float | None = None  # reconcile again after this many seconds: time matters
+    # The patch only rewords what status says (a condition's or a blocker's message, a
+    # dependency's reason): the same phase, verdicts and counts. Such a patch can wait.
+    rewording: bool = False
 
 
 def parse_status(raw: Mapping[str, Any] | None) -> ManagedServiceStatus | None:
@@ -141,7 +144,8 @@ def report(previous: Mapping[str, Any] | None, seen: Observation, *, now: dateti
     writes = action_events(seen.actions)
     changed = transitions(old, merged, already={e.reason for e in events if e not in writes})
     events = _joined(events, changed)
-    return Report(status=patch, events=events, recheck_in=recheck)
+    rewording = _gist(patch) == _gist({key: previous.get(key) for key in patch})
+    return Report(status=patch, events=events, recheck_in=recheck, rewording=rewording)
 
 
 def _joined(events: list[Event], changed: list[Event]) -> list[Event]:
@@ -231,6 +235,27 @@ def _pruned(value: Any) -> Any:
     if isinstance(value, list):
         return [_pruned(v) for v in value]
     return value
+
+
+def _gist(status: Mapping[str, Any]) -> Any:
+    """`status` without its wording: conditions' messages and times, blockers' details."""
+    gist = _pruned(status)
+
+    def only(entries: Any, drop: Callable[[str], bool]) -> Any:
+        if not isinstance(entries, list):
+            return entries  # written by hand: compared as it is
+        return [
+            {k: v for k, v in e.items() if not drop(k)} if isinstance(e, Mapping) else e
+            for e in entries
+        ]
+
+    gist["conditions"] = only(
+        gist.get("conditions"), lambda k: k in ("message", "lastTransitionTime")
+    )
+    gist["blockedBy"] = only(
+        gist.get("blockedBy"), lambda k: k not in ("kind", "namespace", "name")
+    )
+    return gist
 
 
 def action_events(actions: Sequence[Action]) -> list[Event]:

@@ -25,6 +25,7 @@ class WorkloadState:
     succeeded: bool = False  # Job: Complete
     failed: bool = False  # Job: Failed; Deployment: ProgressDeadlineExceeded
     message: str = ""
+    observed: bool = True  # its controller has seen the live spec (observedGeneration)
 
     @property
     def ready(self) -> bool:
@@ -96,6 +97,7 @@ def observe_workload(live: Mapping[str, Any], desired_hash: str | None) -> Workl
         rolled_out=rolled_out,
         failed=deadline,
         message=(progressing or {}).get("message", message) if deadline else message,
+        observed=observed,
     )
 
 

@@ -6,7 +6,8 @@ caches, asks `tend.logic` what the objects should be (`builders`, `plan`), write
 difference through `kube`, and hands what it saw and did to the report step
 (`tend.logic.report`), whose status patch and Events it then carries out. A steady state
 writes nothing. Dependents are woken from the graph's reverse index the moment a
-dependency's readiness changes.
+dependency becomes ready or stops being ready; of its other changes (what their messages
+quote) they hear within DETAIL_REFRESH, batched.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tend.logic.dependencies import blocked_by, root_cause
 from tend.logic.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
 from tend.logic.incidents import Ladder, ladder_for
 from tend.logic.notifications import TRIGGER, Message, message_from
-from tend.logic.observation import Observation
+from tend.logic.observation import Observation, awaiting_first_word
 from tend.logic.ownership import Key, Ownership, ownership
 from tend.logic.plan import (
     OWNED_KINDS,
@@ -43,8 +44,8 @@ from tend.logic.plan import (
     refusal,
     refused_message,
 )
-from tend.logic.readiness import readiness
-from tend.logic.report import Report, report
+from tend.logic.readiness import News, news_for_dependents, readiness
+from tend.logic.report import Report, action_events, report
 from tend.logic.restarts import holding, reset_token, settings_for
 from tend.logic.workload import current_workload
 from tend.runtime.backoff import Backoff
@@ -69,6 +70,12 @@ MAX_PASSES = 3
 # loops. A converging service takes a handful; a rollout with a Service and PDB, a few more.
 WRITE_BUDGET = 30
 WRITE_BUDGET_REASON = "WriteBudgetExceeded"
+# Seconds (real ones: what they wait on is API and controller latency, not the clock's
+# time) within which dependents hear of a dependency's changes that do not
+# flip their verdict, and for which a verdict that awaits another controller's first word (a
+# dependency not reconciled yet, a Deployment its controller has not observed) is held back:
+# each would be rewritten a moment later, and down a long chain that is most of the writes.
+DETAIL_REFRESH = 2.0
 
 
 def _now() -> datetime:
@@ -138,6 +145,7 @@ class Controller:
         # watch events of what a refused reconcile wrote and undid wake nothing).
         self._refused: set[Key] = set()
         self._writes: dict[Key, collections.deque[float]] = {}  # write times, last minute
+        self._held_back: dict[Key, float] = {}  # verdict held back since (monotonic time)
         self._background: set[asyncio.Task[None]] = set()
         self._worker_count = workers
         self._workers: list[asyncio.Task[None]] = []
@@ -235,6 +243,7 @@ class Controller:
             cycle = set(self.graph.cycle_through(ref) or [])
             self.graph.remove(ref)
             self._wake(self.graph.dependents(ref) | cycle)
+            self._held_back.pop(update.key, None)
             return
         if update.spec_changed:
             # Edges live in the spec: status-only events (most of them) leave the graph alone.
@@ -243,8 +252,10 @@ class Controller:
             self.graph.upsert(ref, deps, exists=not update.deleting)
             self._wake(cycle_before ^ set(self.graph.cycle_through(ref) or []))
             self.queue.add(update.key)
-        if update.readiness_changed or update.deleting:
+        if update.deleting:
             self._wake(self.graph.dependents(ref))
+        elif update.news is not News.NONE:
+            self._wake(self.graph.dependents(ref), update.news)
 
     def observe_owned(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         owner = self.cache.update_owned(event_type, body)
@@ -265,12 +276,18 @@ class Controller:
         if service is not None:
             self._wake(self.graph.dependents(Ref(SERVICE, *service)))
 
-    def _wake(self, refs: Iterable[Ref]) -> None:
-        """Dependents go to the front of the queue: they unblock new work, while status
-        refreshes of running services can wait."""
+    def _wake(self, refs: Iterable[Ref], news: News = News.NOW) -> None:
+        """Dependents whose verdict may flip go to the front of the queue: they unblock new
+        work, while status refreshes of running services can wait. News that only changes
+        what their messages quote reaches them within DETAIL_REFRESH, batched."""
         for ref in refs:
-            if ref.kind == MANAGED_SERVICE and (ref.namespace, ref.name) in self.cache.services:
-                self.queue.add((ref.namespace, ref.name), urgent=True)
+            key = (ref.namespace, ref.name)
+            if ref.kind != MANAGED_SERVICE or key not in self.cache.services:
+                continue
+            if news is News.NOW:
+                self.queue.add(key, urgent=True)
+            else:
+                self.queue.add_after(key, DETAIL_REFRESH)
 
     # --- reconcile -------------------------------------------------------------------------
 
@@ -304,6 +321,7 @@ class Controller:
         body = self.cache.services.get(key)
         if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
             self._refused.discard(key)
+            self._held_back.pop(key, None)
             return
         generation = int((body.get("metadata") or {}).get("generation") or 0)
         now = self.clock()
@@ -389,8 +407,27 @@ class Controller:
             # Time alone will change the verdict (a restart leaves the window, a run reaches
             # minUptime): look again then. (+1s: status times have second precision.)
             self.queue.add_after(key, (said.recheck_in + 1.0) / self.clock_speed)
+        if said.status is not None and self._hold_back(key, seen, said):
+            # Not the status, nor its transitions' Events: the writes made are news now.
+            said = Report(events=action_events(seen.actions))
         await self._carry_out(body, said, now)
         self._deliver(key, ladder)
+
+    def _hold_back(self, key: Key, seen: Observation, said: Report) -> bool:
+        """Whether to hold this status back, for at most DETAIL_REFRESH, after which it is
+        written as it stands: it only rewords what status says, or it awaits another
+        controller's first word (see `awaiting_first_word`), whose watch event wakes this
+        service at once."""
+        if not (said.rewording or awaiting_first_word(seen, self.cache.service)):
+            self._held_back.pop(key, None)
+            return False
+        now = time.monotonic()
+        left = DETAIL_REFRESH - (now - self._held_back.setdefault(key, now))
+        if left <= 0:
+            del self._held_back[key]
+            return False
+        self.queue.add_after(key, left)
+        return True
 
     def _blast_radius(self, key: Key, body: Mapping[str, Any]) -> list[str]:
         """Who waits on this service, for its notifications; walked only when it may be
@@ -568,8 +605,9 @@ class Controller:
         updated = await self.kube.patch_status(namespace, name, said.status)
         self.stats.status_writes += 1
         # The watch event for this write will then look unchanged: wake dependents here.
-        if self.cache.store_service(updated) != readiness(updated):
-            self._wake(self.graph.dependents(Ref(MANAGED_SERVICE, namespace, name)))
+        news = news_for_dependents(self.cache.store_service(updated), readiness(updated))
+        if news is not News.NONE:
+            self._wake(self.graph.dependents(Ref(MANAGED_SERVICE, namespace, name)), news)
         if spec_changed(body, updated):
             # The spec changed while we reconciled the old one, and the watch event that says
             # so may arrive after this answer, older than it and so ignored: look again now.

@@ -30,7 +30,7 @@ from typing import Any
 from tend.logic.ownership import Key, owner_key
 from tend.logic.plan import WORKLOAD_KINDS
 from tend.logic.pods import PodView, pod_view
-from tend.logic.readiness import Readiness, readiness
+from tend.logic.readiness import News, Readiness, news_for_dependents, readiness
 
 Object = dict[str, Any]
 OwnedKey = tuple[str, str, str]  # (kind, namespace, name)
@@ -51,7 +51,7 @@ class ServiceUpdate:
     key: Key
     body: Object | None  # None: deleted
     spec_changed: bool  # new, or generation/uid/annotations/deletion changed: edges too
-    readiness_changed: bool  # what dependents read changed
+    news: News  # what it means to its dependents
 
     @property
     def deleting(self) -> bool:
@@ -82,7 +82,7 @@ class Informer:
         before = self.services.get(key)
         if event_type == DELETED:
             self.services.pop(key, None)
-            return ServiceUpdate(key, None, spec_changed=False, readiness_changed=True)
+            return ServiceUpdate(key, None, spec_changed=False, news=News.NOW)
         if older(body, before):
             return None  # a late event from before our own write; the cache is newer
         after = dict(body)
@@ -91,7 +91,7 @@ class Informer:
             key,
             after,
             spec_changed=before is None or spec_changed(before, after),
-            readiness_changed=readiness(before) != readiness(after),
+            news=news_for_dependents(readiness(before), readiness(after)),
         )
 
     def store_service(self, body: Object) -> Readiness:
