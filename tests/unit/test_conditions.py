@@ -213,3 +213,123 @@ def test_reasons_already_posted_are_not_repeated() -> None:
     _, refused = compute_status(Observation(1, False, problems=["spec.x: bad"]))
     assert [e.reason for e in transitions(None, refused)] == ["InvalidSpec"]
     assert transitions(None, refused, already={"InvalidSpec"}) == []
+
+
+RUNNING = WorkloadState(WorkloadKind.DEPLOYMENT, "api", 2, 2, current=True, rolled_out=True)
+ROLLING = WorkloadState(WorkloadKind.DEPLOYMENT, "api", 2, 1, current=True)
+DEADLINE = WorkloadState(WorkloadKind.DEPLOYMENT, "api", 2, 1, current=True, failed=True)
+FAILED_JOB = WorkloadState(WorkloadKind.JOB, "migrate", 1, 0, current=True, failed=True)
+DB = BlockedBy(kind="ManagedService", namespace="shop", name="db", reason="CrashLoop")
+GONE = BlockedBy(kind="ManagedService", namespace="shop", name="db", reason="DependencyNotFound")
+LOOP = BlockedBy(kind="ManagedService", namespace="shop", name="db", reason="DependencyCycle")
+
+
+@pytest.mark.parametrize(
+    ("obs", "extra", "reconciling", "stalled"),
+    [
+        (Observation(1, False), {}, ("True", "RolloutInProgress"), ("False", "Reconciled")),
+        (
+            Observation(1, False, workload=ROLLING),
+            {},
+            ("True", "RolloutInProgress"),
+            ("False", "Reconciled"),
+        ),
+        (
+            Observation(1, False, workload=RUNNING),
+            {},
+            ("False", "Reconciled"),
+            ("False", "Reconciled"),
+        ),
+        (
+            Observation(1, False, blocked_by=[DB]),
+            {},
+            ("True", "DependencyNotReady"),
+            ("False", "Reconciled"),
+        ),
+        (
+            Observation(1, False, blocked_by=[GONE]),
+            {},
+            ("True", "DependencyNotFound"),
+            ("False", "Reconciled"),
+        ),
+        (
+            Observation(1, False, blocked_by=[LOOP]),
+            {},
+            ("False", "Reconciled"),
+            ("True", "DependencyCycle"),
+        ),
+        (
+            Observation(1, False, problems=["spec.x: bad"]),
+            {},
+            ("False", "Reconciled"),
+            ("True", "InvalidSpec"),
+        ),
+        (
+            Observation(1, False, problems=["spec.x: bad"], workload=RUNNING),
+            {},
+            ("False", "Reconciled"),
+            ("True", "InvalidSpec"),
+        ),
+        (
+            Observation(1, False, conflict="Service shop/api is not ours"),
+            {},
+            ("False", "Reconciled"),
+            ("True", "OwnershipConflict"),
+        ),
+        (
+            Observation(1, False, workload=ROLLING),
+            {"exhausted": "6 restarts within 5m"},
+            ("False", "Reconciled"),
+            ("True", "RestartBudgetExhausted"),
+        ),
+        (
+            Observation(1, False, workload=RUNNING),
+            {"exhausted": "6 restarts", "held": "ScaleToZero", "held_message": "stopped"},
+            ("False", "Reconciled"),
+            ("True", "ScaledToZero"),
+        ),
+        (
+            Observation(1, False, workload=DEADLINE),
+            {},
+            ("False", "Reconciled"),
+            ("True", "ProgressDeadlineExceeded"),
+        ),
+        (
+            Observation(1, True, workload=FAILED_JOB),
+            {},
+            ("False", "Reconciled"),
+            ("True", "ExitCode"),
+        ),
+        (
+            Observation(1, False, workload=RUNNING, blocked_by=[DB]),
+            {},
+            ("True", "DependencyNotReady"),
+            ("False", "Reconciled"),
+        ),
+    ],
+    ids=[
+        "pending",
+        "progressing",
+        "running",
+        "blocked",
+        "dependency-missing",
+        "cycle",
+        "invalid-spec",
+        "invalid-edit-of-a-running-service",
+        "ownership-conflict",
+        "budget-exhausted",
+        "scaled-to-zero",
+        "progress-deadline",
+        "failed-job",
+        "dependency-failed-later",
+    ],
+)
+def test_reconciling_while_converging_stalled_when_only_a_change_can_help(
+    obs: Observation,
+    extra: dict[str, Any],
+    reconciling: tuple[str, str],
+    stalled: tuple[str, str],
+) -> None:
+    _, conds = compute_status(obs, **extra)
+    got = {c.type: (c.status, c.reason) for c in conds}
+    assert (got["Reconciling"], got["Stalled"]) == (reconciling, stalled)

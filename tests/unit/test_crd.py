@@ -96,12 +96,13 @@ def test_crd_names_scope_and_version() -> None:
 
 def test_printer_columns() -> None:
     columns = build_crd()["spec"]["versions"][0]["additionalPrinterColumns"]
-    assert [(c["name"], c["type"], c["jsonPath"]) for c in columns] == [
-        ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
-        ("Phase", "string", ".status.phase"),
-        ("Restarts", "integer", ".status.restarts.total"),
-        ("Blocked-By", "string", ".status.blockedBy[*].name"),
-        ("Age", "date", ".metadata.creationTimestamp"),
+    assert [(c["name"], c["type"], c["jsonPath"], c.get("priority", 0)) for c in columns] == [
+        ("Ready", "string", '.status.conditions[?(@.type=="Ready")].status', 0),
+        ("Phase", "string", ".status.phase", 0),
+        ("Restarts", "integer", ".status.restarts.total", 0),
+        ("Blocked-By", "string", ".status.blockedBy[*].name", 0),
+        ("Age", "date", ".metadata.creationTimestamp", 0),
+        ("Message", "string", '.status.conditions[?(@.type=="Ready")].message', 1),  # -o wide
     ]
 
 

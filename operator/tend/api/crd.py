@@ -34,7 +34,7 @@ from tend.api import (
 CRD_NAME = f"{PLURAL}.{GROUP}"
 CRD_FILE = f"crds/{CRD_NAME}.yaml"
 
-PRINTER_COLUMNS: list[dict[str, str]] = [
+PRINTER_COLUMNS: list[dict[str, Any]] = [
     {
         "name": "Ready",
         "type": "string",
@@ -64,6 +64,13 @@ PRINTER_COLUMNS: list[dict[str, str]] = [
         "type": "date",
         "jsonPath": ".metadata.creationTimestamp",
         "description": "Time since creation.",
+    },
+    {
+        "name": "Message",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].message',
+        "description": "Why the service is or is not Ready.",
+        "priority": 1,  # `kubectl get -o wide` only
     },
 ]
 

@@ -28,6 +28,10 @@ class ConditionType(StrEnum):
     PROGRESSING = "Progressing"
     DEGRADED = "Degraded"
     RESTART_BUDGET_EXHAUSTED = "RestartBudgetExhausted"
+    # kstatus (sigs.k8s.io/cli-utils/pkg/kstatus), read by Flux health checks, kstatus-based
+    # tools and Argo CD: still converging; cannot converge without a change.
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
 
 
 class Reason(StrEnum):

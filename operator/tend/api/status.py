@@ -179,7 +179,11 @@ class ManagedServiceStatus(Model):
 
     observed_generation: int | None = Field(None, description="Generation last reconciled.")
     phase: Phase | None = Field(None, description="Pending, Blocked, Progressing, Running, ...")
-    conditions: list[Condition] | None = Field(None, description="Ready and friends.")
+    conditions: list[Condition] | None = Field(
+        None,
+        description="Ready, DependenciesReady, Progressing, Degraded, RestartBudgetExhausted,"
+        " and kstatus's Reconciling and Stalled.",
+    )
     blocked_by: list[BlockedBy] | None = Field(None, description="Unsatisfied dependencies.")
     workload: Workload | None = Field(None, description="The Deployment or Job.")
     restarts: Restarts | None = Field(None, description="Restart accounting.")

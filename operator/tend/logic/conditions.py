@@ -74,12 +74,64 @@ def compute_status(
     held_message: str | None = None,
     reset: str | None = None,
 ) -> tuple[Phase, list[Condition]]:
-    """Phase and the five conditions (without timestamps) for one observation.
+    """Phase and the seven conditions (without timestamps) for one observation.
 
     `failing` is what keeps the pods from running (a crash loop, a pull or config error, an
     unschedulable pod); `exhausted` the message of an exhausted restart budget, `held` the
     action it holds the service in (ScaleToZero), `reset` why a hold ended just now.
     """
+    phase, conditions = _verdicts(
+        obs, failing, exhausted, held=held, held_message=held_message, reset=reset
+    )
+    return phase, [*conditions, *kstatus(obs, phase, conditions, exhausted)]
+
+
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+
+
+def kstatus(
+    obs: Observation, phase: Phase, conditions: Sequence[Condition], exhausted: str | None
+) -> list[Condition]:
+    """Reconciling and Stalled, kstatus's vocabulary (sigs.k8s.io/cli-utils/pkg/kstatus, the
+    conditions Flux's reconcilers set): Stalled when the service cannot get to its spec
+    without a change — a spec tend or the API server refuses, an object someone else owns, a
+    dependency cycle, an exhausted restart budget (and the hold it put the service in), a
+    failed Job, a Deployment past its progress deadline; else Reconciling while it is not
+    there yet (Pending, Blocked — a missing dependency may yet be created —, Progressing,
+    Degraded and retrying). Both False when it runs as its spec says."""
+    ready, *_ = conditions
+    wl = obs.workload
+    stalled: tuple[str, str] | None = None
+    if (
+        obs.problems
+        or obs.conflict
+        or phase == Phase.FAILED
+        or ready.reason in (Reason.ROLLED_BACK, Reason.DEPENDENCY_CYCLE)
+    ):
+        stalled = (ready.reason, ready.message)
+    elif exhausted:
+        stalled = (Reason.RESTART_BUDGET_EXHAUSTED.value, exhausted)
+    elif wl is not None and wl.failed and wl.kind == WorkloadKind.DEPLOYMENT:
+        stalled = (PROGRESS_DEADLINE_EXCEEDED, wl.message)  # the Deployment's own reason
+    done = (False, Reason.RECONCILED.value, "")
+    converging = (True, ready.reason, ready.message)
+    reconciling = done if stalled or phase in (Phase.RUNNING, Phase.SUCCEEDED) else converging
+    return [
+        _cond(ConditionType.RECONCILING, *reconciling),
+        _cond(ConditionType.STALLED, *((True, *stalled) if stalled else done)),
+    ]
+
+
+def _verdicts(
+    obs: Observation,
+    failing: Problem | None,
+    exhausted: str | None,
+    *,
+    held: str | None,
+    held_message: str | None,
+    reset: str | None,
+) -> tuple[Phase, list[Condition]]:
+    """Phase, Ready, DependenciesReady, Progressing, Degraded, RestartBudgetExhausted."""
     wl = obs.workload
     blocked = list(obs.blocked_by)
     ok: ConditionValue = (False, Reason.RECONCILED.value, "")  # "not degraded"

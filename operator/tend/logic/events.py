@@ -30,10 +30,18 @@ class Event:
     once: str | None = None
 
 
-_BAD_WHEN_TRUE = {ConditionType.DEGRADED.value, ConditionType.RESTART_BUDGET_EXHAUSTED.value}
+_BAD_WHEN_TRUE = {
+    ConditionType.DEGRADED.value,
+    ConditionType.RESTART_BUDGET_EXHAUSTED.value,
+    ConditionType.STALLED.value,
+}
 # Conditions whose changes are told by Ready's own Event (its message says why): waiting for
-# dependencies, rolling out. An Event each would double the news and the writes.
-_TOLD_BY_READY = {ConditionType.DEPENDENCIES_READY.value, ConditionType.PROGRESSING.value}
+# dependencies, rolling out, converging. An Event each would double the news and the writes.
+_TOLD_BY_READY = {
+    ConditionType.DEPENDENCIES_READY.value,
+    ConditionType.PROGRESSING.value,
+    ConditionType.RECONCILING.value,
+}
 
 
 def transitions(
@@ -50,8 +58,8 @@ def transitions(
     tells it (`create Deployment api`; how it ends, Ready or a failure, is told when it
     comes); and a new service's first wait for a dependency that exists, which is the
     start-up order working (status and `kubectl get` show it; a missing dependency or a
-    cycle is a Warning). Degraded and RestartBudgetExhausted: each change of status or
-    reason, once they are not fine. So a service in a start-up order tells what tend wrote
+    cycle is a Warning). Degraded, RestartBudgetExhausted and Stalled: each change of status
+    or reason, once they are not fine. So a service in a start-up order tells what tend wrote
     and that it is Ready; a failure tells its reason.
 
     Reasons are shared by several conditions; one Event per distinct reason is enough, and
@@ -99,5 +107,7 @@ def _event_message(cond: Condition) -> str:
             ConditionType.RESTART_BUDGET_EXHAUSTED.value,
             ConditionStatus.FALSE,
         ): "restart budget restored",
+        (ConditionType.STALLED.value, ConditionStatus.TRUE): "Stalled",
+        (ConditionType.STALLED.value, ConditionStatus.FALSE): "no longer Stalled",
     }.get((cond.type, ConditionStatus(cond.status)), f"{cond.type}={cond.status}")
     return f"{state}: {cond.message}" if cond.message else state

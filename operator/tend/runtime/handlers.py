@@ -190,8 +190,10 @@ async def run(
     the demo and the tests) run this on a thread of its own (see `tend_sim.embedded`).
     """
     metrics = options.metrics or Metrics()
-    kube = await Kube.connect(options.kubeconfig, options.context, on_request=metrics.requested)
     identity = peer_identity()
+    kube = await Kube.connect(
+        options.kubeconfig, options.context, on_request=metrics.requested, instance=identity
+    )
     namespaces: list[str | None] = list(options.namespaces) or [None]
     gate = PeeringGate(
         kube,

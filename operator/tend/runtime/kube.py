@@ -35,7 +35,10 @@ log = logging.getLogger("tend.kube")
 # included. Nothing read from the API is logged, at any level.
 logging.getLogger("kubernetes_asyncio.client.rest").setLevel(logging.INFO)
 
-COMPONENT = "tend"
+COMPONENT = "tend"  # an Event's source.component: kubectl's "From" column
+# An Event's reportingComponent (events.k8s.io's reportingController): a qualified name, as
+# kube-apiserver's events.k8s.io/v1 validation wants of a new-style Event.
+REPORTING_CONTROLLER = "tend.dev/tend"
 # The Kubernetes verb of a request by its method (GETs say which: get or list).
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 EVENT_CACHE_SIZE = 4096  # client-go's maxLruCacheEntries
@@ -207,8 +210,11 @@ class Kube:
         context: str | None = None,
         *,
         on_request: Callable[[str, int | None], None] | None = None,
+        instance: str = "tend",
     ) -> Kube:
-        return cls(await load_client(kubeconfig, context), on_request=on_request)
+        """A client for `kubeconfig` (in-cluster when None); `instance` is this operator's
+        name in its Events' reportingInstance (the pod's, from the downward API)."""
+        return cls(await load_client(kubeconfig, context), instance=instance, on_request=on_request)
 
     async def close(self) -> None:
         await self.api.close()
@@ -525,8 +531,8 @@ class Kube:
             "message": message[:1024],
             "type": type_,
             "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "reportingInstance": self.instance,
+            "reportingComponent": REPORTING_CONTROLLER,
+            "reportingInstance": self.instance[:128],  # the API server's limit
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,

@@ -38,3 +38,22 @@ async def test_an_image_update_rolls_out_and_reports_progress_then_ready(
     reasons = [e["reason"] for e in await events_for(kube, "api")]
     assert reasons.count("RolloutInProgress") >= 2  # created, then the new image
     assert live["status"]["observedGeneration"] == 2
+
+
+async def test_events_name_tend_as_their_reporting_controller_and_this_pod_as_instance(
+    kube: Kube, cluster: SimCluster, kubeconfig: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("POD_NAME", "tend-7d9c-x2x4p")  # the downward API, in deploy/
+    op = Operator(kubeconfig, cluster)
+    await op.start()
+    try:
+        await kube.create(managed_service("api"))
+        await wait_ready(cluster, kube, "api")
+        events = await events_for(kube, "api")
+    finally:
+        await op.stop()
+    assert {e["reason"] for e in events} == {"RolloutInProgress", "Reconciled"}
+    for event in events:
+        assert event["reportingComponent"] == "tend.dev/tend"
+        assert event["reportingInstance"] == "tend-7d9c-x2x4p"
+        assert event["source"] == {"component": "tend"}
