@@ -83,6 +83,11 @@ def not_ready(reason: str, phase: str = "Blocked", **kw: Any) -> dict[str, Any]:
             News.LATER,
         ),
         (body(phase="Running"), body(phase="Succeeded"), News.NOW),  # succeeded
+        (
+            not_ready("CrashLoop", "Degraded"),
+            not_ready("CrashLoop", "Degraded", alert={"suppressedBy": "shop/db"}),
+            News.LATER,  # whose failure it is: the root cause dependents' alerts defer to
+        ),
     ],
     ids=[
         "same",

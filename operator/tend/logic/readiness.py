@@ -29,6 +29,7 @@ class Readiness:
     phase: str | None = None
     ready: str | None = None  # the Ready condition's status: True, False, Unknown, or unset
     reason: str | None = None  # the Ready condition's reason
+    suppressed_by: str | None = None  # whose failure its alerts are suppressed for (the root)
 
     @property
     def current(self) -> bool:
@@ -71,6 +72,7 @@ def readiness(body: Mapping[str, Any] | None) -> Readiness:
         phase=status.get("phase"),
         ready=ready.get("status"),
         reason=ready.get("reason"),
+        suppressed_by=(status.get("alert") or {}).get("suppressedBy"),
     )
 
 
