@@ -63,6 +63,8 @@ async def test_create_builds_exactly_the_deployment_service_and_pdb(
         "Progressing",
         "Degraded",
         "RestartBudgetExhausted",
+        "Reconciling",
+        "Stalled",
     }
     assert all(c["observedGeneration"] == 1 for c in status["conditions"])
 
