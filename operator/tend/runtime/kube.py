@@ -207,8 +207,9 @@ class Kube:
         context: str | None = None,
         *,
         on_request: Callable[[str, int | None], None] | None = None,
+        instance: str = "tend",
     ) -> Kube:
-        return cls(await load_client(kubeconfig, context), on_request=on_request)
+        return cls(await load_client(kubeconfig, context), instance=instance, on_request=on_request)
 
     async def close(self) -> None:
         await self.api.close()
