@@ -13,6 +13,7 @@ KIND ?= kind
 KIND_CLUSTER ?= tend
 # What `make deploy` installs: deploy/default, or an overlay (DEPLOY=deploy/overlays/ha).
 DEPLOY ?= deploy/default
+DEPLOY_NAMESPACE ?= tend-system   # shop for deploy/overlays/namespaced
 
 .PHONY: help demo test lint dockerlint typecheck layers unit integration reliability soak e2e \
 	bench crd lock image kind-up deploy undeploy kind-down clean
@@ -91,11 +92,15 @@ kind-up: image ## Create the kind cluster (kind-config.yaml), build the image an
 	$(KIND) load docker-image $(IMG) --name $(KIND_CLUSTER)
 
 # Server-side apply: the Grafana dashboard's ConfigMap is too large for client-side apply's
-# last-applied annotation in overlays that include monitoring.
+# last-applied annotation in overlays that include monitoring. On a fresh cluster the first
+# apply creates the CRDs but cannot yet create the ClusterKopfPeering (its CRD is not served
+# yet): wait for the CRDs, and apply again.
 deploy: $(STAMP) ## Install DEPLOY (deploy/default) with IMG into the current kube context
-	$(KUBECTL) kustomize $(DEPLOY) | sed 's|$(DEFAULT_IMG)|$(IMG)|g' \
-		| $(KUBECTL) apply --server-side --field-manager=tend-install -f -
-	$(KUBECTL) -n tend-system rollout status deployment/tend --timeout=180s
+	$(KUBECTL) kustomize $(DEPLOY) | sed 's|$(DEFAULT_IMG)|$(IMG)|g' > $(VENV)/deploy.yaml
+	$(KUBECTL) apply --server-side --field-manager=tend-install -f $(VENV)/deploy.yaml \
+		|| { $(KUBECTL) wait --for=condition=Established crd --all --timeout=60s \
+		&& $(KUBECTL) apply --server-side --field-manager=tend-install -f $(VENV)/deploy.yaml; }
+	$(KUBECTL) -n $(DEPLOY_NAMESPACE) rollout status deployment/tend --timeout=180s
 
 undeploy: $(STAMP) ## Remove what `make deploy` installed (ManagedServices' workloads go with the CRD)
 	$(KUBECTL) kustomize $(DEPLOY) | $(KUBECTL) delete --ignore-not-found --wait=false -f -
