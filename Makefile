@@ -13,7 +13,8 @@ KIND ?= kind
 KIND_CLUSTER ?= tend
 # What `make deploy` installs: deploy/default, or an overlay (DEPLOY=deploy/overlays/ha).
 DEPLOY ?= deploy/default
-DEPLOY_NAMESPACE ?= tend-system   # shop for deploy/overlays/namespaced
+# Where DEPLOY runs the operator (shop for deploy/overlays/namespaced).
+DEPLOY_NAMESPACE ?= tend-system
 
 .PHONY: help demo test lint dockerlint typecheck layers unit integration reliability soak e2e \
 	bench crd lock image kind-up deploy undeploy kind-down clean
