@@ -17,7 +17,7 @@ DEPLOY ?= deploy/default
 DEPLOY_NAMESPACE ?= tend-system
 
 .PHONY: help demo test lint dockerlint typecheck layers unit integration reliability soak e2e \
-	bench crd lock image kind-up deploy undeploy kind-down clean
+	bench crd lock image push kind-up deploy undeploy kind-down clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 16
@@ -87,6 +87,9 @@ lock: $(STAMP) ## Regenerate requirements.lock and requirements-build.lock
 image: ## Build the operator image (IMG=...)
 	$(CONTAINER_TOOL) build -t $(IMG) \
 		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) .
+
+push: ## Push the operator image (IMG=...)
+	$(CONTAINER_TOOL) push $(IMG)
 
 kind-up: image ## Create the kind cluster (kind-config.yaml), build the image and load it
 	$(KIND) get clusters | grep -qx $(KIND_CLUSTER) || $(KIND) create cluster --config kind-config.yaml
