@@ -13,10 +13,9 @@ simulator.
 from __future__ import annotations
 
 import os
-import selectors
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,16 +38,22 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
+    # It prints the URL once the kubeconfig is written; a timer ends a server that never does,
+    # which ends the readline loop too.
+    deadline = threading.Timer(30, proc.kill)
+    deadline.start()
     seen: list[str] = []
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + 30
-        while not any("kubeconfig written" in line for line in seen):
-            left = deadline - time.monotonic()
-            if left <= 0 or proc.poll() is not None or not selector.select(left):
-                proc.kill()
+    try:
+        while not any(line.startswith("tend sim: API server on") for line in seen):
+            line = proc.stdout.readline()
+            if not line:
                 pytest.fail(f"tend sim serve did not start: {''.join(seen)}")
-            seen.append(proc.stdout.readline())
+            seen.append(line)
+    finally:
+        deadline.cancel()
+    # Keep reading what it logs, so a full pipe never blocks the server.
+    drain = threading.Thread(target=lambda: seen.extend(proc.stdout or ()), daemon=True)
+    drain.start()
     try:
         kubectl(path, "apply", "-f", "-", stdin=prerequisites())
         yield path
