@@ -34,7 +34,8 @@ LABEL org.opencontainers.image.title="tend" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.base.name="docker.io/library/python:3.12.15-slim-bookworm"
-# The base image's own pip (and what it installed) goes: nothing in the image installs packages.
+# The base image's own pip goes (Python 3.12's images carry no setuptools or wheel): nothing in
+# the image installs packages.
 RUN python -m pip uninstall --yes --no-cache-dir pip \
     && rm -rf /usr/local/lib/python3.12/ensurepip /usr/local/bin/pip*
 COPY --from=build /opt/tend /opt/tend
