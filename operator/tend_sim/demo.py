@@ -235,8 +235,8 @@ async def _watch(
                 restarts = (body["status"].get("restarts") or {}).get("total")
                 alert = body["status"]["alert"]
                 echo(
-                    f"{body['metadata']['name']}: restart budget exhausted after {restarts} "
-                    f"restarts; incident {alert['key']} paged up to {alert['severity']} "
+                    f"{body['metadata']['name']}: restart budget exhausted ({restarts} restarts "
+                    f"so far); incident {alert['key']} paged up to {alert['severity']} "
                     "(onExhausted: Alert keeps it running)"
                 )
             return 0

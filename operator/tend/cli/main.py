@@ -203,6 +203,13 @@ def run_command(
         bool, typer.Option("--standalone", help="No peering: do not coordinate with replicas.")
     ] = False,
     peering: Annotated[str, typer.Option("--peering", help="kopf peering object name.")] = "tend",
+    peering_mandatory: Annotated[
+        bool,
+        typer.Option(
+            "--peering-mandatory",
+            help="Refuse to start without the peering object (HA: never two active replicas).",
+        ),
+    ] = False,
     priority: Annotated[int, typer.Option("--priority", help="Peering priority.")] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256)] = 8,
     config: ConfigFile = None,
@@ -215,9 +222,14 @@ def run_command(
     from tend.runtime import heap
     from tend.runtime.handlers import RunOptions, run
     from tend.runtime.metrics import Metrics, serve_metrics
+    from tend.runtime.peering import PeeringMissing
 
     if all_namespaces and namespace:
         raise typer.BadParameter("use either --namespace or --all-namespaces", param_hint="-n")
+    if standalone and peering_mandatory:
+        raise typer.BadParameter(
+            "use either --standalone or --peering-mandatory", param_hint="--peering-mandatory"
+        )
     kopf.configure(
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if log_format == LogFormat.JSON else kopf.LogFormat.FULL,
@@ -230,6 +242,7 @@ def run_command(
         liveness_port=health_port or None,
         standalone=standalone,
         peering=peering,
+        peering_mandatory=peering_mandatory,
         priority=priority,
         workers=workers,
         config=_settings(config),
@@ -239,7 +252,10 @@ def run_command(
         assert options.metrics is not None
         serve_metrics(options.metrics, metrics_port)
     heap.freeze_survivors()  # keeps full-collection pauses short with large caches
-    asyncio.run(run(options))
+    try:
+        asyncio.run(run(options))
+    except PeeringMissing as exc:
+        _fail([f"tend: {exc}"], code=2)
 
 
 @app.command()

@@ -58,6 +58,7 @@ class RunOptions:
     liveness_port: int | None = 8080
     standalone: bool = False
     peering: str = "tend"
+    peering_mandatory: bool = False  # a missing peering object is an error, not "run alone"
     priority: int = 0
     workers: int = 8
     config: OperatorConfig = field(default_factory=OperatorConfig)
@@ -148,9 +149,16 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.peering.name = options.peering
     settings.peering.standalone = options.standalone
     settings.peering.priority = options.priority
-    # Auto-detect: peer through the ClusterKopfPeering when its CRD exists (deploy/base installs
-    # it), run alone otherwise. Passing a peering name to kopf.operator would make it mandatory.
-    settings.peering.mandatory = False
+    # By default auto-detect: peer through the ClusterKopfPeering when its CRD exists
+    # (deploy/peering installs it), run alone otherwise. HA (deploy/components/ha) makes it
+    # mandatory: kopf then pauses while the peering CRD is missing, and tend refuses to start
+    # without the peering object (PeeringGate.require).
+    settings.peering.mandatory = options.peering_mandatory
+    # Serving named namespaces, kopf would LIST and WATCH every namespace (to match patterns)
+    # and watch CRDs (kopf/_core/reactor/observation.py), which a namespaced install's Role
+    # cannot grant. tend passes names, never patterns, and needs its CRD at start anyway:
+    # kopf's non-dynamic mode serves exactly those namespaces and the resources found at start.
+    settings.scanning.disabled = bool(options.namespaces)
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.error_backoffs = Backoff()  # never runs out: see tend.runtime.backoff
@@ -191,8 +199,11 @@ async def run(
     """
     metrics = options.metrics or Metrics()
     identity = peer_identity()
+    # The pod's name (POD_NAME) is also its Events' reportingInstance, as kube's controllers
+    # report theirs, so `kubectl get events -o wide` tells the replicas apart (the API refuses
+    # one longer than 128 characters).
     kube = await Kube.connect(
-        options.kubeconfig, options.context, on_request=metrics.requested, instance=identity
+        options.kubeconfig, options.context, on_request=metrics.requested, instance=identity[:128]
     )
     namespaces: list[str | None] = list(options.namespaces) or [None]
     gate = PeeringGate(
@@ -202,7 +213,13 @@ async def run(
         priority=options.priority,
         namespaces=namespaces,
         standalone=options.standalone,
+        mandatory=options.peering_mandatory,
     )
+    try:
+        await gate.require()  # PeeringMissing: before kopf starts, so the process exits
+    except BaseException:
+        await kube.close()
+        raise
     controller = Controller(
         kube,
         options.config,

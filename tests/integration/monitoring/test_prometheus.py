@@ -91,7 +91,7 @@ async def test_prometheus_sees_restarts_rise_the_budget_fall_and_the_phase_turn_
         "scrape_configs": [
             {
                 "job_name": "tend",
-                "honor_labels": True,  # as deploy/monitoring's ServiceMonitor
+                "honor_labels": True,  # as deploy/components/monitoring's ServiceMonitor
                 "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}],
             },
             {

@@ -1,6 +1,6 @@
-"""deploy/monitoring: the PrometheusRule passes `promtool check rules` and its unit tests, every
-alert is tested firing and not firing and has its runbook, and every expression of the rules
-and the dashboard names only metrics tend exports (parsed as PromQL, not grepped)."""
+"""deploy/components/monitoring: the PrometheusRule passes `promtool check rules` and its unit
+tests, every alert is tested firing and not firing and has its runbook, and every expression of
+the rules and the dashboard names only metrics tend exports (parsed as PromQL, not grepped)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tend.runtime.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[3]
-MONITORING = ROOT / "deploy" / "monitoring"
+MONITORING = ROOT / "deploy" / "components" / "monitoring"
 RULE = MONITORING / "prometheusrule.yaml"
 DASHBOARD = MONITORING / "dashboards" / "tend.json"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
@@ -182,20 +182,28 @@ def test_the_dashboard_has_a_datasource_and_namespace_and_service_variables() ->
     assert len(ids) == len(set(ids))
 
 
-def test_the_monitoring_base_builds_with_kustomize() -> None:
+def test_the_monitoring_component_builds_into_an_overlay_and_scrapes_the_metrics_service() -> None:
+    # A kustomize Component builds only inside a kustomization: overlays/production uses it.
     built = subprocess.run(
-        [str(KUBECTL), "kustomize", str(MONITORING)],
+        [str(KUBECTL), "kustomize", str(ROOT / "deploy" / "overlays" / "production")],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    kinds = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(built)}
-    assert kinds == {
-        ("Service", "tend-metrics"),
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(built)}
+    added = [
         ("ServiceMonitor", "tend"),
         ("PrometheusRule", "tend"),
         ("ConfigMap", "tend-dashboard"),
-    }
-    dashboard = next(d for d in yaml.safe_load_all(built) if d["kind"] == "ConfigMap")
+    ]
+    assert set(added) <= set(docs)
+    assert all(docs[key]["metadata"]["namespace"] == "tend-system" for key in added)
+    dashboard = docs["ConfigMap", "tend-dashboard"]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dashboard["data"]["tend.json"])["uid"] == "tend-overview"
+    # The ServiceMonitor selects deploy/manager's metrics Service, by a port it names.
+    monitor, service = docs["ServiceMonitor", "tend"], docs["Service", "tend-metrics"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    ports = {port["name"] for port in service["spec"]["ports"]}
+    assert {endpoint["port"] for endpoint in monitor["spec"]["endpoints"]} <= ports

@@ -1,8 +1,10 @@
 """`tend demo` (what `make demo` runs): the samples become Ready, shown in a steady table, and
-the scripted crash loop exhausts its budget and pages the demo's receivers."""
+the scripted failures (a crash loop, an OOM kill) exhaust their budgets and page the demo's
+receivers, each up its ladder, with the reason it failed."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tend_sim.demo import COLUMNS, demo
@@ -15,14 +17,17 @@ async def test_the_demo_brings_every_sample_to_ready_in_one_aligned_table() -> N
     code = await demo(SAMPLES, failures=SAMPLES / "failures", speed=20, deadline=60,
                       echo=lines.append)  # fmt: skip
     assert code == 0, "\n".join(lines)
-    assert lines[-2].strip().startswith("all 6 ManagedServices Ready in"), lines[-2]
-    assert lines[-1].startswith("crasher: restart budget exhausted after 3 restarts;"), lines[-1]
-    assert "paged up to critical" in lines[-1]
+    assert lines[-3].strip().startswith("all 6 ManagedServices Ready in"), lines[-3]
+    summaries = sorted(lines[-2:])
+    for summary, name in zip(summaries, ["crasher", "memory-hog"], strict=True):
+        assert re.match(rf"{name}: restart budget exhausted \(\d+ restarts so far\);", summary)
+        assert "paged up to critical" in summary, summary
     pages = [line for line in lines if line.startswith("  >> ")]
-    assert pages == [line for line in pages if "default/crasher is failing: CrashLoop" in line], (
-        "only the crasher pages"
-    )
-    assert [p.split(":")[0] for p in pages] == ["  >> team-slack", "  >> oncall-pagerduty"]
+    reasons = {"crasher": "CrashLoop", "memory-hog": "OOMKilled"}
+    for name, reason in reasons.items():
+        mine = [page for page in pages if f"default/{name} is failing: {reason}" in page]
+        assert [p.split(":")[0] for p in mine] == ["  >> team-slack", "  >> oncall-pagerduty"]
+    assert len(pages) == 4, "only the scripted failures page"
     header = next(line for line in lines if line.startswith("NAMESPACE"))
     assert header.split() == list(COLUMNS)
     starts = [header.index(name) for name in COLUMNS]
@@ -34,6 +39,7 @@ async def test_the_demo_brings_every_sample_to_ready_in_one_aligned_table() -> N
         assert all(line[start] != " " for start in starts if start < len(line)), line
     final = {line.split()[1]: line.split()[2:4] for line in table}
     assert final.pop("crasher") == ["False", "Degraded"]
+    assert final.pop("memory-hog") == ["False", "Degraded"]
     assert sorted(final) == ["api", "health-monitor", "migrate", "postgres", "redis", "worker"]
     assert all(ready == "True" for ready, _ in final.values()), final
     assert final["migrate"][1] == "Succeeded"
