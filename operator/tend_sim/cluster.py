@@ -5,6 +5,11 @@ async with SimCluster(speed=20) as cluster:
     kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
     ...  # run kopf / kubectl / kubernetes_asyncio against cluster.url
     assert cluster.writes() == 0
+
+With `SimCluster(auth=True)` requests are authenticated and authorized by RBAC (authn.py,
+authz.py): `cluster.token_for("tend-system", "tend")` mints a ServiceAccount token,
+`write_kubeconfig(path, token=...)` writes a kubeconfig that uses it, and
+`cluster.access_log(user)` says what that user asked for and whether RBAC allowed it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from tend_sim.authn import ADMIN_TOKEN, Access, Auth
 from tend_sim.server import ApiServer
 from tend_sim.store import Store
 
@@ -44,6 +50,7 @@ class SimCluster:
         controllers: bool = True,
         bookmark_interval: float = 60.0,
         history_size: int = 5000,
+        auth: bool = False,
     ) -> None:
         clock_cls = _load("tend_sim.clock", "SimClock")
         self.clock: Any = clock_cls(speed) if clock_cls is not None else None
@@ -56,8 +63,14 @@ class SimCluster:
         self.faults: Any = faults
         self.host = host
         self._bookmark_interval = bookmark_interval
+        self.auth = Auth(self.store, enabled=auth)
         self.server = ApiServer(
-            self.store, host=host, port=port, faults=faults, bookmark_interval=bookmark_interval
+            self.store,
+            host=host,
+            port=port,
+            faults=faults,
+            bookmark_interval=bookmark_interval,
+            auth=self.auth,
         )
         self.controllers: Any = None
         if controllers:
@@ -70,6 +83,7 @@ class SimCluster:
 
     async def start(self) -> None:
         await self.server.start()
+        self._publish_endpoint()
         if self.controllers is not None:
             await self.controllers.start()
         self._started = True
@@ -104,6 +118,7 @@ class SimCluster:
             port=port,
             faults=self.faults,
             bookmark_interval=self._bookmark_interval,
+            auth=self.auth,
         )
         self.server.requests = requests
         await self.server.start()
@@ -132,17 +147,39 @@ class SimCluster:
             if verb in WRITE_VERBS and (resource is None or res == resource)
         )
 
+    def access_log(self, user: str | None = None, *, allowed: bool | None = None) -> set[Access]:
+        """What authenticated requests asked RBAC (with auth=True): one Access(user, verb,
+        api_group, resource["/subresource"], namespace, allowed) per distinct kind of request."""
+        return self.auth.used(user, allowed=allowed)
+
+    def token_for(self, namespace: str, name: str, *, expiration_seconds: int = 3600) -> str:
+        """A bearer token of the ServiceAccount namespace/name (which must exist), as
+        `kubectl create token` mints it."""
+        return self.auth.token_for(namespace, name, expiration_seconds=expiration_seconds)[0]
+
     # -- setup helpers ---------------------------------------------------------------------
 
-    def write_kubeconfig(self, path: Path) -> Path:
-        """A kubeconfig for this cluster (plain http on loopback, no credentials needed)."""
+    def _publish_endpoint(self) -> None:
+        """Point the `kubernetes` Service's EndpointSlice at the port we serve on."""
+        rt = self.store.resource("endpointslices", "discovery.k8s.io")
+        try:
+            eps = self.store.get(rt, "default", "kubernetes")
+        except Exception:  # deleted by a test: nothing to update
+            return
+        if eps.get("ports") and eps["ports"][0].get("port") != self.port:
+            eps["ports"][0]["port"] = self.port
+            self.store.update(rt, eps)
+
+    def write_kubeconfig(self, path: Path, *, token: str = ADMIN_TOKEN) -> Path:
+        """A kubeconfig for this cluster (plain http on loopback); `token` is the admin's
+        unless given (e.g. `token_for(namespace, name)`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "tend-sim", "cluster": {"server": self.url}}],
-            "users": [{"name": "tend-sim", "user": {"token": "tend-sim"}}],
+            "users": [{"name": "tend-sim", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "tend-sim",

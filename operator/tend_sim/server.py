@@ -25,7 +25,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from tend_sim import errors
+from tend_sim import errors, reviews
+from tend_sim.authn import ADMIN, Auth
+from tend_sim.authz import forbidden, request_attributes
 from tend_sim.errors import ApiError
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
@@ -127,8 +129,10 @@ class ApiServer:
         faults: Any = None,
         bookmark_interval: float = 60.0,
         watch_timeout: float = 1800.0,
+        auth: Auth | None = None,
     ) -> None:
         self.store = store
+        self.auth = auth if auth is not None else Auth(store)
         self.host = host
         self.port = port
         self.faults = faults
@@ -180,6 +184,8 @@ class ApiServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
             path = request.path
+            if self.auth.enabled:
+                self._authorize(request, path)
             if path.startswith(("/apis", "/api/")) or path == "/api":
                 return await self._handle_api(request, path)
             if path == "/version":
@@ -188,6 +194,8 @@ class ApiServer:
                 return web.Response(text="ok")
             if path.startswith("/openapi/"):
                 return self._openapi(request, path)
+            if path == "/debug/tend-sim/access":
+                return _json_response([a._asdict() for a in sorted(self.auth.access)])
             raise errors.ApiError(
                 404, "NotFound", "the server could not find the requested resource"
             )
@@ -198,6 +206,16 @@ class ApiServer:
         except Exception as exc:  # a bug in the simulator: say so like the API server would
             log.exception("sim API server failed on %s %s", request.method, request.path)
             return error_response(errors.internal(f"simulator error: {exc!r}"))
+
+    def _authorize(self, request: web.Request, path: str) -> None:
+        """Authentication, impersonation and authorization, before routing (as the real
+        server's filter chain: a forbidden request never learns whether its target exists)."""
+        user = self.auth.authenticate(request.headers)
+        request["tend_sim.user"] = user
+        attrs = request_attributes(user, request.method, path, request.query)
+        allowed, reason = self.auth.authorize(attrs)
+        if not allowed:
+            raise forbidden(attrs, reason)
 
     def _version(self) -> dict[str, str]:
         return {
@@ -277,6 +295,8 @@ class ApiServer:
             if method == "POST":
                 self.requests[("create", resource)] += 1
                 self._check_verb(rt, "create", None)
+                if rt.virtual:
+                    return await self._review(request, req)
                 return await self._create(request, req)
             if method == "DELETE":
                 self.requests[("deletecollection", resource)] += 1
@@ -300,7 +320,7 @@ class ApiServer:
             self.requests[("watch", resource)] += 1
             return await self._watch(request, req)
         self.requests[(verb, resource)] += 1
-        if req.sub in ("status", "scale"):
+        if req.sub in ("status", "scale", "ephemeralcontainers"):
             if verb not in ("get", "update", "patch"):
                 raise errors.method_not_allowed(
                     "the server does not allow this method on the requested resource"
@@ -311,6 +331,12 @@ class ApiServer:
             return await self._scale(request, req, verb)
         if req.sub == "log":
             return self._log(request, req)
+        if req.sub == "token":
+            if verb != "create":
+                raise errors.method_not_allowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            return await self._token_request(request, req)
         if req.sub == "eviction":
             return await self._evict(request, req)
         if req.sub == "finalize":
@@ -699,6 +725,18 @@ class ApiServer:
         updated = self.store.update_entry(rt, new, None, opts)
         return _json_response(self._scale_of(rt, updated.obj), headers=_warning_headers(warnings))
 
+    async def _review(self, request: web.Request, req: Request) -> web.Response:
+        body = await self._body(request)
+        user = request.get("tend_sim.user", ADMIN)
+        out = reviews.review(self.auth, user, req.rt.plural, req.namespace, body)
+        return _json_response(out, 201)
+
+    async def _token_request(self, request: web.Request, req: Request) -> web.Response:
+        assert req.name is not None and req.namespace is not None
+        body = await self._body(request)
+        out = reviews.token_request(self.auth, req.namespace, req.name, body)
+        return _json_response(out, 201)
+
     def _log(self, request: web.Request, req: Request) -> web.Response:
         assert req.name is not None
         entry = self.store.get_entry(req.rt, req.namespace, req.name)
@@ -942,6 +980,13 @@ class ApiServer:
                     )
                 elif sub == "finalize":
                     sub_entry["verbs"] = ["update"]
+                elif sub == "token":
+                    sub_entry.update(
+                        group="authentication.k8s.io",
+                        version="v1",
+                        kind="TokenRequest",
+                        verbs=["create"],
+                    )
                 resources.append(sub_entry)
         gv = f"{group}/{version}" if group else version
         return {

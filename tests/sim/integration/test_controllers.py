@@ -353,7 +353,7 @@ async def test_endpoint_slice_follows_pod_readiness(env: Env) -> None:
             endpoints == [{"ready": True, "serving": True, "terminating": False}]
         ),
     )
-    (slice_,) = env.list("endpointslices", "discovery.k8s.io")
+    (slice_,) = env.list("endpointslices", "discovery.k8s.io", "kubernetes.io/service-name=api")
     assert slice_["addressType"] == "IPv4"
     assert slice_["ports"] == [{"name": "web", "port": 8080, "protocol": "TCP"}]
     assert (
