@@ -82,9 +82,12 @@ def _service_account(store: Any, pod: Obj, spec: dict[str, Any], namespace: str)
     rt = store.registry.get("", "v1", "serviceaccounts")
     try:
         sa = store.get_entry(rt, namespace, name).obj
-    except ApiError as exc:
+    except ApiError:
+        # The plugin reads a lister, whose NotFound names the resource in the singular.
         raise _forbidden(
-            pod, f"error looking up service account {namespace}/{name}: {exc.message}"
+            pod,
+            f'error looking up service account {namespace}/{name}: serviceaccount "{name}" '
+            "not found",
         ) from None
     automount = spec.get("automountServiceAccountToken")
     if automount is None:

@@ -8,7 +8,12 @@ watchers.
 Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
 only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
 legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
-custom resources), authentication and authorization.
+custom resources), TLS (kubectl sends no bearer token over plain http: use `--as`), client
+certificates, OIDC and webhook authentication, the Node and webhook authorizers.
+
+With auth on (authn.py, authz.py), one step before routing authenticates the request, applies
+impersonation headers and asks RBAC, as kube-apiserver's filter chain does; with auth off (the
+default) that step is one attribute test. The review kinds (reviews.py) are answered, not stored.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from aiohttp import web
 
 from tend_sim import errors, reviews
 from tend_sim.authn import ADMIN, Auth
-from tend_sim.authz import forbidden, request_attributes
+from tend_sim.authz import UserInfo, forbidden, request_attributes
 from tend_sim.errors import ApiError
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
@@ -42,6 +47,7 @@ log = logging.getLogger(__name__)
 
 KUBE_VERSION = {"major": "1", "minor": "37"}
 JSON = "application/json"
+USER: web.RequestKey[UserInfo] = web.RequestKey("tend_sim.user", UserInfo)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -211,7 +217,7 @@ class ApiServer:
         """Authentication, impersonation and authorization, before routing (as the real
         server's filter chain: a forbidden request never learns whether its target exists)."""
         user = self.auth.authenticate(request.headers)
-        request["tend_sim.user"] = user
+        request[USER] = user
         attrs = request_attributes(user, request.method, path, request.query)
         allowed, reason = self.auth.authorize(attrs)
         if not allowed:
@@ -727,7 +733,7 @@ class ApiServer:
 
     async def _review(self, request: web.Request, req: Request) -> web.Response:
         body = await self._body(request)
-        user = request.get("tend_sim.user", ADMIN)
+        user = request.get(USER, ADMIN)
         out = reviews.review(self.auth, user, req.rt.plural, req.namespace, body)
         return _json_response(out, 201)
 
