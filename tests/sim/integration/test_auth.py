@@ -350,3 +350,15 @@ async def test_kubectl_auth_can_i_list_and_impersonation(
     assert ["[/version]", "[]", "[get]"] in rows
     who = await admin_kubectl("auth", "whoami", as_sa)
     assert SA_USER in who
+
+
+async def test_without_auth_everyone_is_the_admin_and_kubectl_auth_says_so(
+    kubectl: Kubectl, sim: SimCluster
+) -> None:
+    assert not sim.auth.enabled
+    assert "kubernetes-admin" in await kubectl("auth", "whoami")
+    assert (await kubectl("auth", "can-i", "create", "pods")).strip() == "yes"
+    rows = [line.split() for line in (await kubectl("auth", "can-i", "--list")).splitlines()]
+    assert ["*.*", "[]", "[]", "[*]"] in rows
+    assert ["[*]", "[]", "[*]"] in rows
+    assert sim.access_log() == set()  # nothing is authorized, so nothing is logged
