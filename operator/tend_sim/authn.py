@@ -15,6 +15,9 @@ Off by default: every request is the cluster admin, as before. With `SimCluster(
 `impersonate` verb on users / groups / serviceaccounts, as
 staging/src/k8s.io/apiserver/pkg/endpoints/filters/impersonation.go does.
 
+kubectl sends bearer tokens only over TLS (client-go), so a kubeconfig with a ServiceAccount
+token needs `SimCluster(tls=True)`; over http kubectl is the admin.
+
 Tokens look like JWTs (header.claims.signature, base64url) signed with HMAC-SHA256 by a key of
 the cluster; they are checked by signature, so they survive `restart_server`.
 """

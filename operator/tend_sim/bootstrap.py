@@ -192,8 +192,8 @@ def priority_classes() -> list[Obj]:
     ]
 
 
-def kubernetes_service(port: int) -> tuple[Obj, Obj]:
-    """The `default/kubernetes` Service and its EndpointSlice (kube-apiserver's own
+def kubernetes_service(port: int) -> tuple[Obj, Obj, Obj]:
+    """The `default/kubernetes` Service, its EndpointSlice and Endpoints (kube-apiserver's own
     endpoint reconciler keeps them; here the simulated server's loopback address)."""
     service = {
         "metadata": {
@@ -218,7 +218,20 @@ def kubernetes_service(port: int) -> tuple[Obj, Obj]:
         "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
-    return service, endpoint_slice
+    endpoints = {
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+        "subsets": [
+            {
+                "addresses": [{"ip": "127.0.0.1"}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            }
+        ],
+    }
+    return service, endpoint_slice, endpoints
 
 
 def install(store: Any) -> None:
@@ -234,9 +247,10 @@ def install(store: Any) -> None:
     pc = reg.get("scheduling.k8s.io", "v1", "priorityclasses")
     for obj in priority_classes():
         store.create(pc, obj)
-    service, endpoint_slice = kubernetes_service(6443)
+    service, endpoint_slice, endpoints = kubernetes_service(6443)
     store.create(reg.get("", "v1", "services"), service)
     store.create(reg.get("discovery.k8s.io", "v1", "endpointslices"), endpoint_slice)
+    store.create(reg.get("", "v1", "endpoints"), endpoints)
 
 
 def root_ca_config_map(namespace: str) -> Obj:

@@ -10,12 +10,17 @@ With `SimCluster(auth=True)` requests are authenticated and authorized by RBAC (
 authz.py): `cluster.token_for("tend-system", "tend")` mints a ServiceAccount token,
 `write_kubeconfig(path, token=...)` writes a kubeconfig that uses it, and
 `cluster.access_log(user)` says what that user asked for and whether RBAC allowed it.
+kubectl (client-go) sends bearer tokens only over TLS: `SimCluster(auth=True, tls=True)` serves
+https with a throw-away CA (trustme), which the kubeconfig carries and `client_ssl_context()`
+trusts.
 """
 
 from __future__ import annotations
 
+import base64
 import collections
 import importlib
+import ssl
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,6 +28,7 @@ from typing import Any
 import yaml
 
 from tend_sim.authn import ADMIN_TOKEN, Access, Auth
+from tend_sim.errors import ApiError
 from tend_sim.server import ApiServer
 from tend_sim.store import Store
 
@@ -51,6 +57,7 @@ class SimCluster:
         bookmark_interval: float = 60.0,
         history_size: int = 5000,
         auth: bool = False,
+        tls: bool = False,
     ) -> None:
         clock_cls = _load("tend_sim.clock", "SimClock")
         self.clock: Any = clock_cls(speed) if clock_cls is not None else None
@@ -64,6 +71,16 @@ class SimCluster:
         self.host = host
         self._bookmark_interval = bookmark_interval
         self.auth = Auth(self.store, enabled=auth)
+        self.ca: Any = None
+        self._ssl: ssl.SSLContext | None = None
+        if tls:
+            import trustme  # the `sim` extra; only needed for https
+
+            self.ca = trustme.CA()
+            self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.ca.issue_cert(host, "localhost", "kubernetes.default.svc").configure_cert(
+                self._ssl
+            )
         self.server = ApiServer(
             self.store,
             host=host,
@@ -71,6 +88,7 @@ class SimCluster:
             faults=faults,
             bookmark_interval=bookmark_interval,
             auth=self.auth,
+            ssl_context=self._ssl,
         )
         self.controllers: Any = None
         if controllers:
@@ -119,6 +137,7 @@ class SimCluster:
             faults=self.faults,
             bookmark_interval=self._bookmark_interval,
             auth=self.auth,
+            ssl_context=self._ssl,
         )
         self.server.requests = requests
         await self.server.start()
@@ -160,25 +179,40 @@ class SimCluster:
     # -- setup helpers ---------------------------------------------------------------------
 
     def _publish_endpoint(self) -> None:
-        """Point the `kubernetes` Service's EndpointSlice at the port we serve on."""
-        rt = self.store.resource("endpointslices", "discovery.k8s.io")
-        try:
-            eps = self.store.get(rt, "default", "kubernetes")
-        except Exception:  # deleted by a test: nothing to update
-            return
-        if eps.get("ports") and eps["ports"][0].get("port") != self.port:
-            eps["ports"][0]["port"] = self.port
-            self.store.update(rt, eps)
+        """Point the `kubernetes` Service's EndpointSlice and Endpoints at our port."""
+        slices = self.store.resource("endpointslices", "discovery.k8s.io")
+        endpoints = self.store.resource("endpoints")
+        for rt in (slices, endpoints):
+            try:
+                obj = self.store.get(rt, "default", "kubernetes")
+                port = (obj["ports"] if rt is slices else obj["subsets"][0]["ports"])[0]
+            except (ApiError, KeyError, IndexError):  # changed or deleted by a test
+                continue
+            if port.get("port") != self.port:
+                port["port"] = self.port
+                self.store.update(rt, obj)
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """For Python clients of a tls=True cluster: trusts its CA (None over plain http)."""
+        if self.ca is None:
+            return None
+        ctx = ssl.create_default_context()
+        self.ca.configure_trust(ctx)
+        return ctx
 
     def write_kubeconfig(self, path: Path, *, token: str = ADMIN_TOKEN) -> Path:
-        """A kubeconfig for this cluster (plain http on loopback); `token` is the admin's
-        unless given (e.g. `token_for(namespace, name)`)."""
+        """A kubeconfig for this cluster (http, or https trusting its CA, on loopback);
+        `token` is the admin's unless given (e.g. `token_for(namespace, name)`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        cluster: dict[str, Any] = {"server": self.url}
+        if self.ca is not None:
+            pem = self.ca.cert_pem.bytes()
+            cluster["certificate-authority-data"] = base64.b64encode(pem).decode()
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "tend-sim", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "tend-sim", "cluster": cluster}],
             "users": [{"name": "tend-sim", "user": {"token": token}}],
             "contexts": [
                 {

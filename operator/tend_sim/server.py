@@ -8,8 +8,8 @@ watchers.
 Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
 only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
 legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
-custom resources), TLS (kubectl sends no bearer token over plain http: use `--as`), client
-certificates, OIDC and webhook authentication, the Node and webhook authorizers.
+custom resources), client certificates, OIDC and webhook authentication, the Node and webhook
+authorizers.
 
 With auth on (authn.py, authz.py), one step before routing authenticates the request, applies
 impersonation headers and asks RBAC, as kube-apiserver's filter chain does; with auth off (the
@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -136,8 +137,10 @@ class ApiServer:
         bookmark_interval: float = 60.0,
         watch_timeout: float = 1800.0,
         auth: Auth | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.store = store
+        self.ssl_context = ssl_context
         self.auth = auth if auth is not None else Auth(store)
         self.host = host
         self.port = port
@@ -152,7 +155,8 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def make_app(self) -> web.Application:
         middlewares: list[Any] = []
@@ -170,7 +174,9 @@ class ApiServer:
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []

@@ -362,3 +362,43 @@ async def test_without_auth_everyone_is_the_admin_and_kubectl_auth_says_so(
     assert ["*.*", "[]", "[]", "[*]"] in rows
     assert ["[*]", "[]", "[*]"] in rows
     assert sim.access_log() == set()  # nothing is authorized, so nothing is logged
+
+
+ROLE_YAML = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: cm-reader, namespace: default}
+rules:
+- {apiGroups: [""], resources: [configmaps], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: cm-reader, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: cm-reader}
+subjects:
+- {kind: ServiceAccount, name: tend, namespace: tend-system}
+"""
+
+
+async def test_kubectl_with_a_service_account_token_over_tls(tmp_path: Path) -> None:
+    async for cluster in _started(SimCluster(controllers=False, auth=True, tls=True)):
+        assert cluster.url.startswith("https://")
+        admin = Kubectl(cluster.write_kubeconfig(tmp_path / "admin" / "kubeconfig"))
+        await admin("create", "namespace", "tend-system")
+        await admin("create", "serviceaccount", "tend", "-n", "tend-system")
+        await admin("apply", "-f", "-", stdin=ROLE_YAML)
+        token = (await admin("create", "token", "tend", "-n", "tend-system")).strip()
+        sa = Kubectl(cluster.write_kubeconfig(tmp_path / "sa" / "kubeconfig", token=token))
+        assert SA_USER in await sa("auth", "whoami")
+        assert "kube-root-ca.crt" in await sa("get", "configmaps")
+        refused = await sa("get", "pods", check=False)
+        assert (
+            f'Error from server (Forbidden): pods is forbidden: User "{SA_USER}" cannot list '
+            'resource "pods" in API group "" in the namespace "default"'
+        ) in refused
+        assert (await sa("auth", "can-i", "list", "configmaps")).strip() == "yes"
+        assert Access(SA_USER, "list", "", "configmaps", "default", True) in cluster.access_log()
+        async with aiohttp.ClientSession() as session:
+            ctx = cluster.client_ssl_context()
+            async with session.get(f"{cluster.url}/version", ssl=ctx) as resp:
+                assert resp.status == 200

@@ -31,6 +31,8 @@ async def test_default_kubernetes_service_and_its_endpoint_slice(api: Api, sim: 
     assert eps.body["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes"
     assert eps.body["endpoints"][0]["addresses"] == ["127.0.0.1"]
     assert eps.body["ports"][0]["port"] == sim.port
+    legacy = (await api.get("/api/v1/namespaces/default/endpoints/kubernetes")).body
+    assert legacy["subsets"][0]["ports"][0]["port"] == sim.port
 
 
 async def test_every_namespace_gets_a_root_ca_config_map_and_default_account(api: Api) -> None:
