@@ -738,6 +738,8 @@ class ApiServer:
         return _json_response(self._scale_of(rt, updated.obj), headers=_warning_headers(warnings))
 
     async def _review(self, request: web.Request, req: Request) -> web.Response:
+        if req.rt.namespaced and req.namespace is None:
+            raise self._not_found()
         body = await self._body(request)
         user = request.get(USER, ADMIN)
         out = reviews.review(self.auth, user, req.rt.plural, req.namespace, body)

@@ -87,6 +87,9 @@ async def test_kubectl_create_token_authenticates_as_the_service_account(
     for path in ("/api", "/apis", "/api/v1", "/version", "/healthz", "/openapi/v2"):
         reply = await admin.get(path, headers=bearer(token))
         assert reply.status == 200, (path, reply.body)
+    # tokens survive a restart of the HTTP server (they are checked by signature)
+    await cluster.restart_server()
+    assert (await admin.get("/api", headers=bearer(token))).status == 200
     # a token whose ServiceAccount is gone no longer authenticates
     await admin.delete("/api/v1/namespaces/tend-system/serviceaccounts/tend")
     assert (await admin.get("/version", headers=bearer(token))).status == 401
@@ -302,6 +305,11 @@ async def test_subject_access_reviews(admin: Api) -> None:
         {"spec": {"user": SA_USER, "resourceAttributes": attrs}},
     )
     assert mismatch.status == 422
+    unscoped = await admin.post(
+        "/apis/authorization.k8s.io/v1/localsubjectaccessreviews",
+        {"spec": {"user": SA_USER, "resourceAttributes": attrs}},
+    )
+    assert unscoped.status == 404
     empty = await admin.post(
         "/apis/authorization.k8s.io/v1/subjectaccessreviews",
         {"spec": {"resourceAttributes": attrs}},
@@ -357,6 +365,7 @@ async def test_without_auth_everyone_is_the_admin_and_kubectl_auth_says_so(
 ) -> None:
     assert not sim.auth.enabled
     assert "kubernetes-admin" in await kubectl("auth", "whoami")
+    assert "kubernetes-admin" in await kubectl("auth", "whoami", "--as=jane")  # not applied
     assert (await kubectl("auth", "can-i", "create", "pods")).strip() == "yes"
     rows = [line.split() for line in (await kubectl("auth", "can-i", "--list")).splitlines()]
     assert ["*.*", "[]", "[]", "[*]"] in rows
