@@ -13,6 +13,10 @@
     kubelet      pods' containers, probes, restarts and back-off; images: what an image does;
                  environment: env/envFrom resolution; events: client-go's Event recorder
     clock        simulated time (speed); faults: injected API errors and latency
+    authn, authz bearer tokens, impersonation, the access log; RBAC over the stored roles;
+                 reviews: access/self/token reviews and TokenRequest
+    bootstrap    what a new cluster holds (RBAC defaults, kubernetes Service, PriorityClasses);
+                 podadmission: ServiceAccount and Priority admission; autoscaling: HPA v1<->v2
     errors       Kubernetes Status errors; cli: `tend sim serve`
     structural   CRD structural-schema checks; embedded, demo: the operator on a thread, `tend demo`
 """

@@ -21,11 +21,17 @@ def sim() -> None:
 
 
 async def _serve(
-    port: int, kubeconfig: Path, speed: float, crds: Path | None, controllers: bool
+    port: int,
+    kubeconfig: Path,
+    speed: float,
+    crds: Path | None,
+    controllers: bool,
+    auth: bool = False,
+    tls: bool = False,
 ) -> None:
     from tend_sim.cluster import SimCluster  # here, so `tend --help` does not load the server
 
-    cluster = SimCluster(speed=speed, port=port, controllers=controllers)
+    cluster = SimCluster(speed=speed, port=port, controllers=controllers, auth=auth, tls=tls)
     await cluster.start()
     try:
         if crds is not None:
@@ -60,7 +66,13 @@ def serve(
     controllers: Annotated[
         bool, typer.Option(help="Run the Deployment/ReplicaSet/Job controllers and kubelet.")
     ] = True,
+    auth: Annotated[
+        bool, typer.Option(help="Authenticate bearer tokens and enforce RBAC (no token: admin).")
+    ] = False,
+    tls: Annotated[
+        bool, typer.Option(help="Serve https with a throw-away CA (in the kubeconfig).")
+    ] = False,
 ) -> None:
-    """Serve the simulated cluster over http on 127.0.0.1 until SIGINT/SIGTERM."""
+    """Serve the simulated cluster (http, or https with --tls) on 127.0.0.1 until SIGINT/SIGTERM."""
     heap.freeze_survivors()  # a stored cluster is a large heap: keep full collections short
-    asyncio.run(_serve(port, kubeconfig, speed, crds, controllers))
+    asyncio.run(_serve(port, kubeconfig, speed, crds, controllers, auth, tls))

@@ -5,18 +5,30 @@ async with SimCluster(speed=20) as cluster:
     kubeconfig = cluster.write_kubeconfig(tmp_path / "kubeconfig")
     ...  # run kopf / kubectl / kubernetes_asyncio against cluster.url
     assert cluster.writes() == 0
+
+With `SimCluster(auth=True)` requests are authenticated and authorized by RBAC (authn.py,
+authz.py): `cluster.token_for("tend-system", "tend")` mints a ServiceAccount token,
+`write_kubeconfig(path, token=...)` writes a kubeconfig that uses it, and
+`cluster.access_log(user)` says what that user asked for and whether RBAC allowed it.
+kubectl (client-go) sends bearer tokens only over TLS: `SimCluster(auth=True, tls=True)` serves
+https with a throw-away CA (trustme), which the kubeconfig carries and `client_ssl_context()`
+trusts.
 """
 
 from __future__ import annotations
 
+import base64
 import collections
 import importlib
+import ssl
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import yaml
 
+from tend_sim.authn import ADMIN_TOKEN, Access, Auth
+from tend_sim.errors import ApiError
 from tend_sim.server import ApiServer
 from tend_sim.store import Store
 
@@ -44,6 +56,8 @@ class SimCluster:
         controllers: bool = True,
         bookmark_interval: float = 60.0,
         history_size: int = 5000,
+        auth: bool = False,
+        tls: bool = False,
     ) -> None:
         clock_cls = _load("tend_sim.clock", "SimClock")
         self.clock: Any = clock_cls(speed) if clock_cls is not None else None
@@ -56,8 +70,25 @@ class SimCluster:
         self.faults: Any = faults
         self.host = host
         self._bookmark_interval = bookmark_interval
+        self.auth = Auth(self.store, enabled=auth)
+        self.ca: Any = None
+        self._ssl: ssl.SSLContext | None = None
+        if tls:
+            import trustme  # the `sim` extra; only needed for https
+
+            self.ca = trustme.CA()
+            self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.ca.issue_cert(host, "localhost", "kubernetes.default.svc").configure_cert(
+                self._ssl
+            )
         self.server = ApiServer(
-            self.store, host=host, port=port, faults=faults, bookmark_interval=bookmark_interval
+            self.store,
+            host=host,
+            port=port,
+            faults=faults,
+            bookmark_interval=bookmark_interval,
+            auth=self.auth,
+            ssl_context=self._ssl,
         )
         self.controllers: Any = None
         if controllers:
@@ -70,6 +101,7 @@ class SimCluster:
 
     async def start(self) -> None:
         await self.server.start()
+        self._publish_endpoint()
         if self.controllers is not None:
             await self.controllers.start()
         self._started = True
@@ -104,6 +136,8 @@ class SimCluster:
             port=port,
             faults=self.faults,
             bookmark_interval=self._bookmark_interval,
+            auth=self.auth,
+            ssl_context=self._ssl,
         )
         self.server.requests = requests
         await self.server.start()
@@ -132,17 +166,54 @@ class SimCluster:
             if verb in WRITE_VERBS and (resource is None or res == resource)
         )
 
+    def access_log(self, user: str | None = None, *, allowed: bool | None = None) -> set[Access]:
+        """What authenticated requests asked RBAC (with auth=True): one Access(user, verb,
+        api_group, resource["/subresource"], namespace, allowed) per distinct kind of request."""
+        return self.auth.used(user, allowed=allowed)
+
+    def token_for(self, namespace: str, name: str, *, expiration_seconds: int = 3600) -> str:
+        """A bearer token of the ServiceAccount namespace/name (which must exist), as
+        `kubectl create token` mints it."""
+        return self.auth.token_for(namespace, name, expiration_seconds=expiration_seconds)[0]
+
     # -- setup helpers ---------------------------------------------------------------------
 
-    def write_kubeconfig(self, path: Path) -> Path:
-        """A kubeconfig for this cluster (plain http on loopback, no credentials needed)."""
+    def _publish_endpoint(self) -> None:
+        """Point the `kubernetes` Service's EndpointSlice and Endpoints at our port."""
+        slices = self.store.resource("endpointslices", "discovery.k8s.io")
+        endpoints = self.store.resource("endpoints")
+        for rt in (slices, endpoints):
+            try:
+                obj = self.store.get(rt, "default", "kubernetes")
+                port = (obj["ports"] if rt is slices else obj["subsets"][0]["ports"])[0]
+            except (ApiError, KeyError, IndexError):  # changed or deleted by a test
+                continue
+            if port.get("port") != self.port:
+                port["port"] = self.port
+                self.store.update(rt, obj)
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """For Python clients of a tls=True cluster: trusts its CA (None over plain http)."""
+        if self.ca is None:
+            return None
+        ctx = ssl.create_default_context()
+        self.ca.configure_trust(ctx)
+        return ctx
+
+    def write_kubeconfig(self, path: Path, *, token: str = ADMIN_TOKEN) -> Path:
+        """A kubeconfig for this cluster (http, or https trusting its CA, on loopback);
+        `token` is the admin's unless given (e.g. `token_for(namespace, name)`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        cluster: dict[str, Any] = {"server": self.url}
+        if self.ca is not None:
+            pem = self.ca.cert_pem.bytes()
+            cluster["certificate-authority-data"] = base64.b64encode(pem).decode()
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "tend-sim", "cluster": {"server": self.url}}],
-            "users": [{"name": "tend-sim", "user": {"token": "tend-sim"}}],
+            "clusters": [{"name": "tend-sim", "cluster": cluster}],
+            "users": [{"name": "tend-sim", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "tend-sim",

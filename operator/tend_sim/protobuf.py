@@ -1,6 +1,7 @@
-"""Protobuf request bodies. `kubectl create namespace|configmap|secret|serviceaccount` send
-built-in objects as application/vnd.kubernetes.protobuf; we decode those few kinds (fields by
-number from k8s.io/api generated.proto). Anything else answers 415 with a clear message."""
+"""Protobuf request bodies. `kubectl create namespace|configmap|secret|serviceaccount|token`
+and `kubectl auth` send built-in objects as application/vnd.kubernetes.protobuf; we decode
+those few kinds (fields by number from k8s.io/api generated.proto). Anything else answers 415
+with a clear message."""
 
 from __future__ import annotations
 
@@ -42,6 +43,81 @@ _PB_KINDS: dict[str, _PbSchema] = {
         4: ("automountServiceAccountToken", "B"),
     },
 }
+# authorization.k8s.io/v1 and authentication.k8s.io/v1: what `kubectl auth` and
+# `kubectl create token` send (their status, empty in a request, is answered in JSON).
+_PB_RESOURCE_ATTRIBUTES: _PbSchema = {
+    1: ("namespace", "s"),
+    2: ("verb", "s"),
+    3: ("group", "s"),
+    4: ("version", "s"),
+    5: ("resource", "s"),
+    6: ("subresource", "s"),
+    7: ("name", "s"),
+}
+_PB_NON_RESOURCE_ATTRIBUTES: _PbSchema = {1: ("path", "s"), 2: ("verb", "s")}
+_PB_ACCESS_SPEC: _PbSchema = {
+    1: ("resourceAttributes", _PB_RESOURCE_ATTRIBUTES),
+    2: ("nonResourceAttributes", _PB_NON_RESOURCE_ATTRIBUTES),
+    3: ("user", "s"),
+    4: ("groups", "S"),
+    6: ("uid", "s"),
+}
+_PB_ACCESS_STATUS: _PbSchema = {
+    1: ("allowed", "B"),
+    2: ("reason", "s"),
+    3: ("evaluationError", "s"),
+    4: ("denied", "B"),
+}
+_PB_KINDS.update(
+    {
+        "SelfSubjectAccessReview": {
+            1: ("metadata", _PB_OBJECT_META),
+            2: ("spec", _PB_ACCESS_SPEC),
+            3: ("status", _PB_ACCESS_STATUS),
+        },
+        "SubjectAccessReview": {
+            1: ("metadata", _PB_OBJECT_META),
+            2: ("spec", _PB_ACCESS_SPEC),
+            3: ("status", _PB_ACCESS_STATUS),
+        },
+        "LocalSubjectAccessReview": {
+            1: ("metadata", _PB_OBJECT_META),
+            2: ("spec", _PB_ACCESS_SPEC),
+            3: ("status", _PB_ACCESS_STATUS),
+        },
+        "SelfSubjectRulesReview": {
+            1: ("metadata", _PB_OBJECT_META),
+            2: ("spec", {1: ("namespace", "s")}),
+            3: ("status", {3: ("incomplete", "B"), 4: ("evaluationError", "s")}),
+        },
+        "SelfSubjectReview": {1: ("metadata", _PB_OBJECT_META), 2: ("status", {})},
+        "TokenRequest": {
+            1: ("metadata", _PB_OBJECT_META),
+            2: (
+                "spec",
+                {
+                    1: ("audiences", "S"),
+                    3: (
+                        "boundObjectRef",
+                        {
+                            1: ("kind", "s"),
+                            2: ("apiVersion", "s"),
+                            3: ("name", "s"),
+                            4: ("uid", "s"),
+                        },
+                    ),
+                    4: ("expirationSeconds", "i"),
+                },
+            ),
+            3: ("status", {1: ("token", "s")}),
+        },
+        "TokenReview": {
+            1: ("metadata", _PB_OBJECT_META),
+            2: ("spec", {1: ("token", "s"), 2: ("audiences", "S")}),
+            3: ("status", {1: ("authenticated", "B")}),
+        },
+    }
+)
 
 
 def _pb_fields(buf: bytes) -> list[tuple[int, int, Any]]:

@@ -17,6 +17,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from tend_sim import autoscaling
+
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
@@ -60,6 +62,8 @@ class ResourceType:
     extra_subresources: tuple[str, ...] = ()
     # Storage shared with another resource (events.k8s.io Events are core v1 Events).
     storage: tuple[str, str] | None = None
+    # Create-only kinds that are answered, never stored (access reviews; see reviews.py).
+    virtual: bool = False
 
     @property
     def api_version(self) -> str:
@@ -158,9 +162,11 @@ _EVENT_RENAMES_BACK = {v: k for k, v in _EVENT_RENAMES.items()}
 
 
 def to_storage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    """The stored shape of an object written through `rt` (only events.k8s.io differs)."""
+    """The stored shape of an object written through `rt` (events.k8s.io, autoscaling/v1)."""
     if rt.storage is None:
         return obj
+    if rt.kind == "HorizontalPodAutoscaler":
+        return autoscaling.to_v2(obj)
     out = {_EVENT_RENAMES.get(k, k): v for k, v in obj.items()}
     out["apiVersion"] = "v1"
     return out
@@ -168,6 +174,8 @@ def to_storage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
 
 def from_storage(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     """How `rt` shows a stored object (events.k8s.io shape, or another served CRD version)."""
+    if rt.kind == "HorizontalPodAutoscaler" and rt.storage is not None:
+        return autoscaling.to_v1(obj)
     if rt.storage is not None:
         out = {_EVENT_RENAMES_BACK.get(k, k): v for k, v in obj.items()}
         out["apiVersion"] = rt.api_version
@@ -218,7 +226,7 @@ def builtin_types() -> list[ResourceType]:
             status_subresource=True,
             has_generation=True,
             field_labels=_POD_FIELDS,
-            extra_subresources=("log", "eviction"),
+            extra_subresources=("log", "eviction", "ephemeralcontainers"),
         ),
         _rt(
             "",
@@ -244,7 +252,23 @@ def builtin_types() -> list[ResourceType]:
         _rt("", "v1", "Endpoints", "endpoints", short_names=("ep",), allow_create_on_update=True),
         _rt("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
         _rt("", "v1", "Secret", "secrets", field_labels={"type": "type"}),
-        _rt("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+        _rt(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            short_names=("sa",),
+            extra_subresources=("token",),
+        ),
+        _rt(
+            "",
+            "v1",
+            "ResourceQuota",
+            "resourcequotas",
+            short_names=("quota",),
+            status_subresource=True,
+        ),
+        _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
         _rt(
             "",
             "v1",
@@ -343,6 +367,36 @@ def builtin_types() -> list[ResourceType]:
             has_generation=True,
         ),
         _rt(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            short_names=("hpa",),
+            categories=("all",),
+            status_subresource=True,
+        ),
+        _rt(
+            "autoscaling",
+            "v1",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            short_names=("hpa",),
+            categories=("all",),
+            status_subresource=True,
+            storage=("autoscaling", "horizontalpodautoscalers"),
+            storage_version="v2",
+        ),
+        _rt(
+            "scheduling.k8s.io",
+            "v1",
+            "PriorityClass",
+            "priorityclasses",
+            namespaced=False,
+            short_names=("pc",),
+            immutable_fields=("value", "preemptionPolicy"),
+        ),
+        *_review_types(),
+        _rt(
             "policy",
             "v1",
             "PodDisruptionBudget",
@@ -406,6 +460,23 @@ def builtin_types() -> list[ResourceType]:
             has_generation=True,
         ),
     ]
+
+
+def _review_types() -> list[ResourceType]:
+    """authorization.k8s.io and authentication.k8s.io: create-only, answered by reviews.py."""
+    out = []
+    for group, kind, namespaced in (
+        ("authorization.k8s.io", "SelfSubjectAccessReview", False),
+        ("authorization.k8s.io", "SelfSubjectRulesReview", False),
+        ("authorization.k8s.io", "SubjectAccessReview", False),
+        ("authorization.k8s.io", "LocalSubjectAccessReview", True),
+        ("authentication.k8s.io", "SelfSubjectReview", False),
+        ("authentication.k8s.io", "TokenReview", False),
+    ):
+        out.append(
+            _rt(group, "v1", kind, kind.lower() + "s", namespaced, verbs=("create",), virtual=True)
+        )
+    return out
 
 
 def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
@@ -554,7 +625,7 @@ def _image_pull_policy(image: Any) -> str:
     return "Always" if tag in ("", "latest") else "IfNotPresent"
 
 
-def _default_container(c: Any) -> None:
+def default_container(c: Any) -> None:
     if not isinstance(c, dict):
         return
     c.setdefault("terminationMessagePath", "/dev/termination-log")
@@ -584,7 +655,7 @@ def default_pod_spec(spec: Any) -> None:
     spec.setdefault("enableServiceLinks", True)
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or []:
-            _default_container(c)
+            default_container(c)
     for v in spec.get("volumes") or []:
         if not isinstance(v, dict):
             continue
@@ -659,6 +730,28 @@ def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
                 p.setdefault("protocol", "TCP")
                 if "port" in p:
                     p.setdefault("targetPort", p["port"])
+    elif kind == "ResourceQuota":
+        # The quota controller's part, without counting usage: status.hard mirrors spec.hard.
+        hard = (spec or {}).get("hard") if isinstance(spec, dict) else None
+        status = obj.get("status")
+        if not isinstance(status, dict):
+            status = obj["status"] = {}
+        if hard:
+            status["hard"] = dict(hard)
+    elif kind == "PriorityClass":
+        obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
+        spec.setdefault("minReplicas", 1)
+        if not spec.get("metrics"):
+            spec["metrics"] = [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
+                    },
+                }
+            ]
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
         string_data = obj.pop("stringData", None)
@@ -723,9 +816,9 @@ def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None
     elif kind == "Pod":
         spec = obj.get("spec")
         if isinstance(spec, dict):
-            spec.setdefault("serviceAccountName", "default")
-            spec.setdefault("serviceAccount", spec["serviceAccountName"])
-            spec.setdefault("priority", 0)
+            from tend_sim.podadmission import admit_pod
+
+            admit_pod(store, obj)
             spec.setdefault(
                 "tolerations",
                 [
@@ -1198,6 +1291,8 @@ def _model_fields(name: str) -> dict[str, str] | None:
 def _model_name(rt: ResourceType) -> str:
     if rt.kind == "Event":
         return "CoreV1Event"  # events.k8s.io Events are checked in their stored (core) shape
+    if rt.kind == "HorizontalPodAutoscaler":
+        return "V2HorizontalPodAutoscaler"  # likewise, in the stored autoscaling/v2 shape
     return rt.version[:1].upper() + rt.version[1:] + rt.kind
 
 

@@ -8,7 +8,12 @@ watchers.
 Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
 only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
 legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
-custom resources), authentication and authorization.
+custom resources), client certificates, OIDC and webhook authentication, the Node and webhook
+authorizers.
+
+With auth on (authn.py, authz.py), one step before routing authenticates the request, applies
+impersonation headers and asks RBAC, as kube-apiserver's filter chain does; with auth off (the
+default) that step is one attribute test. The review kinds (reviews.py) are answered, not stored.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ import contextlib
 import hashlib
 import json
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from tend_sim import errors
+from tend_sim import errors, reviews
+from tend_sim.authn import ADMIN, Auth
+from tend_sim.authz import UserInfo, forbidden, request_attributes
 from tend_sim.errors import ApiError
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
@@ -40,6 +48,7 @@ log = logging.getLogger(__name__)
 
 KUBE_VERSION = {"major": "1", "minor": "37"}
 JSON = "application/json"
+USER: web.RequestKey[UserInfo] = web.RequestKey("tend_sim.user", UserInfo)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -127,8 +136,12 @@ class ApiServer:
         faults: Any = None,
         bookmark_interval: float = 60.0,
         watch_timeout: float = 1800.0,
+        auth: Auth | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.store = store
+        self.ssl_context = ssl_context
+        self.auth = auth if auth is not None else Auth(store)
         self.host = host
         self.port = port
         self.faults = faults
@@ -142,7 +155,8 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def make_app(self) -> web.Application:
         middlewares: list[Any] = []
@@ -160,7 +174,9 @@ class ApiServer:
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
@@ -180,6 +196,8 @@ class ApiServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
             path = request.path
+            if self.auth.enabled:
+                self._authorize(request, path)
             if path.startswith(("/apis", "/api/")) or path == "/api":
                 return await self._handle_api(request, path)
             if path == "/version":
@@ -188,6 +206,8 @@ class ApiServer:
                 return web.Response(text="ok")
             if path.startswith("/openapi/"):
                 return self._openapi(request, path)
+            if path == "/debug/tend-sim/access":
+                return _json_response([a._asdict() for a in sorted(self.auth.access)])
             raise errors.ApiError(
                 404, "NotFound", "the server could not find the requested resource"
             )
@@ -198,6 +218,16 @@ class ApiServer:
         except Exception as exc:  # a bug in the simulator: say so like the API server would
             log.exception("sim API server failed on %s %s", request.method, request.path)
             return error_response(errors.internal(f"simulator error: {exc!r}"))
+
+    def _authorize(self, request: web.Request, path: str) -> None:
+        """Authentication, impersonation and authorization, before routing (as the real
+        server's filter chain: a forbidden request never learns whether its target exists)."""
+        user = self.auth.authenticate(request.headers)
+        request[USER] = user
+        attrs = request_attributes(user, request.method, path, request.query)
+        allowed, reason = self.auth.authorize(attrs)
+        if not allowed:
+            raise forbidden(attrs, reason)
 
     def _version(self) -> dict[str, str]:
         return {
@@ -277,6 +307,8 @@ class ApiServer:
             if method == "POST":
                 self.requests[("create", resource)] += 1
                 self._check_verb(rt, "create", None)
+                if rt.virtual:
+                    return await self._review(request, req)
                 return await self._create(request, req)
             if method == "DELETE":
                 self.requests[("deletecollection", resource)] += 1
@@ -300,7 +332,7 @@ class ApiServer:
             self.requests[("watch", resource)] += 1
             return await self._watch(request, req)
         self.requests[(verb, resource)] += 1
-        if req.sub in ("status", "scale"):
+        if req.sub in ("status", "scale", "ephemeralcontainers"):
             if verb not in ("get", "update", "patch"):
                 raise errors.method_not_allowed(
                     "the server does not allow this method on the requested resource"
@@ -311,6 +343,12 @@ class ApiServer:
             return await self._scale(request, req, verb)
         if req.sub == "log":
             return self._log(request, req)
+        if req.sub == "token":
+            if verb != "create":
+                raise errors.method_not_allowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            return await self._token_request(request, req)
         if req.sub == "eviction":
             return await self._evict(request, req)
         if req.sub == "finalize":
@@ -699,6 +737,20 @@ class ApiServer:
         updated = self.store.update_entry(rt, new, None, opts)
         return _json_response(self._scale_of(rt, updated.obj), headers=_warning_headers(warnings))
 
+    async def _review(self, request: web.Request, req: Request) -> web.Response:
+        if req.rt.namespaced and req.namespace is None:
+            raise self._not_found()
+        body = await self._body(request)
+        user = request.get(USER, ADMIN)
+        out = reviews.review(self.auth, user, req.rt.plural, req.namespace, body)
+        return _json_response(out, 201)
+
+    async def _token_request(self, request: web.Request, req: Request) -> web.Response:
+        assert req.name is not None and req.namespace is not None
+        body = await self._body(request)
+        out = reviews.token_request(self.auth, req.namespace, req.name, body)
+        return _json_response(out, 201)
+
     def _log(self, request: web.Request, req: Request) -> web.Response:
         assert req.name is not None
         entry = self.store.get_entry(req.rt, req.namespace, req.name)
@@ -942,6 +994,13 @@ class ApiServer:
                     )
                 elif sub == "finalize":
                     sub_entry["verbs"] = ["update"]
+                elif sub == "token":
+                    sub_entry.update(
+                        group="authentication.k8s.io",
+                        version="v1",
+                        kind="TokenRequest",
+                        verbs=["create"],
+                    )
                 resources.append(sub_entry)
         gv = f"{group}/{version}" if group else version
         return {

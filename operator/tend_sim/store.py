@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tend_sim import errors
+from tend_sim import bootstrap, errors
 from tend_sim.admission import admit, crd_admit
 from tend_sim.clock import rfc3339
 from tend_sim.errors import ApiError, Cause
@@ -124,6 +124,7 @@ class Store:
         self.watch_listeners: builtins.list[Callable[[Watch], None]] = []
         for ns in SYSTEM_NAMESPACES:
             self.create(self.resource("namespaces"), {"metadata": {"name": ns}})
+        bootstrap.install(self)
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -586,6 +587,9 @@ class Store:
             else:
                 new["status"] = status
             meta = new["metadata"]
+        elif subresource == "ephemeralcontainers" and rt.kind == "Pod" and not rt.group:
+            new = _with_ephemeral_containers(rt, old, new)
+            meta = new["metadata"]
         elif subresource is not None:
             raise errors.bad_request(f"subresource {subresource} cannot be written here")
         else:
@@ -635,7 +639,11 @@ class Store:
         if rt.gr == CRD_GR:
             crd_admit(new, old, self._crds(), self.now)
         meta = new["metadata"]
-        if rt.has_generation and subresource is None and _spec_changed(rt, new, old):
+        if (
+            rt.has_generation
+            and subresource in (None, "ephemeralcontainers")
+            and _spec_changed(rt, new, old)
+        ):
             meta["generation"] = int(old_meta.get("generation") or 0) + 1
         if new == old:
             return old_entry  # a no-op write is not a write: no new resourceVersion, no event
@@ -942,10 +950,14 @@ class Store:
         resources.default_on_update(rt, new, old)
 
     def _namespace_created(self, namespace: str) -> None:
-        """The service-account controller's part: every namespace gets a `default` account."""
+        """The service-account controller's part: every namespace gets a `default` account;
+        and the root-ca-cert-publisher's: a `kube-root-ca.crt` ConfigMap."""
         sa = self.registry.get("", "v1", "serviceaccounts")
         if sa is not None and ((namespace, "default") not in self._objects.get(sa.gr, {})):
             self.create(sa, {"metadata": {"name": "default", "namespace": namespace}})
+        cm = self.registry.get("", "v1", "configmaps")
+        if cm is not None and (namespace, bootstrap.ROOT_CA) not in self._objects.get(cm.gr, {}):
+            self.create(cm, bootstrap.root_ca_config_map(namespace))
 
     def allocate_cluster_ip(self) -> str:
         self._cluster_ip += 1
@@ -1012,3 +1024,37 @@ def _spec_changed(rt: ResourceType, new: Obj, old: Obj) -> bool:
     skip = {"metadata", "status"} if rt.status_subresource else {"metadata"}
     keys = (set(new) | set(old)) - skip
     return any(new.get(k) != old.get(k) for k in keys)
+
+
+def _with_ephemeral_containers(rt: ResourceType, old: Obj, new: Obj) -> Obj:
+    """pods/ephemeralcontainers: only spec.ephemeralContainers is taken, and only added to
+    (ValidatePodEphemeralContainersUpdate: existing ones may not change or go)."""
+    wanted = (new.get("spec") or {}).get("ephemeralContainers") or []
+    if not isinstance(wanted, builtins.list):
+        raise errors.bad_request("spec.ephemeralContainers must be a list")
+    from tend_sim.resources import default_container
+
+    for c in wanted:
+        default_container(c)
+    by_name = {c.get("name"): c for c in wanted if isinstance(c, dict)}
+    name = old["metadata"]["name"]
+    for i, current in enumerate((old.get("spec") or {}).get("ephemeralContainers") or []):
+        cname = current.get("name")
+        if by_name.get(cname) != current:
+            gone = cname not in by_name
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [
+                    Cause(
+                        errors.FIELD_VALUE_FORBIDDEN,
+                        f'Forbidden: existing ephemeral containers "{cname}" may not be '
+                        + ("removed" if gone else "changed"),
+                        f"spec.ephemeralContainers[{i}]",
+                    )
+                ],
+            )
+    out: Obj = deep_copy(old)
+    out["spec"]["ephemeralContainers"] = wanted
+    return out

@@ -214,7 +214,12 @@ class Controller:
         }
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
-        created = self.store.create(self.store.resource("pods"), pod)
+        try:
+            created = self.store.create(self.store.resource("pods"), pod)
+        except ApiError as exc:
+            # As the ReplicaSet and Job controllers report a refused pod (e.g. by admission).
+            self.recorder.record(owner, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+            raise
         self.recorder.record(
             owner, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
         )

@@ -101,3 +101,44 @@ async def test_tend_sim_serve_writes_a_kubeconfig_and_stops_on_sigterm(tmp_path:
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(proc.wait(), 30)
     assert code == 0
+
+
+async def test_tend_sim_serve_with_auth_and_tls(tmp_path: Path) -> None:
+    import base64
+    import ssl
+
+    import yaml
+
+    kubeconfig = tmp_path / "kc"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from tend_sim.cli import app; app()",
+        "serve",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--no-controllers",
+        "--auth",
+        "--tls",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        first = await asyncio.wait_for(proc.stdout.readline(), 30)
+        url = first.decode().split()[-1]
+        assert url.startswith("https://127.0.0.1:")
+        await asyncio.wait_for(proc.stdout.readline(), 30)  # the kubeconfig is written
+        cluster = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]
+        ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
+        ctx = ssl.create_default_context(cadata=ca)
+        async with aiohttp.ClientSession() as session:
+            bogus = {"Authorization": "Bearer nope"}
+            async with session.get(url + "/version", ssl=ctx, headers=bogus) as r:
+                assert r.status == 401
+            async with session.get(url + "/version", ssl=ctx) as r:
+                assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 30)
+    assert code == 0

@@ -353,7 +353,7 @@ async def test_endpoint_slice_follows_pod_readiness(env: Env) -> None:
             endpoints == [{"ready": True, "serving": True, "terminating": False}]
         ),
     )
-    (slice_,) = env.list("endpointslices", "discovery.k8s.io")
+    (slice_,) = env.list("endpointslices", "discovery.k8s.io", "kubernetes.io/service-name=api")
     assert slice_["addressType"] == "IPv4"
     assert slice_["ports"] == [{"name": "web", "port": 8080, "protocol": "TCP"}]
     assert (
@@ -457,3 +457,22 @@ async def test_relabelled_pod_leaves_the_slice(env: Env) -> None:
         "no endpoints left for Service cache",
         satisfied=lambda endpoints: endpoints == [],
     )
+
+
+async def test_a_pod_refused_by_admission_is_a_failed_create_event(env: Env) -> None:
+    d = deployment("web", "sim/ready:0s", replicas=1)
+    d["spec"]["template"]["spec"]["serviceAccountName"] = "missing"
+    env.store.create(env.rt("deployments", "apps"), d)
+    (rs,) = await until(env.store, lambda: env.list("replicasets", "apps"), "a ReplicaSet")
+    name = rs["metadata"]["name"]
+    failed = await until(
+        env.store,
+        lambda: [e for e in env.events(name) if e["reason"] == "FailedCreate"],
+        f"a FailedCreate Event on ReplicaSet {name}",
+    )
+    assert failed[0]["type"] == "Warning"
+    assert failed[0]["message"] == (
+        f'Error creating: pods "{name}-" is forbidden: error looking up service account '
+        'default/missing: serviceaccount "missing" not found'
+    )
+    assert env.list("pods") == []
