@@ -8,9 +8,10 @@ the OpenAPI documents of built-in kinds (openapi.py, for `kubectl explain`).
 
 from __future__ import annotations
 
+import importlib
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 KUBE_SCHEMA_VERSION = "v1.37.0"
@@ -22,8 +23,10 @@ REF_PREFIX = "#/$defs/"
 def definitions() -> dict[str, Any]:
     """Definition name (`io.k8s.api.apps.v1.Deployment`) -> JSON Schema (draft 2020-12 style:
     `type: [integer, "null"]`, `$ref: #/$defs/...`)."""
-    root = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
-    path = root.joinpath(f"{KUBE_SCHEMA_VERSION}-local", "_definitions.json")
+    # The package's own module, not its __init__ (which loads jsonschema for its validator).
+    version_module = importlib.import_module("kubernetes_validate.version")
+    root = Path(str(version_module.__file__)).parent / "kubernetes-json-schema"
+    path = root / f"{KUBE_SCHEMA_VERSION}-local" / "_definitions.json"
     defs: dict[str, Any] = json.loads(path.read_text())["$defs"]
     return defs
 

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from tend_sim import errors
 from tend_sim.errors import ApiError
+from tend_sim.logs import serve_logs
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
 from tend_sim.patch import APPLY, JSON_PATCH, MERGE, STRATEGIC
@@ -310,7 +311,7 @@ class ApiServer:
         if req.sub == "scale":
             return await self._scale(request, req, verb)
         if req.sub == "log":
-            return self._log(request, req)
+            return await self._log(request, req)
         if req.sub == "eviction":
             return await self._evict(request, req)
         if req.sub == "finalize":
@@ -699,14 +700,10 @@ class ApiServer:
         updated = self.store.update_entry(rt, new, None, opts)
         return _json_response(self._scale_of(rt, updated.obj), headers=_warning_headers(warnings))
 
-    def _log(self, request: web.Request, req: Request) -> web.Response:
+    async def _log(self, request: web.Request, req: Request) -> web.StreamResponse:
         assert req.name is not None
         entry = self.store.get_entry(req.rt, req.namespace, req.name)
-        provider = getattr(self.store, "pod_logs", None)
-        text = ""
-        if callable(provider):
-            text = str(provider(entry.obj, request.query.get("container")))
-        return web.Response(text=text, content_type="text/plain")
+        return await serve_logs(request, entry.obj, self.store.pod_logs)
 
     async def _evict(self, request: web.Request, req: Request) -> web.Response:
         assert req.name is not None

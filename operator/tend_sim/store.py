@@ -108,6 +108,7 @@ class Store:
         # Deleting a scheduled, running Pod is graceful (deletionTimestamp, kubelet finishes it)
         # only when something plays the kubelet; otherwise Pods go at once.
         self.graceful_pod_deletion = False
+        self.pod_logs: Any = None  # the kubelet's logs.LogSource, while one runs
         self._rv = 0
         self._objects: dict[GR, dict[Key, Entry]] = {}
         self._history: dict[GR, deque[WatchEvent]] = {}
