@@ -602,6 +602,20 @@ def default_pod_spec(spec: Any) -> None:
                 v[src].setdefault("defaultMode", 420)
 
 
+def _default_requests_to_limits(spec: Any) -> None:
+    """SetDefaults_Pod (not templates): a container's limits stand in for missing requests."""
+    if not isinstance(spec, dict):
+        return
+    for c in spec.get("containers") or []:
+        resources = c.get("resources") if isinstance(c, dict) else None
+        if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
+            continue
+        requests = resources.setdefault("requests", {})
+        if isinstance(requests, dict):
+            for name, value in resources["limits"].items():
+                requests.setdefault(name, value)
+
+
 def _default_template(obj: dict[str, Any]) -> None:
     template = (obj.get("spec") or {}).get("template")
     if isinstance(template, dict):
@@ -630,6 +644,7 @@ def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     spec = obj.get("spec")
     if kind == "Pod":
         default_pod_spec(spec)
+        _default_requests_to_limits(spec)
     elif kind == "Deployment" and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
         spec.setdefault("revisionHistoryLimit", 10)
