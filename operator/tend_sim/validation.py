@@ -554,6 +554,9 @@ def _service(obj: Obj, old: Obj | None) -> list[Cause]:
         if (number, protocol) in keys:
             causes.append(duplicate(p, {"port": number, "protocol": protocol}))
         keys.add((number, protocol))
+        node_port = port.get("nodePort")
+        if node_port and stype == "ClusterIP":
+            causes.append(forbidden(f"{p}.nodePort", "may not be used when `type` is 'ClusterIP'"))
         target = port.get("targetPort")
         if isinstance(target, int) and not _port_ok(target):
             causes.append(invalid(f"{p}.targetPort", target, MSG_PORT))
