@@ -543,10 +543,15 @@ class Registry:
 def _default_probe(probe: Any) -> None:
     if not isinstance(probe, dict):
         return
-    probe.setdefault("timeoutSeconds", 1)
-    probe.setdefault("periodSeconds", 10)
-    probe.setdefault("successThreshold", 1)
-    probe.setdefault("failureThreshold", 3)
+    # SetDefaults_Probe: a zero (Go's unset) is defaulted like a missing field.
+    for key, default in (
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ):
+        if not probe.get(key) and probe.get(key) is not False:
+            probe[key] = default
     http = probe.get("httpGet")
     if isinstance(http, dict):
         http.setdefault("path", "/")
