@@ -1143,8 +1143,11 @@ class Kubelet:
                 {"type": "Hostname", "address": name},
             ],
             "nodeInfo": {
-                "kubeletVersion": "v1.33.0-sim",
+                "kubeletVersion": "v1.37.0-sim",
+                "kubeProxyVersion": "v1.37.0-sim",
                 "containerRuntimeVersion": "containerd://sim",
+                "osImage": "tend sim (Debian GNU/Linux 13)",
+                "kernelVersion": "6.12.0-sim",
                 "operatingSystem": "linux",
                 "architecture": "amd64",
             },
