@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_UP, Context, Decimal
+from functools import lru_cache
 
 SPLIT_RE = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 ERR_FORMAT = f"quantities must match the regular expression '{SPLIT_RE}'"
@@ -116,8 +117,10 @@ def _kept_as_sent(num: str, denom: str, base: int, exponent: int, fmt: str) -> b
     return scale % 3 == 0 and not shifted.endswith("000") and shifted[0] != "0"
 
 
+@lru_cache(maxsize=4096)
 def parse_quantity(text: str) -> Quantity:
-    """ParseQuantity, with the string MarshalJSON would write back."""
+    """ParseQuantity, with the string MarshalJSON would write back (memoised: manifests
+    repeat the same few quantities)."""
     if not text:
         raise QuantityError(ERR_FORMAT)
     if text == "0":

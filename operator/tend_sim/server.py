@@ -7,8 +7,8 @@ watchers.
 
 Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
 only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
-legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
-custom resources), authentication and authorization.
+legacy documents), authentication and authorization. OpenAPI documents carry the built-in
+kinds' schemas (kube-apiserver's, shipped by kubernetes-validate) and the CRDs'.
 """
 
 from __future__ import annotations
@@ -957,7 +957,7 @@ class ApiServer:
                 raise errors.ApiError(
                     406, "NotAcceptable", "only application/json is served for /openapi/v2"
                 )
-            return _json_response(self._openapi_v2())
+            return _raw_response(self._openapi_v2_doc())
         if path == "/openapi/v3":
             paths = {}
             for group, versions in sorted(self.store.registry.groups().items()):
@@ -992,8 +992,17 @@ class ApiServer:
         self._openapi_cache[(group, version)] = out
         return out
 
-    def _openapi_v2(self) -> dict[str, Any]:
-        return openapi_v2(list(self.store.registry))
+    def _openapi_v2_doc(self) -> bytes:
+        """The encoded Swagger document, re-built only when the set of kinds changes."""
+        rts = list(self.store.registry)
+        sig = _dumps(sorted([rt.group, rt.version, rt.plural, rt.schema or {}] for rt in rts))
+        digest = hashlib.sha512(sig).hexdigest()[:32]
+        cached = self._openapi_cache.get(("", "v2"))
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        body = _dumps(openapi_v2(rts))
+        self._openapi_cache[("", "v2")] = (digest, body)
+        return body
 
 
 class _DuplicateField(ValueError):
