@@ -25,7 +25,7 @@ How the kubelet sees the application (choices where the real kubelet has no equi
   every pod sync (10s) until the object appears.
 
 Logs (logs.py): each container instance writes its image's lines and one line per probe
-request it answers into a ring of 10,000 lines; the kubelet keeps the current and the previous
+request it answers into a ring of 5,000 lines; the kubelet keeps the current and the previous
 instance's log, serves them to `pods/log` (`Kubelet` is the store's `pod_logs` source) and,
 with terminationMessagePolicy FallbackToLogsOnError, fills a failed run's termination message
 from the log's tail.
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -621,12 +622,11 @@ class ContainerSim:
             return ""  # a hung application answers nothing and logs nothing
         handler = worker.spec.handler
         if "httpGet" in handler:
-            path = (handler["httpGet"] or {}).get("path", "/")
-            return f'{HOST_IP} "GET {path} HTTP/1.1" {200 if ok else 503} "kube-probe/1.37"'
+            return _request_text("http", str((handler["httpGet"] or {}).get("path", "/")), ok)
         if "tcpSocket" in handler:
-            return f"accepted connection from {HOST_IP}"
+            return _request_text("tcp", "", ok)
         if "grpc" in handler:
-            return f"grpc.health.v1.Health/Check: {'SERVING' if ok else 'NOT_SERVING'}"
+            return _request_text("grpc", "", ok)
         return ""  # an exec probe runs beside the application, not through it
 
     def _log_request(self, run: Run, worker: ProbeWorker, now: float, ok: bool) -> None:
@@ -789,6 +789,16 @@ class ContainerSim:
         if "/" not in repo:
             repo = f"library/{repo}"
         return f"docker.io/{repo}@sha256:{_sha(self.image)}"
+
+
+@functools.lru_cache(maxsize=256)
+def _request_text(kind: str, path: str, ok: bool) -> str:
+    """One probe request's log line (one shared string per kind: the ring holds many)."""
+    if kind == "http":
+        return f'{HOST_IP} "GET {path} HTTP/1.1" {200 if ok else 503} "kube-probe/1.37"'
+    if kind == "tcp":
+        return f"accepted connection from {HOST_IP}"
+    return f"grpc.health.v1.Health/Check: {'SERVING' if ok else 'NOT_SERVING'}"
 
 
 WAITING_PHASES = (

@@ -15,8 +15,9 @@ The request goes the way it goes in Kubernetes:
   prefixes `timestamps` (RFC 3339 with 9 fixed decimals), stops after limitBytes, and with
   `follow` streams new lines until the container exits.
 
-The ring (LOG_RING_LINES per instance, the current and the previous instance per container)
-stands in for the kubelet's rotation (containerLogMaxSize 10Mi, only the live file is read).
+The ring (LOG_RING_LINES, 5,000 lines per instance; the current and the previous instance per
+container) stands in for the kubelet's rotation (containerLogMaxSize 10Mi, only the live file
+is read).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from aiohttp import web
 from tend_sim import errors
 from tend_sim.errors import Cause
 
-LOG_RING_LINES = 10_000
+LOG_RING_LINES = 5_000
 # kubecontainer.MaxContainerTerminationMessageLogLines / ...LogLength
 TERMINATION_LOG_LINES = 80
 TERMINATION_LOG_BYTES = 2048
