@@ -286,17 +286,20 @@ async def serve_logs(
         return web.Response(body=body, headers=headers)
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
-    await response.write(body)
     seen = log.written
-    while True:
-        await source.sleep(FOLLOW_POLL_SECONDS)
-        current = source.container_log(uid, container_id)
-        if current is None:
-            break
-        fresh, seen = current.since(seen), current.written
-        if fresh:
-            await response.write(writer.render(fresh, not_before))
-        if current.finished or writer.exhausted:
-            break
-    await response.write_eof()
+    try:
+        await response.write(body)
+        while True:
+            await source.sleep(FOLLOW_POLL_SECONDS)
+            current = source.container_log(uid, container_id)
+            if current is None:
+                break
+            fresh, seen = current.since(seen), current.written
+            if fresh:
+                await response.write(writer.render(fresh, not_before))
+            if current.finished or writer.exhausted:
+                break
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the follower went away (kubectl logs -f interrupted)
     return response

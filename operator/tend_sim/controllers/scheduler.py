@@ -88,6 +88,9 @@ class Scheduler(Controller):
         if not pod["spec"].get("nodeName"):
             pod["spec"]["nodeName"] = node_name
             pod = self.store.update(self.pods, pod)
+        # Assume it at once (the scheduler cache's AssumePod): the next pod in the queue may
+        # be placed before this binding's watch event arrives.
+        self.bound[pod["metadata"]["uid"]] = (node_name, pod_requests(pod["spec"]))
         self._set_condition(pod, {"status": "True"})
         message = f"Successfully assigned {key[0]}/{key[1]} to {node_name}"
         self.recorder.record(pod, "Normal", "Scheduled", message)

@@ -175,3 +175,23 @@ async def test_kubectl_logs_follows_and_previous(sim_full: SimCluster, tmp_path:
     assert out.splitlines()[-1] == "error: sim/complete exits with code 1"
     failed = await kubectl("logs", "once", "--previous", check=False)
     assert 'previous terminated container "once" in pod "once" not found' in failed
+
+
+async def test_a_follower_that_goes_away_leaves_the_server_serving(sim_full: SimCluster) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(sim_full.url + PODS, json=pod("svc", main())) as resp:
+            assert resp.status == 201
+        pods = sim_full.store.resource("pods")
+
+        def running() -> bool:
+            statuses = (sim_full.store.get(pods, "default", "svc").get("status") or {}).get(
+                "containerStatuses"
+            ) or [{}]
+            return "running" in (statuses[0].get("state") or {})
+
+        await until(sim_full, running, "the container runs")
+        url = f"{sim_full.url}{PODS}/svc/log"
+        async with session.get(url, params={"follow": "true"}) as resp:
+            assert await asyncio.wait_for(resp.content.readline(), 10) == b"starting\n"
+        # The stream was dropped mid-follow; the server still answers.
+        assert (await logs(session, url, tailLines="1")).endswith("\n")

@@ -110,3 +110,16 @@ async def test_matching_node_affinity_schedules(sim_full: SimCluster) -> None:
         satisfied=lambda c: c.get("status") == "True",
     )
     assert cond["status"] == "True"
+
+
+async def test_pods_created_together_do_not_overcommit_the_node(sim_full: SimCluster) -> None:
+    store = sim_full.store
+    heavy = [{"name": "main", "image": "postgres:16", "resources": {"requests": {"cpu": "3"}}}]
+    for i in range(4):  # 8 cpus: two fit beside each other, the third and fourth do not
+        store.create(store.resource("pods"), pod(f"heavy-{i}", containers=heavy))
+
+    def verdicts() -> list[str]:
+        return [scheduled(sim_full, f"heavy-{i}").get("status", "") for i in range(4)]
+
+    final = await until(sim_full, verdicts, "all four decided", satisfied=lambda v: all(v))
+    assert sorted(final) == ["False", "False", "True", "True"]
