@@ -1,6 +1,7 @@
 """Admission: the checks every write passes before the store keeps it.
 
-Unknown fields (per the fieldValidation mode), the CRD's schema or the built-in kind's
+Typed decoding of built-in kinds (decoding.py: quantities canonicalised, integer ranges),
+unknown fields (per the fieldValidation mode), the CRD's schema or the built-in kind's
 validation, ObjectMeta, immutable fields; and for CRDs their own definition and status.
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tend_sim import errors
 from tend_sim.clock import rfc3339
+from tend_sim.decoding import decode_builtin
 from tend_sim.errors import Cause
 from tend_sim.objects import CRD_FINALIZER, CRD_GR, FOREGROUND, ORPHAN, Obj, get_path
 from tend_sim.resources import ResourceType, prune_unknown_builtin
@@ -47,6 +49,8 @@ def admit(
         raise errors.bad_request(
             f"fieldValidation must be one of Ignore, Warn, Strict, got {opts.field_validation}"
         )
+    if not rt.custom and rt.kind != "Event":
+        decode_builtin(rt.group, rt.version, rt.kind, obj)
     causes: list[Cause] = [
         Cause(errors.FIELD_VALUE_UNKNOWN, f'unknown field "{path}"', path)
         for path in prune_unknown_builtin(rt, obj)

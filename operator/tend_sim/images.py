@@ -13,6 +13,13 @@ The grammar (DESIGN.md, "The simulated kubelet's images"):
     sim/complete:<dur>-<code>  runs to completion after <dur> with <code>
     sim/nopull:<anything>      image pull fails: ErrImagePull, then ImagePullBackOff
 
+What each prints (its log; `kubectl logs`): `starting`, then `ready: serving requests` when
+it is ready, plus a line per HTTP/TCP/gRPC probe request it answers (not while hung; exec probes
+run beside the application and print nothing to its log); `sim/crash` ends with
+`fatal: sim/crash exits with code <code>`, `sim/complete` with `done` or
+`error: sim/complete exits with code <code>`, `sim/oom` with `allocating memory without bound`;
+`sim/unready` and `sim/hang` log a warning when they turn bad.
+
 A malformed `sim/...` image is reported like an unparsable image reference: waiting
 reason `InvalidImageName` and a Warning `InspectFailed` Event naming the grammar.
 """
@@ -27,6 +34,10 @@ from tend.api.units import parse_duration
 
 SIM_PREFIX = "sim/"
 DEFAULT_READY_DELAY = 1.0  # "starts, Ready 1s later"
+START_LINE = "starting"
+READY_LINE = "ready: serving requests"
+UNREADY_LINE = "warning: a dependency is unavailable, reporting not ready"
+HANG_LINE = "warning: worker pool exhausted, requests are queueing"
 
 
 class ScriptError(ValueError):
@@ -61,7 +72,9 @@ class RunPlan:
     exit_reason: str = "Completed"
     unready_at: float | None = None
     hang_at: float | None = None
-    last_line: str = ""  # the last line the application logs before it exits
+    # What the application prints, (seconds after start, line); probe requests are logged
+    # by the kubelet simulation as they happen (see logs.py).
+    lines: tuple[tuple[float, str], ...] = ((0.0, START_LINE), (DEFAULT_READY_DELAY, READY_LINE))
 
     def ready(self, elapsed: float) -> bool:
         """Would the application answer a readiness check now?"""
@@ -100,35 +113,57 @@ class Script:
 
     def plan(self, run_index: int) -> RunPlan:
         """The plan of run number `run_index` (0 for the first run)."""
+        after = self.after
         match self.behaviour:
             case Behaviour.READY:
-                return RunPlan(ready_at=self.after)
+                return RunPlan(ready_at=after, lines=_lines(after, None, ""))
             case Behaviour.CRASH:
                 if self.crash_runs is not None and run_index >= self.crash_runs:
                     return RunPlan()
+                last = f"fatal: sim/crash exits with code {self.exit_code}"
                 return RunPlan(
-                    exit_at=self.after,
+                    exit_at=after,
                     exit_code=self.exit_code,
                     exit_reason=_exit_reason(self.exit_code),
-                    last_line=f"fatal: sim/crash exits with code {self.exit_code}",
+                    lines=_lines(DEFAULT_READY_DELAY, after, last),
                 )
             case Behaviour.COMPLETE:
+                last = (
+                    f"error: sim/complete exits with code {self.exit_code}"
+                    if self.exit_code
+                    else "done"
+                )
                 return RunPlan(
-                    exit_at=self.after,
+                    exit_at=after,
                     exit_code=self.exit_code,
                     exit_reason=_exit_reason(self.exit_code),
-                    last_line=f"error: sim/complete exits with code {self.exit_code}"
-                    if self.exit_code
-                    else "",
+                    lines=_lines(DEFAULT_READY_DELAY, after, last),
                 )
             case Behaviour.OOM:
-                return RunPlan(exit_at=self.after, exit_code=137, exit_reason="OOMKilled")
+                return RunPlan(
+                    exit_at=after,
+                    exit_code=137,
+                    exit_reason="OOMKilled",
+                    lines=_lines(DEFAULT_READY_DELAY, after, "allocating memory without bound"),
+                )
             case Behaviour.UNREADY:
-                return RunPlan(unready_at=self.after)
+                lines = (*_lines(DEFAULT_READY_DELAY, None, ""), (after, UNREADY_LINE))
+                return RunPlan(unready_at=after, lines=tuple(sorted(lines)))
             case Behaviour.HANG:
-                return RunPlan(hang_at=self.after)
+                lines = (*_lines(DEFAULT_READY_DELAY, None, ""), (after, HANG_LINE))
+                return RunPlan(hang_at=after, lines=tuple(sorted(lines)))
             case _:
                 return RunPlan()
+
+
+def _lines(ready_at: float, exit_at: float | None, last: str) -> tuple[tuple[float, str], ...]:
+    """A start line, a ready line (unless it exits first) and a last line when it exits."""
+    lines: list[tuple[float, str]] = [(0.0, START_LINE)]
+    if exit_at is None or ready_at < exit_at:
+        lines.append((ready_at, READY_LINE))
+    if exit_at is not None:
+        lines.append((exit_at, last))
+    return tuple(lines)
 
 
 def _exit_reason(code: int) -> str:

@@ -24,6 +24,12 @@ How the kubelet sees the application (choices where the real kubelet has no equi
   needs and that is missing leaves it waiting in CreateContainerConfigError, retried on
   every pod sync (10s) until the object appears.
 
+Logs (logs.py): each container instance writes its image's lines and one line per probe
+request it answers into a ring of 5,000 lines; the kubelet keeps the current and the previous
+instance's log, serves them to `pods/log` (`Kubelet` is the store's `pod_logs` source) and,
+with terminationMessagePolicy FallbackToLogsOnError, fills a failed run's termination message
+from the log's tail.
+
 Restart back-off is client-go's flowcontrol.Backoff as the kubelet uses it (10s initial,
 doubling, capped at 5m, forgotten after 10m of no failures): the first restart is
 immediate, then 10s, 20s, 40s, ... 300s. Image pull back-off uses the same schedule.
@@ -36,12 +42,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -50,6 +58,7 @@ from tend_sim.environment import ContainerConfigError, Lookup, make_environment,
 from tend_sim.errors import ApiError
 from tend_sim.events import EventRecorder
 from tend_sim.images import Behaviour, RunPlan, Script, ScriptError, parse_image
+from tend_sim.logs import LOG_RING_LINES, ContainerLog
 from tend_sim.store import Store
 
 log = logging.getLogger(__name__)
@@ -199,6 +208,7 @@ class ProbeWorker:
     start: float
     result: bool | None  # None: not known yet (a startup probe before its first verdict)
     next_k: int = 0
+    logged_k: int = 0  # the first tick whose request is not in the log yet
     last_raw: bool | None = None
     run: int = 0
     on_hold: bool = False
@@ -267,6 +277,9 @@ class Run:
     finished_at: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    log: ContainerLog | None = field(default_factory=ContainerLog)
+    plan_logged: int = 0  # how many of plan.lines are in the log
+    termination_message: str = ""
 
 
 @dataclass
@@ -487,6 +500,8 @@ class ContainerSim:
         index = len(self.runs)
         container_id = "containerd://" + _sha(f"{self.pod.uid}/{self.name}/{index}")
         self.runs.append(Run(index, container_id, now, self.script.plan(index), env))
+        if index >= 2:
+            self.runs[index - 2].log = None  # the kubelet keeps one dead instance per container
         self._emit("Normal", "Created", f"Created container: {self.name}", now)
         self._emit("Normal", "Started", f"Started container {self.name}", now)
         self.phase, self.due, self.waiting_message = Phase.RUNNING, None, ""
@@ -537,9 +552,11 @@ class ContainerSim:
     def _probe(self, worker: ProbeWorker, now: float) -> None:
         run = self.run
         assert run is not None
-        worker.next_k = worker.first_tick_at_or_after(now) + 1
+        self.flush_logs(now, ticks_at_now=False)
+        worker.next_k = worker.logged_k = worker.first_tick_at_or_after(now) + 1
         elapsed = now - run.started_at
         raw = self._answer(worker.kind, elapsed)
+        self._log_request(run, worker, now, raw)
         if not raw:
             output = worker.spec.failure_output(self.pod.pod_ip, not run.plan.alive(elapsed))
             self._emit("Warning", "Unhealthy", f"{worker.kind} probe failed: {output}", now)
@@ -550,13 +567,81 @@ class ContainerSim:
             self.started = True
             for other in self.workers:
                 if other is not worker:
-                    other.next_k = other.first_tick_at_or_after(now)
+                    other.next_k = other.logged_k = other.first_tick_at_or_after(now)
             return
         if worker.kind is not ProbeType.READINESS and not changed:
             probe = worker.kind.lower()
             message = f"Container {self.name} failed {probe} probe, will be restarted"
             self._emit("Normal", "Killing", message, now)
             self._exit(now, 137, "Error")
+
+    # ------------------------------------------------------------------ logs
+
+    def flush_logs(self, until: float, ticks_at_now: bool = True) -> None:
+        """Write what the application printed up to `until`: its script's lines and the
+        probe requests the simulation skipped (a healthy probe tick changes nothing, so it is
+        not simulated one by one; each was answered and logged)."""
+        run = self.run
+        if run is None or run.log is None:
+            return
+        end = until if run.finished_at is None else min(until, run.finished_at)
+        pending: list[tuple[float, str]] = []
+        lines = run.plan.lines
+        while run.plan_logged < len(lines):
+            at = run.started_at + lines[run.plan_logged][0]
+            if at > end + EPSILON:
+                break
+            pending.append((at, lines[run.plan_logged][1]))
+            run.plan_logged += 1
+        if self.phase is Phase.RUNNING:
+            for worker in self.workers:
+                if self._active(worker):
+                    pending.extend(self._quiet_requests(run, worker, end, ticks_at_now))
+        pending.sort(key=lambda entry: entry[0])
+        run.log.extend(pending)
+
+    def _quiet_requests(
+        self, run: Run, worker: ProbeWorker, end: float, inclusive: bool
+    ) -> list[tuple[float, str]]:
+        limit = end + EPSILON if inclusive else end - EPSILON
+        last = math.floor((limit - worker.tick_time(0)) / worker.spec.period)
+        k = max(worker.logged_k, last - LOG_RING_LINES + 1)
+        out: list[tuple[float, str]] = []
+        while k <= last:
+            at = worker.tick_time(k)
+            line = self._request_line(worker, run, at, True)
+            if line:
+                out.append((at, line))
+            k += 1
+        worker.logged_k = k
+        return out
+
+    def _request_line(self, worker: ProbeWorker, run: Run, at: float, ok: bool) -> str:
+        """What the application logs for one probe request ("" when it logs nothing)."""
+        if not run.plan.alive(at - run.started_at):
+            return ""  # a hung application answers nothing and logs nothing
+        handler = worker.spec.handler
+        if "httpGet" in handler:
+            return _request_text("http", str((handler["httpGet"] or {}).get("path", "/")), ok)
+        if "tcpSocket" in handler:
+            return _request_text("tcp", "", ok)
+        if "grpc" in handler:
+            return _request_text("grpc", "", ok)
+        return ""  # an exec probe runs beside the application, not through it
+
+    def _log_request(self, run: Run, worker: ProbeWorker, now: float, ok: bool) -> None:
+        line = self._request_line(worker, run, now, ok)
+        if line and run.log is not None:
+            run.log.extend([(now, line)])
+
+    def log_of(self, container_id: str, now: float) -> ContainerLog | None:
+        """The log of one instance of this container, written up to `now`."""
+        for run in reversed(self.runs):
+            if run.container_id == container_id:
+                if run is self.run:
+                    self.flush_logs(now)
+                return run.log
+        return None
 
     # ------------------------------------------------------------------ exit / restart
 
@@ -567,7 +652,12 @@ class ContainerSim:
     def _exit(self, now: float, exit_code: int, reason: str) -> None:
         run = self.run
         assert run is not None
+        self.flush_logs(now, ticks_at_now=False)
         run.finished_at, run.exit_code, run.reason = now, exit_code, reason
+        if run.log is not None:
+            run.log.finished = True
+            if self.log_on_error and exit_code:
+                run.termination_message = run.log.tail_text()
         self.workers, self.started = [], False
         if self.phase is Phase.STOPPING or not self._should_restart(exit_code):
             self.phase = Phase.STOPPED if self.phase is Phase.STOPPING else Phase.TERMINATED
@@ -610,6 +700,7 @@ class ContainerSim:
         run = self.run
         assert run is not None
         self._emit("Normal", "Killing", f"Stopping container {self.name}", now)
+        self.flush_logs(now, ticks_at_now=False)
         self.ready_when_stopping = self.ready(now)
         self.phase, self.workers = Phase.STOPPING, []
         hung = not run.plan.alive(now - run.started_at)
@@ -622,6 +713,10 @@ class ContainerSim:
             self.stop_exit = (run.plan.exit_code, run.plan.exit_reason)
 
     def _stopped(self, now: float) -> None:
+        run = self.run
+        if run is not None and run.log is not None and self.stop_exit[0] == 0:
+            self.flush_logs(now, ticks_at_now=False)
+            run.log.extend([(now, "received SIGTERM, shutting down")])
         self._exit(now, *self.stop_exit)
 
     @property
@@ -696,6 +791,16 @@ class ContainerSim:
         return f"docker.io/{repo}@sha256:{_sha(self.image)}"
 
 
+@functools.lru_cache(maxsize=256)
+def _request_text(kind: str, path: str, ok: bool) -> str:
+    """One probe request's log line (one shared string per kind: the ring holds many)."""
+    if kind == "http":
+        return f'{HOST_IP} "GET {path} HTTP/1.1" {200 if ok else 503} "kube-probe/1.37"'
+    if kind == "tcp":
+        return f"accepted connection from {HOST_IP}"
+    return f"grpc.health.v1.Health/Check: {'SERVING' if ok else 'NOT_SERVING'}"
+
+
 WAITING_PHASES = (
     Phase.BACKOFF,
     Phase.PULL_FAILED,
@@ -710,8 +815,8 @@ def _terminated(
 ) -> dict[str, Any]:
     """`state.terminated` of a run. With terminationMessagePolicy FallbackToLogsOnError the
     kubelet fills `message` from the end of the log when the run failed (exit code not 0)
-    and wrote no termination-log (kuberuntime_container.go, getTerminationMessage); the
-    simulated application's log ends with its image's last line."""
+    and wrote no termination-log (kuberuntime_container.go, getTerminationMessage): the last
+    80 lines, at most 2048 bytes (logs.py)."""
     assert run.finished_at is not None
     terminated: dict[str, Any] = {
         "containerID": run.container_id,
@@ -720,8 +825,8 @@ def _terminated(
         "startedAt": to_time(run.started_at),
         "finishedAt": to_time(run.finished_at),
     }
-    if log_on_error and run.exit_code and run.plan.last_line:
-        terminated["message"] = run.plan.last_line + "\n"
+    if log_on_error and run.exit_code and run.termination_message:
+        terminated["message"] = run.termination_message
     return terminated
 
 
@@ -955,12 +1060,15 @@ class Kubelet:
     async def start(self) -> None:
         if hasattr(self.store, "graceful_pod_deletion"):
             self.store.graceful_pod_deletion = True
+        self.store.pod_logs = self
         self._register_node()
         self._stopping = False
         self._task = asyncio.create_task(self._watch_pods(), name="sim-kubelet")
 
     async def stop(self) -> None:
         self._stopping = True
+        if self.store.pod_logs is self:
+            self.store.pod_logs = None
         tasks = [h.task for h in self.pods.values() if h.task is not None]
         if self._task is not None:
             tasks.append(self._task)
@@ -971,6 +1079,31 @@ class Kubelet:
                 await task
         self.pods.clear()
         self._task = None
+
+    # -- logs (logs.LogSource) --------------------------------------------------------------
+
+    def container_log(self, pod_uid: str, container_id: str) -> ContainerLog | None:
+        """The log of a container instance of a pod on this node, up to now."""
+        handle = self.pods.get(pod_uid)
+        if handle is None:
+            return None
+        now = self.clock.monotonic()
+        handle.sim.advance(now)
+        handle.wake.set()  # what advancing found is written by the pod's own task
+        for container in handle.sim.containers:
+            log = container.log_of(container_id, now)
+            if log is not None:
+                return log
+        return None
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def to_datetime(self, moment: float) -> datetime:
+        return self.clock.to_datetime(moment)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
 
     def pod_sim(self, namespace: str, name: str) -> PodSim | None:
         """The simulation of a pod, for tests and the demo."""
@@ -1020,8 +1153,11 @@ class Kubelet:
                 {"type": "Hostname", "address": name},
             ],
             "nodeInfo": {
-                "kubeletVersion": "v1.33.0-sim",
+                "kubeletVersion": "v1.37.0-sim",
+                "kubeProxyVersion": "v1.37.0-sim",
                 "containerRuntimeVersion": "containerd://sim",
+                "osImage": "tend sim (Debian GNU/Linux 13)",
+                "kernelVersion": "6.12.0-sim",
                 "operatingSystem": "linux",
                 "architecture": "amd64",
             },

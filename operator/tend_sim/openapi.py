@@ -1,80 +1,92 @@
-"""OpenAPI v3 documents of the simulated API server: paths for every resource, schemas for
-custom resources (so `kubectl explain` works), ObjectMeta for all."""
+"""OpenAPI documents of the simulated API server: paths for every resource, the schemas of the
+built-in kinds (kube-apiserver's own, from builtin_schemas.py) and of custom resources (their
+CRD's), so `kubectl explain` works for both. The documents are built once per set of kinds and
+cached (the server caches their encoding too)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+from tend_sim.builtin_schemas import (
+    QUANTITY,
+    definition_name,
+    definitions,
+    ref_name,
+    schema_type,
+)
 from tend_sim.objects import deep_copy
 from tend_sim.resources import ResourceType
 
-OBJECT_META_SCHEMA: dict[str, Any] = {
-    "description": "ObjectMeta is metadata that all persisted resources must have, which "
-    "includes all objects users must create.",
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "description": "Name must be unique within a namespace."},
-        "generateName": {
-            "type": "string",
-            "description": "An optional prefix, used by the "
-            "server, to generate a unique name ONLY IF the Name field has not been "
-            "provided.",
-        },
-        "namespace": {
-            "type": "string",
-            "description": "Namespace defines the space within which each name must be unique.",
-        },
-        "labels": {
-            "type": "object",
-            "additionalProperties": {"type": "string", "default": ""},
-            "description": "Map of string keys and values that can be used to organize "
-            "and categorize (scope and select) objects.",
-        },
-        "annotations": {
-            "type": "object",
-            "additionalProperties": {"type": "string", "default": ""},
-            "description": "Annotations is an unstructured key value map stored with a resource.",
-        },
-        "uid": {
-            "type": "string",
-            "description": "UID is the unique in time and space value for this object.",
-        },
-        "resourceVersion": {
-            "type": "string",
-            "description": "An opaque value that represents the internal version of this object.",
-        },
-        "generation": {
-            "type": "integer",
-            "format": "int64",
-            "description": "A sequence "
-            "number representing a specific generation of the desired state.",
-        },
-        "creationTimestamp": {
-            "type": "string",
-            "format": "date-time",
-            "description": "CreationTimestamp is a timestamp representing the server time "
-            "when this object was created.",
-        },
-        "deletionTimestamp": {
-            "type": "string",
-            "format": "date-time",
-            "description": "DeletionTimestamp is RFC 3339 date and time at which this "
-            "resource will be deleted.",
-        },
-        "deletionGracePeriodSeconds": {"type": "integer", "format": "int64"},
-        "finalizers": {
-            "type": "array",
-            "items": {"type": "string", "default": ""},
-            "description": "Must be empty before the object is deleted from the registry.",
-        },
-        "ownerReferences": {
-            "type": "array",
-            "items": {"type": "object"},
-            "description": "List of objects depended by this object.",
-        },
-        "managedFields": {"type": "array", "items": {"type": "object"}},
-    },
-}
+OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_SUBSCHEMAS = ("items", "additionalProperties", "not")
+_SCHEMA_LISTS = ("oneOf", "anyOf", "allOf")
+
+
+def _convert(schema: dict[str, Any], prefix: str, refs: set[str]) -> dict[str, Any]:
+    """A JSON Schema of builtin_schemas.py as an OpenAPI schema: one `type`, refs under
+    `prefix` (wrapped in allOf beside a description, as kube-openapi writes them)."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "$ref":
+            continue
+        if key == "type":
+            t = schema_type(schema)
+            if t is not None:
+                out["type"] = t
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: _convert(sub, prefix, refs) for name, sub in value.items()}
+        elif key in _SUBSCHEMAS and isinstance(value, dict):
+            out[key] = _convert(value, prefix, refs)
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_convert(sub, prefix, refs) for sub in value]
+        elif key == "enum" and isinstance(value, list):
+            out[key] = [v for v in value if v is not None]
+        else:
+            out[key] = value
+    name = ref_name(schema)
+    if name is not None:
+        refs.add(name)
+        ref = {"$ref": prefix + name}
+        if out:
+            out["allOf"] = [ref]
+        else:
+            out = ref
+    return out
+
+
+@lru_cache(maxsize=64)
+def builtin_components(roots: tuple[str, ...], prefix: str, v3: bool) -> dict[str, Any]:
+    """The definitions `roots` need, converted, from kube-apiserver's own schemas."""
+    defs = definitions()
+    out: dict[str, Any] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in out or name not in defs:
+            continue
+        if name == QUANTITY:
+            out[name] = (
+                {"oneOf": [{"type": "string"}, {"type": "number"}]} if v3 else {"type": "string"}
+            )
+            continue
+        if name == INT_OR_STRING:
+            # v3 has no single type (kubectl explain then names it IntOrString).
+            alternatives = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+            out[name] = {"format": "int-or-string", **(alternatives if v3 else {"type": "string"})}
+            continue
+        refs: set[str] = set()
+        converted = _convert(defs[name], prefix, refs)
+        for meta_field in ("apiVersion", "kind"):
+            converted.get("properties", {}).get(meta_field, {}).pop("enum", None)
+        out[name] = converted
+        todo.extend(refs - out.keys())
+    return out
+
+
+def _builtin_name(rt: ResourceType) -> str | None:
+    return None if rt.custom else definition_name(rt.group, rt.version, rt.kind)
 
 
 def _component_name(rt: ResourceType) -> str:
@@ -160,13 +172,12 @@ def _op(
 def openapi_v3(rts: list[ResourceType], group: str, version: str) -> dict[str, Any]:
     """An OpenAPI 3.0 document for one group/version: paths (with the query parameters kubectl
     probes for) and, for custom resources, the CRD's schema as a component."""
-    schemas: dict[str, Any] = {
-        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": OBJECT_META_SCHEMA,
-    }
+    roots = sorted({OBJECT_META, *(n for rt in rts if (n := _builtin_name(rt)) is not None)})
+    schemas: dict[str, Any] = dict(builtin_components(tuple(roots), "#/components/schemas/", True))
     paths: dict[str, Any] = {}
     prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
     for rt in sorted(rts, key=lambda r: r.plural):
-        comp = _component_name(rt)
+        comp = _builtin_name(rt) or _component_name(rt)
         ref = {"$ref": f"#/components/schemas/{comp}"}
         if rt.custom and rt.schema is not None:
             schemas[comp] = _crd_component(rt, "#/components/schemas/")
@@ -213,16 +224,15 @@ def openapi_v3(rts: list[ResourceType], group: str, version: str) -> dict[str, A
 
 
 def openapi_v2(rts: list[ResourceType]) -> dict[str, Any]:
-    """The Swagger 2.0 document: no paths, definitions for ObjectMeta and custom resources."""
-    definitions: dict[str, Any] = {
-        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": OBJECT_META_SCHEMA
-    }
+    """The Swagger 2.0 document: no paths; definitions of the built-in and custom kinds."""
+    roots = sorted({OBJECT_META, *(n for rt in rts if (n := _builtin_name(rt)) is not None)})
+    defs: dict[str, Any] = dict(builtin_components(tuple(roots), "#/definitions/", False))
     for rt in rts:
         if rt.custom and rt.schema is not None:
-            definitions[_component_name(rt)] = _crd_component(rt, "#/definitions/")
+            defs[_component_name(rt)] = _crd_component(rt, "#/definitions/")
     return {
         "swagger": "2.0",
         "info": {"title": "Kubernetes (tend sim)", "version": "v1.37.0"},
         "paths": {},
-        "definitions": definitions,
+        "definitions": defs,
     }

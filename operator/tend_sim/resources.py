@@ -297,6 +297,15 @@ def builtin_types() -> list[ResourceType]:
             status_subresource=True,
         ),
         _rt(
+            "",
+            "v1",
+            "ResourceQuota",
+            "resourcequotas",
+            short_names=("quota",),
+            status_subresource=True,
+        ),
+        _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
+        _rt(
             "apps",
             "v1",
             "Deployment",
@@ -605,10 +614,15 @@ class Registry:
 def _default_probe(probe: Any) -> None:
     if not isinstance(probe, dict):
         return
-    probe.setdefault("timeoutSeconds", 1)
-    probe.setdefault("periodSeconds", 10)
-    probe.setdefault("successThreshold", 1)
-    probe.setdefault("failureThreshold", 3)
+    # SetDefaults_Probe: a zero (Go's unset) is defaulted like a missing field.
+    for key, default in (
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ):
+        if not probe.get(key) and probe.get(key) is not False:
+            probe[key] = default
     http = probe.get("httpGet")
     if isinstance(http, dict):
         http.setdefault("path", "/")
@@ -664,6 +678,20 @@ def default_pod_spec(spec: Any) -> None:
                 v[src].setdefault("defaultMode", 420)
 
 
+def _default_requests_to_limits(spec: Any) -> None:
+    """SetDefaults_Pod (not templates): a container's limits stand in for missing requests."""
+    if not isinstance(spec, dict):
+        return
+    for c in spec.get("containers") or []:
+        resources = c.get("resources") if isinstance(c, dict) else None
+        if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
+            continue
+        requests = resources.setdefault("requests", {})
+        if isinstance(requests, dict):
+            for name, value in resources["limits"].items():
+                requests.setdefault(name, value)
+
+
 def _default_template(obj: dict[str, Any]) -> None:
     template = (obj.get("spec") or {}).get("template")
     if isinstance(template, dict):
@@ -692,6 +720,7 @@ def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     spec = obj.get("spec")
     if kind == "Pod":
         default_pod_spec(spec)
+        _default_requests_to_limits(spec)
     elif kind == "Deployment" and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
         spec.setdefault("revisionHistoryLimit", 10)
@@ -1113,6 +1142,7 @@ def table_columns(rt: ResourceType) -> list[dict[str, Any]]:
             _col("Up-to-date", "integer"),
             _col("Available", "integer"),
             _AGE_COL,
+            *_WORKLOAD_WIDE,
         ]
     if kind == "ReplicaSet":
         return [
@@ -1121,6 +1151,7 @@ def table_columns(rt: ResourceType) -> list[dict[str, Any]]:
             _col("Current", "integer"),
             _col("Ready", "integer"),
             _AGE_COL,
+            *_WORKLOAD_WIDE,
         ]
     if kind == "Service":
         return [
@@ -1133,7 +1164,14 @@ def table_columns(rt: ResourceType) -> list[dict[str, Any]]:
             _col("Selector", priority=1),
         ]
     if kind == "Job":
-        return [_NAME_COL, _col("Status"), _col("Completions"), _col("Duration"), _AGE_COL]
+        return [
+            _NAME_COL,
+            _col("Status"),
+            _col("Completions"),
+            _col("Duration"),
+            _AGE_COL,
+            *_WORKLOAD_WIDE,
+        ]
     if kind == "Event" and rt.group == "":
         return [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")]
     if kind == "Namespace":
@@ -1157,7 +1195,25 @@ def table_columns(rt: ResourceType) -> list[dict[str, Any]]:
     if kind == "CustomResourceDefinition":
         return [_NAME_COL, _col("Created At", "date")]
     if kind == "Node":
-        return [_NAME_COL, _col("Status"), _col("Roles"), _AGE_COL, _col("Version")]
+        return [
+            _NAME_COL,
+            _col("Status"),
+            _col("Roles"),
+            _AGE_COL,
+            _col("Version"),
+            *(
+                _col(n, priority=1)
+                for n in (
+                    "Internal-IP",
+                    "External-IP",
+                    "OS-Image",
+                    "Kernel-Version",
+                    "Container-Runtime",
+                )
+            ),
+        ]
+    if kind == "Endpoints":
+        return [_NAME_COL, _col("Endpoints"), _AGE_COL]
     return [_NAME_COL, _AGE_COL]
 
 
@@ -1186,6 +1242,7 @@ def table_row(rt: ResourceType, obj: dict[str, Any], now: datetime) -> list[Any]
             status.get("updatedReplicas", 0),
             status.get("availableReplicas", 0),
             created,
+            *_workload_wide(spec),
         ]
     if kind == "ReplicaSet":
         return [
@@ -1194,6 +1251,7 @@ def table_row(rt: ResourceType, obj: dict[str, Any], now: datetime) -> list[Any]
             status.get("replicas", 0),
             status.get("readyReplicas", 0),
             created,
+            *_workload_wide(spec),
         ]
     if kind == "Service":
         selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
@@ -1226,6 +1284,7 @@ def table_row(rt: ResourceType, obj: dict[str, Any], now: datetime) -> list[Any]
             f"{status.get('succeeded', 0)}/{spec.get('completions', 1)}",
             duration,
             created,
+            *_workload_wide(spec),
         ]
     if kind == "Event" and rt.group == "":
         return _event_row(obj, now)
@@ -1252,11 +1311,104 @@ def table_row(rt: ResourceType, obj: dict[str, Any], now: datetime) -> list[Any]
     if kind == "CustomResourceDefinition":
         return [name, meta.get("creationTimestamp")]
     if kind == "Node":
-        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-        ready = "Ready" if conds.get("Ready") == "True" else "NotReady"
-        version = (status.get("nodeInfo") or {}).get("kubeletVersion", "")
-        return [name, ready, "<none>", created, version]
+        return _node_row(obj, created)
+    if kind == "Endpoints":
+        return [name, _endpoints(obj), created]
     return [name, created]
+
+
+# printers.go: the `-o wide` columns of workloads (printDeployment, printReplicaSet, printJob).
+_WORKLOAD_WIDE = [
+    _col("Containers", priority=1, description="Names of each container in the template."),
+    _col("Images", priority=1, description="Images referenced by each container in the template."),
+    _col("Selector", priority=1, description="A label query over pods."),
+]
+
+
+def _format_selector(sel: Any) -> str:
+    """metav1.FormatLabelSelector: requirements sorted by key, `<none>` when empty."""
+    if not isinstance(sel, dict):
+        return "<none>"
+    parts = [(k, f"{k}={v}") for k, v in (sel.get("matchLabels") or {}).items()]
+    for expr in sel.get("matchExpressions") or []:
+        key, op = str(expr.get("key", "")), expr.get("operator")
+        values = ",".join(sorted(str(v) for v in expr.get("values") or []))
+        text = {
+            "In": f"{key} in ({values})",
+            "NotIn": f"{key} notin ({values})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }.get(str(op))
+        if text is not None:
+            parts.append((key, text))
+    return ",".join(text for _, text in sorted(parts)) or "<none>"
+
+
+def _workload_wide(spec: dict[str, Any]) -> list[str]:
+    pod_spec = ((spec.get("template") or {}).get("spec")) or {}
+    containers = [c for c in pod_spec.get("containers") or [] if isinstance(c, dict)]
+    return [
+        ",".join(str(c.get("name", "")) for c in containers),
+        ",".join(str(c.get("image", "")) for c in containers),
+        _format_selector(spec.get("selector")),
+    ]
+
+
+def _node_row(obj: dict[str, Any], created: str) -> list[Any]:
+    """printNode: status (with SchedulingDisabled), roles from node-role labels, and the wide
+    columns from status.addresses and status.nodeInfo."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    ready = {"True": "Ready", "False": "NotReady"}.get(conds.get("Ready") or "", "Unknown")
+    if spec.get("unschedulable"):
+        ready += ",SchedulingDisabled"
+    labels = meta.get("labels") or {}
+    roles = sorted(
+        {k.partition("/")[2] for k in labels if k.startswith("node-role.kubernetes.io/")}
+        | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set()) - {""}
+    )
+    info = status.get("nodeInfo") or {}
+    addresses = status.get("addresses") or []
+
+    def address(type_: str) -> str:
+        return next((a["address"] for a in addresses if a.get("type") == type_), "<none>")
+
+    return [
+        meta.get("name", ""),
+        ready,
+        ",".join(roles) or "<none>",
+        created,
+        info.get("kubeletVersion", ""),
+        address("InternalIP"),
+        address("ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
+
+
+def _endpoints(obj: dict[str, Any]) -> str:
+    """formatEndpoints: up to three ip:port, then `+ N more...`; `<none>` without any."""
+    shown: list[str] = []
+    count = 0
+    for subset in obj.get("subsets") or []:
+        addresses = [a.get("ip", "") for a in subset.get("addresses") or []]
+        ports = subset.get("ports") or []
+        pairs = (
+            [(ip, None) for ip in addresses]
+            if not ports
+            else [(ip, p.get("port")) for p in ports for ip in addresses]
+        )
+        count += len(pairs)
+        for ip, port in pairs:
+            if len(shown) < 3:
+                shown.append(
+                    ip if port is None else (f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+                )
+    text = ",".join(shown)
+    if count > 3:
+        return f"{text} + {count - 3} more..."
+    return text or "<none>"
 
 
 # ---------------------------------------------------------------------------------------------

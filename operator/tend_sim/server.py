@@ -7,9 +7,9 @@ watchers.
 
 Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
 only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
-legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
-custom resources), client certificates, OIDC and webhook authentication, the Node and webhook
-authorizers.
+legacy documents), client certificates, OIDC and webhook authentication, the Node and webhook
+authorizers. OpenAPI documents carry the built-in kinds' schemas (kube-apiserver's, shipped by
+kubernetes-validate) and the CRDs'.
 
 With auth on (authn.py, authz.py), one step before routing authenticates the request, applies
 impersonation headers and asks RBAC, as kube-apiserver's filter chain does; with auth off (the
@@ -35,6 +35,7 @@ from tend_sim import errors, reviews
 from tend_sim.authn import ADMIN, Auth
 from tend_sim.authz import UserInfo, forbidden, request_attributes
 from tend_sim.errors import ApiError
+from tend_sim.logs import serve_logs
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
 from tend_sim.patch import APPLY, JSON_PATCH, MERGE, STRATEGIC
@@ -342,7 +343,7 @@ class ApiServer:
         if req.sub == "scale":
             return await self._scale(request, req, verb)
         if req.sub == "log":
-            return self._log(request, req)
+            return await self._log(request, req)
         if req.sub == "token":
             if verb != "create":
                 raise errors.method_not_allowed(
@@ -751,14 +752,10 @@ class ApiServer:
         out = reviews.token_request(self.auth, req.namespace, req.name, body)
         return _json_response(out, 201)
 
-    def _log(self, request: web.Request, req: Request) -> web.Response:
+    async def _log(self, request: web.Request, req: Request) -> web.StreamResponse:
         assert req.name is not None
         entry = self.store.get_entry(req.rt, req.namespace, req.name)
-        provider = getattr(self.store, "pod_logs", None)
-        text = ""
-        if callable(provider):
-            text = str(provider(entry.obj, request.query.get("container")))
-        return web.Response(text=text, content_type="text/plain")
+        return await serve_logs(request, entry.obj, self.store.pod_logs)
 
     async def _evict(self, request: web.Request, req: Request) -> web.Response:
         assert req.name is not None
@@ -1019,7 +1016,7 @@ class ApiServer:
                 raise errors.ApiError(
                     406, "NotAcceptable", "only application/json is served for /openapi/v2"
                 )
-            return _json_response(self._openapi_v2())
+            return _raw_response(self._openapi_v2_doc())
         if path == "/openapi/v3":
             paths = {}
             for group, versions in sorted(self.store.registry.groups().items()):
@@ -1054,8 +1051,17 @@ class ApiServer:
         self._openapi_cache[(group, version)] = out
         return out
 
-    def _openapi_v2(self) -> dict[str, Any]:
-        return openapi_v2(list(self.store.registry))
+    def _openapi_v2_doc(self) -> bytes:
+        """The encoded Swagger document, re-built only when the set of kinds changes."""
+        rts = list(self.store.registry)
+        sig = _dumps(sorted([rt.group, rt.version, rt.plural, rt.schema or {}] for rt in rts))
+        digest = hashlib.sha512(sig).hexdigest()[:32]
+        cached = self._openapi_cache.get(("", "v2"))
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        body = _dumps(openapi_v2(rts))
+        self._openapi_cache[("", "v2")] = (digest, body)
+        return body
 
 
 class _DuplicateField(ValueError):

@@ -53,6 +53,7 @@ from tend_sim.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from tend_sim.service_ports import assign_node_ports, used_node_ports
 from tend_sim.watch import Watch, WatchEvent
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -108,6 +109,7 @@ class Store:
         # Deleting a scheduled, running Pod is graceful (deletionTimestamp, kubelet finishes it)
         # only when something plays the kubelet; otherwise Pods go at once.
         self.graceful_pod_deletion = False
+        self.pod_logs: Any = None  # the kubelet's logs.LogSource, while one runs
         self._rv = 0
         self._objects: dict[GR, dict[Key, Entry]] = {}
         self._history: dict[GR, deque[WatchEvent]] = {}
@@ -943,11 +945,24 @@ class Store:
         from tend_sim import resources
 
         resources.default_on_create(rt, obj, self)
+        self._node_ports(rt, obj, None)
 
     def _prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:
         from tend_sim import resources
 
         resources.default_on_update(rt, new, old)
+        self._node_ports(rt, new, old)
+
+    def _node_ports(self, rt: ResourceType, svc: Obj, old: Obj | None) -> None:
+        """The service REST storage's nodePort allocation (service_ports.py)."""
+        if rt.gr != ("", "services") or rt.custom:
+            return
+        spec = svc.get("spec")
+        if not isinstance(spec, dict) or spec.get("type") not in ("NodePort", "LoadBalancer"):
+            return
+        others = (e.obj for e in self._objects.get(rt.gr, {}).values())
+        skip = (old or {}).get("metadata", {}).get("uid")
+        assign_node_ports(svc, old, used_node_ports(others, skip))
 
     def _namespace_created(self, namespace: str) -> None:
         """The service-account controller's part: every namespace gets a `default` account;

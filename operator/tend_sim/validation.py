@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from tend_sim import container_validation
 from tend_sim.errors import Cause
 from tend_sim.schema import (
     duplicate,
@@ -305,6 +306,11 @@ def _probe(probe: Obj, path: str, liveness_like: bool) -> list[Cause]:
         v = probe.get(key)
         if isinstance(v, int) and v < 0:
             causes.append(invalid(f"{path}.{key}", v, MSG_NON_NEGATIVE))
+    grace = probe.get("terminationGracePeriodSeconds")
+    if isinstance(grace, int) and grace <= 0:
+        causes.append(
+            invalid(f"{path}.terminationGracePeriodSeconds", grace, "must be greater than 0")
+        )
     if liveness_like and probe.get("successThreshold", 1) != 1:
         causes.append(invalid(f"{path}.successThreshold", probe["successThreshold"], "must be 1"))
     for handler in ("httpGet", "tcpSocket", "grpc"):
@@ -342,9 +348,12 @@ def _container(c: Obj, path: str) -> list[Cause]:
             seen_ports.add(port["name"])
         if port.get("protocol", "TCP") not in PROTOCOLS:
             causes.append(not_supported(f"{p}.protocol", port["protocol"], PROTOCOLS))
-    for i, env in enumerate(c.get("env") or []):
-        if not env.get("name"):
-            causes.append(required(f"{path}.env[{i}].name"))
+    causes += container_validation.env(c.get("env") or [], f"{path}.env")
+    if isinstance(c.get("resources"), dict):
+        causes += container_validation.resources(c["resources"], f"{path}.resources")
+    if isinstance(c.get("securityContext"), dict):
+        sc_path = f"{path}.securityContext"
+        causes += container_validation.security_context(c["securityContext"], sc_path, False)
     for kind, liveness_like in (
         ("livenessProbe", True),
         ("readinessProbe", False),
@@ -371,6 +380,10 @@ def validate_pod_spec(spec: Obj, path: str) -> list[Cause]:
     policy = spec.get("restartPolicy", "Always")
     if policy not in RESTART_POLICIES:
         causes.append(not_supported(f"{path}.restartPolicy", policy, RESTART_POLICIES))
+    if isinstance(spec.get("securityContext"), dict):
+        causes += container_validation.security_context(
+            spec["securityContext"], f"{path}.securityContext", True
+        )
     grace = spec.get("terminationGracePeriodSeconds")
     if isinstance(grace, int) and grace < 0:
         causes.append(invalid(f"{path}.terminationGracePeriodSeconds", grace, MSG_NON_NEGATIVE))
@@ -554,6 +567,9 @@ def _service(obj: Obj, old: Obj | None) -> list[Cause]:
         if (number, protocol) in keys:
             causes.append(duplicate(p, {"port": number, "protocol": protocol}))
         keys.add((number, protocol))
+        node_port = port.get("nodePort")
+        if node_port and stype == "ClusterIP":
+            causes.append(forbidden(f"{p}.nodePort", "may not be used when `type` is 'ClusterIP'"))
         target = port.get("targetPort")
         if isinstance(target, int) and not _port_ok(target):
             causes.append(invalid(f"{p}.targetPort", target, MSG_PORT))

@@ -256,3 +256,25 @@ def test_any_reset_annotation_value_is_a_token_compared_never_parsed(token: str)
 )
 def test_durations_in_messages_read_like_the_spec(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+def test_a_termination_message_from_the_log_tail_keeps_its_last_line() -> None:
+    from tend.logic.pods import pod_view
+
+    tail = "starting\nready: serving requests\nfatal: sim/crash exits with code 3\n"
+    body = {
+        "metadata": {"name": "p", "namespace": "default", "uid": "u1"},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "main",
+                    "restartCount": 1,
+                    "state": {"running": {}},
+                    "lastState": {"terminated": {"exitCode": 3, "message": tail}},
+                }
+            ]
+        },
+    }
+    container = pod_view(body).containers[0]
+    assert container.last is not None
+    assert container.last.message == "fatal: sim/crash exits with code 3"

@@ -19,7 +19,7 @@ from tend.logic.ownership import INSTANCE_LABEL, MANAGED_BY_LABEL, Key
 
 # The kubelet's termination message is the container's termination-log, or with
 # FallbackToLogsOnError the tail of its log (at most 80 lines / 2,048 bytes); status keeps
-# the last part of it.
+# its last line (the one that says why it ended), at most this long.
 MESSAGE_LIMIT = 512
 
 
@@ -100,7 +100,8 @@ class PodView:
 def _termination(raw: Mapping[str, Any] | None) -> Termination | None:
     if not raw:
         return None
-    message = str(raw.get("message") or "").strip()
+    lines = str(raw.get("message") or "").strip().splitlines()
+    message = lines[-1].strip() if lines else ""
     return Termination(
         exit_code=int(raw.get("exitCode") or 0),
         reason=str(raw.get("reason") or ""),

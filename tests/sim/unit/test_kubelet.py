@@ -759,16 +759,15 @@ async def test_kubelet_driver_moves_only_with_the_clock() -> None:
         await kubelet.stop()
 
 
-def test_fallback_to_logs_on_error_puts_the_last_log_line_in_the_termination_message() -> None:
+def test_fallback_to_logs_on_error_puts_the_log_tail_in_the_termination_message() -> None:
     from tend_sim.images import parse_image
     from tend_sim.kubelet import Run, _terminated
 
     plan = parse_image("sim/crash:1s-3").plan(0)
     run = Run(0, "containerd://1", 0.0, plan, finished_at=1.0, exit_code=3, reason="Error")
+    run.termination_message = "starting\nfatal: sim/crash exits with code 3\n"
     stamp = str
-    assert _terminated(run, stamp, log_on_error=True)["message"] == (
-        "fatal: sim/crash exits with code 3\n"
-    )
+    assert _terminated(run, stamp, log_on_error=True)["message"] == run.termination_message
     assert "message" not in _terminated(run, stamp)  # policy File: no fallback to the log
     ok = Run(0, "c", 0.0, parse_image("sim/complete:1s-0").plan(0), finished_at=1.0, exit_code=0)
     assert "message" not in _terminated(ok, stamp, log_on_error=True)  # only on error
