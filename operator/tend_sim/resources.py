@@ -297,15 +297,6 @@ def builtin_types() -> list[ResourceType]:
             status_subresource=True,
         ),
         _rt(
-            "",
-            "v1",
-            "ResourceQuota",
-            "resourcequotas",
-            short_names=("quota",),
-            status_subresource=True,
-        ),
-        _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
-        _rt(
             "apps",
             "v1",
             "Deployment",

@@ -100,6 +100,7 @@ def not_ready(reason: str, phase: str = "Blocked", **kw: Any) -> dict[str, Any]:
         "blocked-to-rolling",
         "rolling-to-crashing",
         "succeeded",
+        "root-cause",
     ],
 )
 def test_dependents_hear_at_once_only_what_can_flip_their_verdict(
