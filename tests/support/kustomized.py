@@ -39,3 +39,20 @@ def one(docs: tuple[dict[str, Any], ...], kind: str, name: str) -> dict[str, Any
     found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
     assert len(found) == 1, f"{kind}/{name}: {len(found)} in the build"
     return found[0]
+
+
+Grant = tuple[str, str, str]  # (API group, resource, verb)
+
+
+def granted(role: dict[str, object]) -> set[Grant]:
+    rules = role["rules"]
+    assert isinstance(rules, list)
+    found: set[Grant] = set()
+    for rule in rules:
+        assert "resourceNames" not in rule and "nonResourceURLs" not in rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                for verb in rule["verbs"]:
+                    assert "*" not in (group, resource, verb), f"a wildcard in {rule}"
+                    found.add((group, resource, verb))
+    return found

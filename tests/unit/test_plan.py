@@ -126,6 +126,25 @@ def test_an_orphan_with_our_labels_is_adopted() -> None:
     assert body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
 
 
+def test_an_orphaned_job_is_adopted_by_owner_alone_and_a_changed_one_recreated() -> None:
+    """A Job's selector and template are immutable (and defaulted by the server): adopting
+    one rewrites its metadata only; an orphan of another template is deleted, then made."""
+    ms = service(restartPolicy={"policy": "OnFailure"})
+    job = as_live(next(o for o in build_all(ms, CONFIG) if o["kind"] == "Job"))
+    del job["metadata"]["ownerReferences"]
+    job["spec"]["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}}
+    live: dict[str, Any] = {"Job": job}
+    result = plan(ms, build_all(ms, CONFIG), live, dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.REPLACE, "Job")]
+    body = result.actions[0].body
+    assert body is not None
+    assert body["spec"] == job["spec"]  # as the server has it, selector included
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    job["metadata"]["annotations"][DESIRED_HASH_ANNOTATION] = "another-template"
+    result = plan(ms, build_all(ms, CONFIG), live, dependencies_ready=True)
+    assert [(a.verb, a.kind) for a in result.actions] == [(Verb.DELETE, "Job")]
+
+
 def test_an_object_owned_by_an_older_managed_service_of_the_same_name_is_foreign() -> None:
     ms = service()
     live = live_of(ms)

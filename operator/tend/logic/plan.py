@@ -112,6 +112,11 @@ def replacement(desired: Mapping[str, Any], live: Mapping[str, Any]) -> Object:
         for key in _SERVICE_ALLOCATED:
             if key in live_spec:
                 body["spec"][key] = live_spec[key]
+    if body.get("kind") == "Job":
+        # Only an orphan of the template we want is replaced (adopted): its spec, selector
+        # and template immutable and defaulted by the server, stays as it is; only metadata
+        # (the ownerReference) is ours, as the ReplicaSet controller adopts by owner alone.
+        body["spec"] = copy.deepcopy(live.get("spec") or {})
     return body
 
 
@@ -159,7 +164,7 @@ def plan(
             continue
         if gate and _hash(target) != _hash(current):
             continue  # a new generation waits; drift of the old one is still fixed
-        if kind == "Job" and not adopt:
+        if kind == "Job" and (not adopt or _hash(target) != _hash(current)):
             # A Job's template is immutable: a changed Job is deleted, then created again.
             result.actions.append(_delete(current))
             continue
