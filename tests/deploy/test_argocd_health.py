@@ -4,12 +4,18 @@ Progressing, Degraded and Suspended, each with the deciding condition's message.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 from kustomized import ROOT
 from lupa.lua51 import LuaRuntime
+
+from tend.api import BlockedBy, WorkloadKind
+from tend.logic.conditions import compute_status, merge_conditions
+from tend.logic.observation import Observation
+from tend.logic.workload import WorkloadState
 
 SCRIPT = (ROOT / "deploy" / "argocd" / "health.lua").read_text()
 KEY = "resource.customizations.health.tend.dev_ManagedService"
@@ -114,3 +120,36 @@ def test_the_argocd_cm_snippet_carries_the_script_under_argo_cds_key() -> None:
     cm = yaml.safe_load((ROOT / "deploy" / "argocd" / "argocd-cm.yaml").read_text())
     assert cm["kind"] == "ConfigMap" and cm["metadata"]["name"] == "argocd-cm"
     assert cm["data"][KEY] == SCRIPT
+
+
+RUNNING = WorkloadState(WorkloadKind.DEPLOYMENT, "api", 2, 2, current=True, rolled_out=True)
+ROLLING = WorkloadState(WorkloadKind.DEPLOYMENT, "api", 2, 0, current=True, message="0 of 2")
+DB = BlockedBy(kind="ManagedService", namespace="shop", name="db", reason="CrashLoop")
+
+
+@pytest.mark.parametrize(
+    ("seen", "extra", "verdict"),
+    [
+        (Observation(3, False, workload=RUNNING), {}, "Healthy"),
+        (Observation(3, False, workload=ROLLING), {}, "Progressing"),
+        (Observation(3, False, blocked_by=[DB]), {}, "Progressing"),
+        (Observation(3, False, problems=["spec.x: bad"]), {}, "Degraded"),
+        (Observation(3, False, workload=ROLLING), {"exhausted": "6 restarts"}, "Degraded"),
+        (
+            Observation(3, False, workload=RUNNING),
+            {"exhausted": "6 restarts", "held": "ScaleToZero", "held_message": "stopped"},
+            "Suspended",
+        ),
+    ],
+    ids=["running", "rolling-out", "blocked", "invalid-spec", "budget-exhausted", "scaled-to-zero"],
+)
+def test_the_statuses_tend_computes_read_as_argo_cd_should(
+    seen: Observation, extra: dict[str, Any], verdict: str
+) -> None:
+    """Not fixtures: the status tend's own pure functions compute (phase and conditions)."""
+    phase, conditions = compute_status(seen, **extra)
+    stamped = merge_conditions(
+        None, conditions, generation=3, now=datetime(2026, 12, 2, tzinfo=UTC)
+    )
+    written = status(phase.value, *(c.to_api() for c in stamped))
+    assert health(msvc(written))[0] == verdict
