@@ -1,0 +1,450 @@
+"""metadata.managedFields: who owns which field, recorded on every write, and server-side apply.
+
+This is kube-apiserver's field manager stack (k8s.io/apimachinery/pkg/util/managedfields/
+internal: structuredmerge, managedfieldsupdater, stripmeta, conflict) over the
+structured-merge-diff Updater (merge/update.go), for the simulator:
+
+- every create, update and non-apply patch is an `Update` by its manager: it takes the
+  fields it added or changed (from whoever owned them) and others lose the fields it removed;
+  its entry's time moves only when it changed something;
+- an apply merges the configuration into the live object, owns exactly the configuration's
+  fields, prunes the fields it applied last time and no longer does (unless someone else owns
+  them), and fails with 409 when it would change a field another manager owns, unless forced;
+- managers are keyed like BuildManagerIdentifier (an applier by name and subresource, an
+  updater also by apiVersion); entries are sorted like sortEncodedManagedFields;
+- the object's own bookkeeping (apiVersion, kind, metadata.name/uid/...) is never owned, and
+  `status` is not owned through the main resource when it has a status subresource (nor
+  `spec` through /status): the strategies' reset fields.
+
+Entries are small and shared: an entry that did not change is kept as it was, and equal
+entries of different objects are one dict (stored objects are never mutated in place).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+from tend_sim import errors
+from tend_sim.errors import ApiError, Cause
+from tend_sim.field_types import Shape, shape_of
+from tend_sim.fieldsets import (
+    Tree,
+    canonical,
+    difference,
+    intersection,
+    member_paths,
+    recursive_difference,
+    union,
+    valid,
+)
+from tend_sim.resources import ResourceType
+from tend_sim.typed import SchemaError, compare, field_set, merge, named_members, remove
+
+MAX_MANAGER_LENGTH = 128
+FIELD_MANAGER_CONFLICT = "FieldManagerConflict"
+
+# Key: (manager, operation, apiVersion ("" for appliers), subresource).
+Key = tuple[str, str, str, str]
+
+
+class ManagerSet:
+    """One manager's fields, the apiVersion it used and when it last changed the object;
+    `entry` is the encoded entry it came from while nothing changed."""
+
+    __slots__ = ("api_version", "entry", "fields", "time")
+
+    def __init__(
+        self, fields: Tree, api_version: str, time: str | None, entry: dict[str, Any] | None
+    ) -> None:
+        self.fields = fields
+        self.api_version = api_version
+        self.time = time
+        self.entry = entry
+
+
+Managers = dict[Key, ManagerSet]
+
+_STRIP: Tree = {
+    "f:apiVersion": {},
+    "f:kind": {},
+    "f:metadata": {
+        ".": {},
+        **{
+            f"f:{k}": {}
+            for k in (
+                "name",
+                "namespace",
+                "creationTimestamp",
+                "selfLink",
+                "uid",
+                "clusterName",
+                "generation",
+                "managedFields",
+                "resourceVersion",
+            )
+        },
+    },
+}
+_STATUS: Tree = {"f:status": {}}
+_SPEC: Tree = {"f:spec": {}}
+
+
+def reset_fields(status_subresource: bool, subresource: str) -> Tree | None:
+    """What the registry strategy resets, so nobody owns it through this endpoint."""
+    if subresource == "status":
+        return _SPEC
+    if status_subresource and not subresource:
+        return _STATUS
+    return None
+
+
+# -- manager names ------------------------------------------------------------------------------
+
+
+def manager_from_user_agent(user_agent: str) -> str:
+    """prefixFromUserAgent: the part before the first "/", printable characters only, cut to
+    128 bytes (kubectl/v1.37.0 (linux/amd64) ... -> kubectl)."""
+    out: list[str] = []
+    size = 0
+    for ch in user_agent.split("/", 1)[0]:
+        if not _printable(ch):
+            continue
+        n = len(ch.encode())
+        if size + n > MAX_MANAGER_LENGTH:
+            break
+        out.append(ch)
+        size += n
+    return "".join(out)
+
+
+def _printable(ch: str) -> bool:
+    """Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space."""
+    return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
+
+
+def validate_field_manager(manager: str, options_kind: str, apply: bool) -> None:
+    """ValidateFieldManager (and, for apply, ValidatePatchOptions): 422 on the options."""
+    causes: list[Cause] = []
+    if apply and not manager:
+        causes.append(
+            Cause(
+                errors.FIELD_VALUE_REQUIRED,
+                "Required value: is required for apply patch",
+                "fieldManager",
+            )
+        )
+    if len(manager.encode()) > MAX_MANAGER_LENGTH:
+        causes.append(
+            Cause(
+                errors.FIELD_VALUE_TOO_LONG,
+                f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes",
+                "fieldManager",
+            )
+        )
+    for i, ch in enumerate(manager):
+        if not _printable(ch):
+            causes.append(
+                Cause(
+                    errors.FIELD_VALUE_INVALID,
+                    f"Invalid value: {json.dumps(manager)}: invalid character "
+                    f"U+{ord(ch):04X} (at position {i})",
+                    "fieldManager",
+                )
+            )
+    if causes:
+        raise errors.invalid(options_kind, "meta.k8s.io", "", causes)
+
+
+# -- decoding and encoding ----------------------------------------------------------------------
+
+
+def decode(entries: Any, *, trusted: bool = False) -> Managers | None:
+    """The managers of a managedFields list; None when it is not a valid one. trusted: the
+    stored object's own entries (already checked when they were written)."""
+    if not isinstance(entries, list):
+        return None
+    out: Managers = {}
+    for e in entries:
+        if not isinstance(e, dict):
+            return None
+        op = e.get("operation")
+        if op not in ("Apply", "Update") or e.get("fieldsType") != "FieldsV1":
+            return None
+        fields = e.get("fieldsV1", {})
+        if not trusted and not valid(fields):
+            return None
+        api_version = str(e.get("apiVersion") or "")
+        key = (
+            str(e.get("manager") or ""),
+            op,
+            "" if op == "Apply" else api_version,
+            str(e.get("subresource") or ""),
+        )
+        out[key] = ManagerSet(fields, api_version, e.get("time"), e)
+    return out
+
+
+def is_reset(entries: Any) -> bool:
+    """`managedFields: []` or `[{}]` in a request clears them (isResetManagedFields)."""
+    return isinstance(entries, list) and (not entries or (len(entries) == 1 and entries[0] == {}))
+
+
+_SHARED: dict[str, dict[str, Any]] = {}
+
+
+def encode(managers: Managers) -> list[dict[str, Any]]:
+    """The managedFields list, sorted by operation, time, manager, apiVersion, subresource."""
+    entries = []
+    for key, ms in managers.items():
+        entry = ms.entry
+        if entry is None:
+            manager, op, _, sub = key
+            entry = {"manager": manager, "operation": op, "apiVersion": ms.api_version}
+            if ms.time:
+                entry["time"] = ms.time
+            entry["fieldsType"] = "FieldsV1"
+            entry["fieldsV1"] = canonical(ms.fields)
+            if sub:
+                entry["subresource"] = sub
+            entry = _share(entry)
+        entries.append(entry)
+    entries.sort(
+        key=lambda e: (
+            e["operation"],
+            e.get("time") or "",
+            e.get("manager", ""),
+            e.get("apiVersion", ""),
+            e.get("subresource", ""),
+        )
+    )
+    return entries
+
+
+def _share(entry: dict[str, Any]) -> dict[str, Any]:
+    """One dict for equal entries of different objects (10,000 objects applied alike hold one)."""
+    key = json.dumps(entry, separators=(",", ":"))
+    shared = _SHARED.get(key)
+    if shared is None:
+        if len(_SHARED) >= 20_000:
+            _SHARED.clear()
+        shared = _SHARED[key] = entry
+    return shared
+
+
+# -- Update and Apply ---------------------------------------------------------------------------
+
+
+def _changed(ms: ManagerSet, fields: Tree, time: str | None) -> ManagerSet:
+    if fields is ms.fields and time == ms.time:
+        return ms
+    return ManagerSet(fields, ms.api_version, time, None)
+
+
+def _lose(managers: Managers, skip: Key | None, taken: Tree, removed: Tree) -> None:
+    """Other managers lose what this write took (`taken`) or removed."""
+    lost = union(taken, removed)
+    if not lost:
+        return
+    for key, ms in list(managers.items()):
+        if key == skip:
+            continue
+        left = difference(ms.fields, lost)
+        if not left:
+            del managers[key]
+        elif left != ms.fields:
+            managers[key] = _changed(ms, left, ms.time)
+
+
+def update(
+    shape: Shape,
+    old: Any,
+    new: Any,
+    managers: Managers,
+    key: Key,
+    api_version: str,
+    now: str,
+    reset: Tree | None,
+) -> Managers:
+    """An Update by `key`: managers after the write old -> new."""
+    added, modified, removed = compare(old, new, shape)
+    if not (added or modified or removed):
+        return managers
+    if reset:
+        added = recursive_difference(added, reset)
+        modified = recursive_difference(modified, reset)
+        removed = recursive_difference(removed, reset)
+    out = dict(managers)
+    taken = union(added, modified)
+    _lose(out, None, taken, removed)
+    mine = difference(taken, _STRIP)
+    if mine:
+        previous = out.get(key)
+        fields = union(previous.fields, mine) if previous is not None else mine
+        out[key] = ManagerSet(fields, api_version, now, None)
+    return out
+
+
+def apply(
+    shape: Shape,
+    live: Any,
+    config: dict[str, Any],
+    managers: Managers,
+    key: Key,
+    api_version: str,
+    now: str,
+    reset: Tree | None,
+    force: bool,
+) -> tuple[Any, Managers]:
+    """An Apply by `key`: (the object to store, its managers). 409 on conflicts unless forced.
+    The object is `live` itself when the apply changes nothing in it."""
+    merged = merge(live, config, shape)
+    last = managers.get(key)
+    applied = field_set(config, shape, strict=True)
+    if reset:
+        applied = recursive_difference(applied, reset)
+    out = dict(managers)
+    out[key] = ManagerSet(applied, api_version, last.time if last else None, None)
+    if last is not None and last.fields:
+        merged = _prune(shape, merged, out, last.fields)
+    added, modified, removed = compare(live, merged, shape)
+    if reset:
+        added = recursive_difference(added, reset)
+        modified = recursive_difference(modified, reset)
+        removed = recursive_difference(removed, reset)
+    changed = union(added, modified)
+    conflicts = {
+        k: both for k, ms in out.items() if k != key and (both := intersection(ms.fields, changed))
+    }
+    if conflicts and not force:
+        raise conflict_error(conflicts)
+    _lose(out, key, changed, removed)
+    mine = difference(applied, _STRIP)
+    unchanged = merged is live or merged == live
+    time = (last.time if last else None) if unchanged else now
+    if not mine:
+        out.pop(key, None)
+    elif last is not None and mine == last.fields and time == last.time:
+        out[key] = last
+    else:
+        out[key] = ManagerSet(mine, api_version, time, None)
+    return (live if unchanged else merged), out
+
+
+def _prune(shape: Shape, merged: Any, managers: Managers, last: Tree) -> Any:
+    """Updater.prune: drop what the applier applied last time and no longer does, unless a
+    manager (or the new configuration) still owns it."""
+    last_n = named_members(last, shape)
+    pruned = remove(merged, last_n, shape)
+    owned: Tree = {}
+    for ms in managers.values():
+        owned = union(owned, ms.fields)
+    merged_n = named_members(field_set(merged, shape), shape)
+    pruned_n = named_members(field_set(pruned, shape), shape)
+    owned_n = named_members(owned, shape)
+    pruned = remove(merged, difference(merged_n, union(pruned_n, owned_n)), shape)
+    pruned_n = named_members(field_set(pruned, shape), shape)
+    return remove(merged, intersection(difference(merged_n, pruned_n), last_n), shape)
+
+
+# -- conflicts ----------------------------------------------------------------------------------
+
+
+def _identifier(key: Key) -> str:
+    manager, op, api_version, sub = key
+    ident: dict[str, str] = {"manager": manager, "operation": op}
+    if api_version:
+        ident["apiVersion"] = api_version
+    if sub:
+        ident["subresource"] = sub
+    return json.dumps(ident, separators=(",", ":"))
+
+
+def describe_manager(key: Key) -> str:
+    """printManager: `"kubectl"`, `"kopf" with subresource "status"`, `"x" using apps/v1`."""
+    manager, op, api_version, sub = key
+    out = json.dumps(manager, ensure_ascii=False)
+    if sub:
+        out += f" with subresource {json.dumps(sub)}"
+    if op == "Update":
+        out += f" using {api_version}"
+    return out
+
+
+def conflict_error(conflicts: dict[Key, Tree]) -> ApiError:
+    """NewConflictError: 409 Conflict, `Apply failed with N conflict(s): ...`."""
+    ordered = sorted(conflicts, key=_identifier)
+    pairs = [(k, p) for k in ordered for p in member_paths(conflicts[k])]
+    causes = [
+        Cause(FIELD_MANAGER_CONFLICT, f"conflict with {describe_manager(k)}", p) for k, p in pairs
+    ]
+    if len(pairs) == 1:
+        k, p = pairs[0]
+        message = f"Apply failed with 1 conflict: conflict with {describe_manager(k)}: {p}"
+    else:
+        lines = []
+        for k in ordered:
+            lines.append(f"conflicts with {describe_manager(k)}:")
+            lines.extend(f"- {p}" for kk, p in pairs if kk == k)
+        message = f"Apply failed with {len(pairs)} conflicts: " + "\n".join(lines)
+    return ApiError(409, "Conflict", message, causes=causes)
+
+
+# -- the store's side ---------------------------------------------------------------------------
+
+
+def empty_object(rt: ResourceType, shape: Shape) -> dict[str, Any]:
+    """What the live object is before a create: the kind's zero value (a built-in's Go
+    struct has metadata, spec and status; an unstructured custom resource has nothing)."""
+    if rt.custom:
+        return {}
+    return {k: {} for k in ("metadata", "spec", "status") if shape.declared(k)}
+
+
+def record_update(
+    rt: ResourceType,
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    requested: Any,
+    manager: str,
+    subresource: str,
+    now: str,
+) -> None:
+    """Set new's managedFields after an Update (create, update or non-apply patch) by
+    `manager`. The request's own managedFields are taken when valid (how a client edits or,
+    with `[]` or `[{}]`, clears them), else the live object's (FieldManager.Update)."""
+    meta = new["metadata"]
+    live_entries = old["metadata"].get("managedFields") if old is not None else None
+    managers: Managers | None = None
+    if not subresource:
+        if is_reset(requested):
+            managers = {}
+        elif requested:
+            managers = decode(requested)
+    from_live = managers is None
+    if managers is None:
+        managers = decode(live_entries, trusted=True) or {}
+    shape = shape_of(rt)
+    key: Key = (manager, "Update", rt.api_version, subresource)
+    try:
+        after = update(
+            shape,
+            old if old is not None else empty_object(rt, shape),
+            new,
+            managers,
+            key,
+            rt.api_version,
+            now,
+            reset_fields(rt.status_subresource, subresource),
+        )
+    except SchemaError:
+        after = {}  # UpdateNoErrors: managedFields are dropped rather than left wrong
+    if after is managers and from_live and live_entries:
+        meta["managedFields"] = live_entries
+        return
+    entries = encode(after)
+    if entries:
+        meta["managedFields"] = entries
+    else:
+        meta.pop("managedFields", None)
