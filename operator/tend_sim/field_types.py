@@ -58,6 +58,9 @@ class Shape:
 
     def field(self, name: str) -> Shape:
         """The shape of a map's or struct's child (deduced when the schema does not say)."""
+        shape = self._fields.get(name)
+        if shape is not None:
+            return shape
         if self.kind == MAP:
             return self.item()
         if self.kind != STRUCT:

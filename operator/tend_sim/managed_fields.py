@@ -31,7 +31,6 @@ from tend_sim.errors import ApiError, Cause
 from tend_sim.field_types import Shape, shape_of
 from tend_sim.fieldsets import (
     Tree,
-    canonical,
     difference,
     intersection,
     member_paths,
@@ -40,7 +39,7 @@ from tend_sim.fieldsets import (
     valid,
 )
 from tend_sim.resources import ResourceType
-from tend_sim.typed import SchemaError, compare, field_set, merge, named_members, remove
+from tend_sim.typed import SchemaError, compare, created, field_set, merge, named_members, remove
 
 MAX_MANAGER_LENGTH = 128
 FIELD_MANAGER_CONFLICT = "FieldManagerConflict"
@@ -88,6 +87,25 @@ _STRIP: Tree = {
     },
 }
 _STATUS: Tree = {"f:status": {}}
+
+
+def _strip(fields: Tree) -> Tree:
+    """stripMeta: the set without the object's bookkeeping (`fields - _STRIP`, cheaply)."""
+    if "f:apiVersion" not in fields and "f:kind" not in fields and "f:metadata" not in fields:
+        return fields
+    out = dict(fields)
+    out.pop("f:apiVersion", None)
+    out.pop("f:kind", None)
+    meta = out.get("f:metadata")
+    if meta is not None:
+        left = difference({"f:metadata": meta}, _STRIP).get("f:metadata")
+        if left:
+            out["f:metadata"] = left
+        else:
+            del out["f:metadata"]
+    return out
+
+
 _SPEC: Tree = {"f:spec": {}}
 
 
@@ -205,7 +223,7 @@ def encode(managers: Managers) -> list[dict[str, Any]]:
             if ms.time:
                 entry["time"] = ms.time
             entry["fieldsType"] = "FieldsV1"
-            entry["fieldsV1"] = canonical(ms.fields)
+            entry["fieldsV1"] = ms.fields
             if sub:
                 entry["subresource"] = sub
             entry = _share(entry)
@@ -266,9 +284,17 @@ def update(
     api_version: str,
     now: str,
     reset: Tree | None,
+    *,
+    creating: bool = False,
 ) -> Managers:
-    """An Update by `key`: managers after the write old -> new."""
-    added, modified, removed = compare(old, new, shape)
+    """An Update by `key`: managers after the write old -> new (creating: old is the kind's
+    zero value)."""
+    modified: Tree
+    removed: Tree
+    if creating:
+        added, modified, removed = created(old, new, shape), {}, {}
+    else:
+        added, modified, removed = compare(old, new, shape)
     if not (added or modified or removed):
         return managers
     if reset:
@@ -278,7 +304,7 @@ def update(
     out = dict(managers)
     taken = union(added, modified)
     _lose(out, None, taken, removed)
-    mine = difference(taken, _STRIP)
+    mine = _strip(taken)
     if mine:
         previous = out.get(key)
         fields = union(previous.fields, mine) if previous is not None else mine
@@ -320,7 +346,7 @@ def apply(
     if conflicts and not force:
         raise conflict_error(conflicts)
     _lose(out, key, changed, removed)
-    mine = difference(applied, _STRIP)
+    mine = _strip(applied)
     unchanged = merged is live or merged == live
     time = (last.time if last else None) if unchanged else now
     if not mine:
@@ -437,6 +463,7 @@ def record_update(
             rt.api_version,
             now,
             reset_fields(rt.status_subresource, subresource),
+            creating=old is None,
         )
     except SchemaError:
         after = {}  # UpdateNoErrors: managedFields are dropped rather than left wrong

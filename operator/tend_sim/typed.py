@@ -112,6 +112,53 @@ def _fs_kids(v: Any, sh: Shape, c: int, strict: bool, where: str) -> Tree:
     return out
 
 
+def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
+    """compare(base, value)'s added set when `base` is a zero value (top-level fields empty
+    or absent): the fast path of every create, one pass with no comparisons."""
+    out: Tree = {}
+    if type(value) is not dict:
+        return out
+    for k, val in value.items():
+        csh = sh.field(k)
+        if csh.kind == IGNORED:
+            continue
+        cc = _container(val, csh)
+        if cc == _LEAF or not val:
+            if not (k in base and base[k] == val):
+                out["f:" + k] = {}
+        else:
+            node: Tree = {} if k in base else {SELF: {}}
+            _added_kids(val, csh, cc, node)
+            out["f:" + k] = node
+    return out
+
+
+def _added_kids(v: Any, sh: Shape, c: int, out: Tree) -> None:
+    if c == _MAP:
+        for k, val in v.items():
+            csh = sh.field(k)
+            if csh.kind == IGNORED:
+                continue
+            cc = _container(val, csh)
+            if cc == _LEAF or not val:
+                out["f:" + k] = {}
+            else:
+                node: Tree = {SELF: {}}
+                _added_kids(val, csh, cc, node)
+                out["f:" + k] = node
+        return
+    ish = sh.item()
+    for item in v:
+        pe = item_pe(item, sh)
+        cc = _container(item, ish)
+        if cc == _LEAF or not item:
+            out[pe] = {}
+        else:
+            node = {SELF: {}}
+            _added_kids(item, ish, cc, node)
+            out[pe] = node
+
+
 # -- Compare ------------------------------------------------------------------------------------
 
 
