@@ -702,6 +702,7 @@ class ApiServer:
             return _json_response(current)
         warnings: list[str] = []
         opts = self._write_options(request, warnings, "UpdateOptions")
+        opts.via = "scale"
         body = await self._body(request)
         if verb == "patch":
             from tend_sim import patch as patching

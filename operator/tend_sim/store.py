@@ -91,6 +91,8 @@ class WriteOptions:
     manager: str | None = None
     # managedFields an apply computed (managed_fields.apply); None for every other write.
     applied: list[dict[str, Any]] | None = None
+    # The subresource a write of the main object came through, for managedFields ("scale").
+    via: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -685,7 +687,9 @@ class Store:
                 new["metadata"].pop("managedFields", None)
             return
         manager = self.field_manager if opts.manager is None else opts.manager
-        managed_fields.record_update(rt, old, new, requested, manager, sub, rfc3339(self.now()))
+        managed_fields.record_update(
+            rt, old, new, requested, manager, sub or opts.via, rfc3339(self.now())
+        )
 
     def apply_entry(
         self,
@@ -764,7 +768,8 @@ class Store:
 
     def _system_update(self, rt: ResourceType, new: Obj, current: Entry) -> Entry:
         """A write of the control plane itself (garbage collector, finalizers)."""
-        return self._update(rt, new, current, None, WriteOptions(field_validation="Ignore"))
+        opts = WriteOptions(field_validation="Ignore", manager="kube-controller-manager")
+        return self._update(rt, new, current, None, opts)
 
     def delete(
         self,

@@ -22,6 +22,8 @@ from tend_sim.store import Store
 log = logging.getLogger(__name__)
 
 HASH_LABEL = "pod-template-hash"
+# The manager of the controllers' writes in managedFields, as on a real cluster.
+FIELD_MANAGER = "kube-controller-manager"
 _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -214,7 +216,7 @@ class Controller:
         }
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
-        created = self.store.create(self.store.resource("pods"), pod)
+        created = self.store.create(self.store.resource("pods"), pod, field_manager=FIELD_MANAGER)
         self.recorder.record(
             owner, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}"
         )
@@ -293,7 +295,7 @@ class Controller:
         if obj.get("status") == status:
             return
         obj["status"] = status
-        self.store.update(rt, obj, subresource="status")
+        self.store.update(rt, obj, subresource="status", field_manager=FIELD_MANAGER)
 
     @staticmethod
     def key_of(obj: Obj) -> Key:

@@ -42,7 +42,7 @@ class Scheduler(Controller):
             return
         if not pod["spec"].get("nodeName"):
             pod["spec"]["nodeName"] = self.node_name
-            pod = self.store.update(self.pods, pod)
+            pod = self.store.update(self.pods, pod, field_manager="kube-scheduler")
         status = deep_copy(pod.get("status") or {})
         status.setdefault("phase", "Pending")
         status["conditions"] = [

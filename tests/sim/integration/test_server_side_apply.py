@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
+from waiting import until
 
 from tend_sim.cluster import SimCluster
 
@@ -141,6 +143,22 @@ async def test_status_writes_record_their_subresource(api: Api) -> None:
     creator = entry(reply.body, "creator")
     assert "subresource" not in creator
     assert "f:status" not in creator["fieldsV1"]
+
+
+async def test_scale_writes_record_their_subresource(api: Api) -> None:
+    await apply(api, f"{DEPLOYS}/web", deployment(), fieldManager="ci")
+    scaled = await api.patch(
+        f"{DEPLOYS}/web/scale",
+        {"spec": {"replicas": 3}},
+        "application/merge-patch+json",
+        params={"fieldManager": "scaler"},
+    )
+    assert scaled.status == 200, scaled.body
+    d = (await api.get(f"{DEPLOYS}/web")).body
+    mf = entry(d, "scaler")
+    assert (mf["operation"], mf["subresource"]) == ("Update", "scale")
+    assert mf["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert "f:replicas" not in entry(d, "ci")["fieldsV1"]["f:spec"]
 
 
 # -- ownership ----------------------------------------------------------------------------------
@@ -369,3 +387,35 @@ async def test_kubernetes_asyncio_apply(sim: SimCluster, tmp_path: Path) -> None
         assert made.spec.replicas == 1
         assert made.metadata.managed_fields[0].manager == "asyncio-app"
         assert made.metadata.managed_fields[0].operation == "Apply"
+
+
+async def test_the_simulated_control_plane_writes_under_its_real_manager_names(
+    sim_full: SimCluster,
+) -> None:
+    store = sim_full.store
+    async with aiohttp.ClientSession() as session:
+        api = Api(session, sim_full.url)
+        made = await apply(api, f"{DEPLOYS}/web", deployment(), fieldManager="ci")
+        assert made.status == 201, made.body
+        deployments = store.resource("deployments", "apps")
+
+        def available() -> Any:
+            d = store.get(deployments, "default", "web")
+            return (d.get("status") or {}).get("availableReplicas") == 1 and d
+
+        d = await until(sim_full, available, "web available")
+
+    def managers(o: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {
+            (e["manager"], e["operation"], e.get("subresource", ""))
+            for e in o["metadata"]["managedFields"]
+        }
+
+    assert managers(d) >= {("ci", "Apply", ""), ("kube-controller-manager", "Update", "status")}
+    (status_entry,) = [e for e in d["metadata"]["managedFields"] if e.get("subresource")]
+    assert "f:availableReplicas" in status_entry["fieldsV1"]["f:status"]
+    (pod,) = store.list(store.resource("pods"), "default")[0]
+    assert managers(pod) >= {
+        ("kube-controller-manager", "Update", ""),
+        ("kubelet", "Update", "status"),
+    }
