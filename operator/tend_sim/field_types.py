@@ -37,7 +37,7 @@ IGNORED = "ignored"  # metadata.managedFields: never compared, merged or owned
 class Shape:
     """One node of the merge schema; children resolve lazily and are cached."""
 
-    __slots__ = ("_fields", "_item", "_source", "defaults", "keys", "kind")
+    __slots__ = ("_fields", "_item", "_source", "defaults", "keys", "kind", "open")
 
     def __init__(
         self,
@@ -47,6 +47,8 @@ class Shape:
         defaults: dict[str, Any] | None = None,
     ) -> None:
         self.kind = kind
+        # A struct that keeps fields its schema does not declare (preserve-unknown-fields).
+        self.open = False
         self.keys = keys
         self.defaults = defaults or {}
         self._source = source
@@ -177,7 +179,10 @@ class _FromSchema:
     def field(self, shape: Shape, name: str) -> Shape | None:
         if self.top and name == "metadata":
             return OBJECT_META
-        if self.top and name in ("apiVersion", "kind"):
+        if (self.top or self.schema.get("x-kubernetes-embedded-resource")) and name in (
+            "apiVersion",
+            "kind",
+        ):
             return _SCALAR
         props = self.schema.get("properties") or {}
         sub = props.get(name)
@@ -217,7 +222,9 @@ def _schema_shape(s: dict[str, Any], top: bool) -> Shape:
             return _ATOMIC
         src = _FromSchema(s, top)
         if "properties" in s or top or s.get("x-kubernetes-embedded-resource"):
-            return Shape(STRUCT, src)
+            shape = Shape(STRUCT, src)
+            shape.open = bool(s.get("x-kubernetes-preserve-unknown-fields"))
+            return shape
         if isinstance(s.get("additionalProperties"), dict):
             return Shape(MAP, src)
         return _DEDUCED

@@ -92,6 +92,8 @@ def _fs_kids(v: Any, sh: Shape, c: int, strict: bool, where: str) -> Tree:
             csh = sh.field(k)
             if csh.kind == IGNORED:
                 continue
+            if strict and sh.kind == STRUCT and not sh.open and not sh.declared(k):
+                raise SchemaError(f"{where}.{k}: field not declared in schema")
             cc = _container(val, csh)
             if cc == _LEAF:
                 out["f:" + k] = {}

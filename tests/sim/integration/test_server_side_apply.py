@@ -88,6 +88,13 @@ async def test_apply_requires_a_field_manager_and_a_matching_kind(api: Api) -> N
     refused = await apply(api, f"{DEPLOYS}/web", body, fieldManager="ci")
     assert refused.status == 400
     assert refused.body["message"] == "metadata.managedFields must be nil"
+    unknown = deployment(bogus=1)
+    refused = await apply(api, f"{DEPLOYS}/web", unknown, fieldManager="ci")
+    assert refused.status == 500
+    assert refused.body["message"] == (
+        "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): "
+        ".spec.bogus: field not declared in schema"
+    )
     named = await apply(api, f"{DEPLOYS}/other", deployment(), fieldManager="ci")
     assert named.status == 400
     assert "does not match the name on the URL (other)" in named.body["message"]

@@ -392,3 +392,12 @@ def test_field_manager_validation() -> None:
         mf.validate_field_manager("a\x07", "UpdateOptions", False)
     with pytest.raises(ApiError, match="Required value: is required for apply patch"):
         mf.validate_field_manager("", "PatchOptions", True)
+
+
+def test_an_applied_field_the_schema_does_not_declare_is_refused() -> None:
+    with pytest.raises(SchemaError, match=r"^\.spec\.bogus: field not declared in schema$"):
+        field_set({"spec": {"bogus": 1}}, SHAPE, strict=True)
+    assert field_set({"spec": {"extra": {"any": 1}}}, SHAPE, strict=True)  # preserved: fine
+    deploy = shape_of(rt_of("Deployment"))
+    with pytest.raises(SchemaError, match="field not declared"):
+        field_set({"spec": {"template": {"spec": {"nope": True}}}}, deploy, strict=True)
