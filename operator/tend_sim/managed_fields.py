@@ -12,6 +12,9 @@ structured-merge-diff Updater (merge/update.go), for the simulator:
   them), and fails with 409 when it would change a field another manager owns, unless forced;
 - managers are keyed like BuildManagerIdentifier (an applier by name and subresource, an
   updater also by apiVersion); entries are sorted like sortEncodedManagedFields;
+- `kubectl apply --server-side` may take, without conflicts, the fields that client-side
+  apply's last-applied annotation still describes, and keeps that annotation current
+  (lastappliedmanager.go, lastappliedupdater.go);
 - the object's own bookkeeping (apiVersion, kind, metadata.name/uid/...) is never owned, and
   `status` is not owned through the main resource when it has a status subresource (nor
   `spec` through /status): the strategies' reset fields.
@@ -343,6 +346,8 @@ def apply(
     conflicts = {
         k: both for k, ms in out.items() if k != key and (both := intersection(ms.fields, changed))
     }
+    if conflicts and not force and key[0] == KUBECTL:
+        conflicts = _not_allowed_by_last_applied(shape, live, api_version, conflicts)
     if conflicts and not force:
         raise conflict_error(conflicts)
     _lose(out, key, changed, removed)
@@ -372,6 +377,53 @@ def _prune(shape: Shape, merged: Any, managers: Managers, last: Tree) -> Any:
     pruned = remove(merged, difference(merged_n, union(pruned_n, owned_n)), shape)
     pruned_n = named_members(field_set(pruned, shape), shape)
     return remove(merged, intersection(difference(merged_n, pruned_n), last_n), shape)
+
+
+# -- kubectl's client-side apply annotation ------------------------------------------------------
+
+KUBECTL = "kubectl"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _last_applied(live: Any) -> str | None:
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(LAST_APPLIED)
+    return value if isinstance(value, str) and value else None
+
+
+def _not_allowed_by_last_applied(
+    shape: Shape, live: Any, api_version: str, conflicts: dict[Key, Tree]
+) -> dict[Key, Tree]:
+    """lastAppliedManager: `kubectl apply --server-side` after client-side applies may take the
+    fields its last-applied annotation still describes (unchanged in the live object)."""
+    raw = _last_applied(live)
+    if raw is None:
+        return conflicts
+    try:
+        last = json.loads(raw)
+        if not isinstance(last, dict) or last.get("apiVersion") != api_version:
+            return conflicts
+        allowed = field_set(last, shape)
+        modified_added_removed = compare(last, live, shape)
+    except (ValueError, SchemaError):
+        return conflicts
+    for part in modified_added_removed:
+        allowed = difference(allowed, part)
+    left = {k: difference(t, allowed) for k, t in conflicts.items()}
+    return {k: t for k, t in left.items() if t}
+
+
+def sync_last_applied(manager: str, live: Any, config: dict[str, Any], obj: dict[str, Any]) -> None:
+    """lastAppliedUpdater: an apply by kubectl keeps an existing annotation up to date."""
+    if manager != KUBECTL or _last_applied(live) is None:
+        return
+    applied = json.loads(json.dumps(config))
+    annotations = (applied.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED, None)
+    value = json.dumps(applied, sort_keys=True, separators=(",", ":"))
+    meta = obj.setdefault("metadata", {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), LAST_APPLIED: value}
 
 
 # -- conflicts ----------------------------------------------------------------------------------

@@ -732,6 +732,7 @@ class Store:
                 f"{rt.api_version}, Kind={rt.kind}): {exc}"
             ) from None
         merged = deep_copy(merged) if merged is live else merged
+        managed_fields.sync_last_applied(key[0], live, config, merged)
         opts.applied = managed_fields.encode(after)
         meta = merged.setdefault("metadata", {})
         if rt.namespaced and not meta.get("namespace"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,27 @@ async def test_kubectl_server_side_apply_diff_force_and_show_managed_fields(
     hidden = yaml.safe_load(await kubectl("get", "deployment", "web", "-o", "yaml"))
     assert "managedFields" not in hidden["metadata"]
     assert hidden["spec"]["replicas"] == 3
+
+
+async def test_kubectl_moves_from_client_side_to_server_side_apply(
+    kubectl: Kubectl, api: Api, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "deploy.yaml"
+    manifest.write_text(yaml.safe_dump(deployment()))
+    await kubectl("apply", "-f", str(manifest))
+    manifest.write_text(yaml.safe_dump(deployment(replicas=4)))
+    # kubectl-client-side-apply owns .spec.replicas, but the last-applied annotation still
+    # describes it: the server lets kubectl take it (lastAppliedManager), and kubectl then
+    # moves the client-side manager's fields to itself.
+    assert "serverside-applied" in await kubectl("apply", "--server-side", "-f", str(manifest))
+    d = (await api.get(f"{DEPLOYS}/web")).body
+    assert d["spec"]["replicas"] == 4
+    managers = {(e["manager"], e["operation"]) for e in d["metadata"]["managedFields"]}
+    assert managers == {("kubectl", "Apply"), ("kubectl-last-applied", "Apply")}
+    last = json.loads(
+        d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    )
+    assert last["spec"]["replicas"] == 4  # lastAppliedUpdater keeps the annotation current
 
 
 async def test_kubectl_server_side_apply_of_a_managed_service(
