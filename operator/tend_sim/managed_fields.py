@@ -6,7 +6,8 @@ structured-merge-diff Updater (merge/update.go), for the simulator:
 
 - every create, update and non-apply patch is an `Update` by its manager: it takes the
   fields it added or changed (from whoever owned them) and others lose the fields it removed;
-  its entry's time moves only when it changed something;
+  its entry's time moves only when it changed something; past 10 updaters the oldest fold
+  into `ancient-changes` (capmanagers.go);
 - an apply merges the configuration into the live object, owns exactly the configuration's
   fields, prunes the fields it applied last time and no longer does (unless someone else owns
   them), and fails with 409 when it would change a field another manager owns, unless forced;
@@ -312,7 +313,37 @@ def update(
         previous = out.get(key)
         fields = union(previous.fields, mine) if previous is not None else mine
         out[key] = ManagerSet(fields, api_version, now, None)
+        _cap_updaters(out)
     return out
+
+
+MAX_UPDATE_MANAGERS = 10
+ANCIENT = "ancient-changes"
+
+
+def _cap_updaters(managers: Managers) -> None:
+    """capManagersManager: past 10 Update entries, the oldest merge, per apiVersion, into an
+    `ancient-changes` entry (which takes the time of the newest it absorbed)."""
+    updaters = [k for k in managers if k[1] == "Update"]
+    if len(updaters) <= MAX_UPDATE_MANAGERS:
+        return
+    updaters.sort(key=lambda k: (managers[k].time or "", k[0]))
+    first: dict[str, Key] = {}
+    length = len(updaters)
+    for k in updaters:
+        if length <= MAX_UPDATE_MANAGERS:
+            break
+        ms = managers[k]
+        bucket: Key = (ANCIENT, "Update", ms.api_version, "")
+        if ms.api_version not in first:
+            first[ms.api_version] = k
+            continue
+        if bucket not in managers:
+            managers[bucket] = managers.pop(first[ms.api_version])
+        merged = union(ms.fields, managers[bucket].fields)
+        managers[bucket] = ManagerSet(merged, ms.api_version, ms.time, None)
+        del managers[k]
+        length -= 1
 
 
 def apply(

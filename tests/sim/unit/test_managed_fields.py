@@ -401,3 +401,21 @@ def test_an_applied_field_the_schema_does_not_declare_is_refused() -> None:
     deploy = shape_of(rt_of("Deployment"))
     with pytest.raises(SchemaError, match="field not declared"):
         field_set({"spec": {"template": {"spec": {"nope": True}}}}, deploy, strict=True)
+
+
+def test_more_than_ten_updaters_fold_the_oldest_into_ancient_changes() -> None:
+    live: dict[str, Any] = obj()
+    managers: mf.Managers = {}
+    for i in range(12):
+        new = obj(**{f"f{i}": i, **live["spec"]})
+        key = (f"m{i:02}", "Update", "v1", "")
+        managers = mf.update(
+            SHAPE, live, new, managers, key, "v1", f"2026-01-01T00:00:{i:02}Z", None
+        )
+        live = new
+    names = sorted(k[0] for k in managers)
+    assert len(names) == 10
+    assert names[0] == "ancient-changes" and "m00" not in names and "m02" not in names
+    ancient = managers[("ancient-changes", "Update", "v1", "")]
+    assert ancient.fields == {"f:spec": {"f:f0": {}, "f:f1": {}, "f:f2": {}}}
+    assert ancient.time == "2026-01-01T00:00:02Z"
