@@ -4,8 +4,9 @@ This plays etcd plus the generic registry of the API server: it assigns uid, res
 (one global counter), generation and timestamps; enforces optimistic concurrency, the /status
 split, finalizers and deletionTimestamp; keeps a bounded per-resource event history so watches
 resume from a resourceVersion or fail with 410 Expired. Every write, from HTTP or from the
-in-process controllers alike, is defaulted and passes admission (admission.py); owners and
-finalizers that need work go to the garbage collector (garbage_collector.py).
+in-process controllers alike, is defaulted and passes admission (admission.py), then records
+its field manager in managedFields (managed_fields.py; `apply_entry` is server-side apply);
+owners and finalizers that need work go to the garbage collector (garbage_collector.py).
 
 Stored objects are never mutated in place: every write stores a new dict. Public methods
 return deep copies; the HTTP layer uses the `*_entry` methods and cached JSON encodings.
