@@ -335,14 +335,17 @@ def shape_of(rt: ResourceType) -> Shape:
         if rt.custom:
             shape = schema_shape(rt.schema or {"type": "object"}, top=True)
         else:
-            model = "CoreV1Event" if rt.kind == "Event" else _model_name(rt)
-            shape = (
-                Shape(STRUCT, _FromModel(model))
-                if _model_fields(model) is not None
-                else Shape(STRUCT, _Fixed({"metadata": OBJECT_META}))
-            )
+            shape = _model_root("CoreV1Event" if rt.kind == "Event" else _model_name(rt))
         _RT_SHAPES[rt] = shape
     return shape
+
+
+@lru_cache(maxsize=256)
+def _model_root(model: str) -> Shape:
+    """A built-in kind's root Shape, one for every store."""
+    if _model_fields(model) is None:
+        return Shape(STRUCT, _Fixed({"metadata": OBJECT_META}))
+    return Shape(STRUCT, _FromModel(model))
 
 
 def _model_name(rt: ResourceType) -> str:

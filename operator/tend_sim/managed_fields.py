@@ -37,13 +37,23 @@ from tend_sim.fieldsets import (
     Tree,
     difference,
     intersection,
+    is_member,
     member_paths,
     recursive_difference,
     union,
     valid,
 )
 from tend_sim.resources import ResourceType
-from tend_sim.typed import SchemaError, compare, created, field_set, merge, named_members, remove
+from tend_sim.typed import (
+    CREATED_IDS,
+    SchemaError,
+    compare,
+    created,
+    field_set,
+    merge,
+    named_members,
+    remove,
+)
 
 MAX_MANAGER_LENGTH = 128
 FIELD_MANAGER_CONFLICT = "FieldManagerConflict"
@@ -90,6 +100,7 @@ _STRIP: Tree = {
         },
     },
 }
+_STRIP_META = frozenset(_STRIP["f:metadata"])
 _STATUS: Tree = {"f:status": {}}
 
 
@@ -102,7 +113,11 @@ def _strip(fields: Tree) -> Tree:
     out.pop("f:kind", None)
     meta = out.get("f:metadata")
     if meta is not None:
-        left = difference({"f:metadata": meta}, _STRIP).get("f:metadata")
+        left = {k: v for k, v in meta.items() if k not in _STRIP_META or not is_member(v)}
+        for k in _STRIP_META:
+            v = meta.get(k)
+            if v and is_member(v) and len(v) > 1:
+                left[k] = {kk: vv for kk, vv in v.items() if kk != "."}  # keep its children
         if left:
             out["f:metadata"] = left
         else:
@@ -245,8 +260,12 @@ def encode(managers: Managers) -> list[dict[str, Any]]:
 
 
 def _share(entry: dict[str, Any]) -> dict[str, Any]:
-    """One dict for equal entries of different objects (10,000 objects applied alike hold one)."""
-    key = json.dumps(entry, separators=(",", ":"))
+    """One dict for equal entries of different objects (10,000 objects applied alike hold one).
+    Field sets that typed.created already shares are keyed by identity, the rest by JSON."""
+    fields = entry["fieldsV1"]
+    parts = [f"{k}#{id(v)}" if id(v) in CREATED_IDS else f"{k}={v!r}" for k, v in fields.items()]
+    head = (entry["manager"], entry["operation"], entry["apiVersion"], entry.get("time"))
+    key = f"{head}{entry.get('subresource')}{parts}"
     shared = _SHARED.get(key)
     if shared is None:
         if len(_SHARED) >= 20_000:
@@ -529,7 +548,7 @@ def record_update(
     if not subresource:
         if is_reset(requested):
             managers = {}
-        elif requested:
+        elif requested and requested != live_entries:  # shared entries compare by identity
             managers = decode(requested)
     from_live = managers is None
     if managers is None:

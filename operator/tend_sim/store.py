@@ -9,7 +9,8 @@ its field manager in managedFields (managed_fields.py; `apply_entry` is server-s
 owners and finalizers that need work go to the garbage collector (garbage_collector.py).
 
 Stored objects are never mutated in place: every write stores a new dict. Public methods
-return deep copies; the HTTP layer uses the `*_entry` methods and cached JSON encodings.
+return deep copies (sharing the read-only managedFields entries); the HTTP layer uses the
+`*_entry` methods and cached JSON encodings.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tend_sim.objects import (
     ORPHAN,
     Key,
     Obj,
+    copy_object,
     deep_copy,
 )
 from tend_sim.resources import (
@@ -130,6 +132,8 @@ class Store:
         self.gc = GarbageCollector(self)
         # Who in-process writes (controllers, kubelet, tests) are in managedFields.
         self.field_manager = "tend-sim"
+        self._second: datetime | None = None
+        self._second_text = ""
         self._cluster_ip = 10
         self.write_listeners: builtins.list[Callable[[str, ResourceType, Obj], None]] = []
         self.watch_listeners: builtins.list[Callable[[Watch], None]] = []
@@ -166,7 +170,7 @@ class Store:
 
     def _out(self, rt: ResourceType, obj: Obj) -> Obj:
         """A copy for callers, in the shape and version of `rt`."""
-        out: Obj = deep_copy(obj)
+        out: Obj = copy_object(obj)
         return from_storage(rt, out) if rt.converts else out
 
     def count(self, rt: ResourceType) -> int:
@@ -376,7 +380,7 @@ class Store:
         return to_storage(rt, head)
 
     def _create(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
-        obj = self._check_type(rt, deep_copy(obj))
+        obj = self._check_type(rt, copy_object(obj))
         meta: Obj = obj["metadata"]
         if rt.namespaced:
             ns = meta.get("namespace")
@@ -482,7 +486,7 @@ class Store:
     def update_entry(
         self, rt: ResourceType, obj: Obj, subresource: str | None, opts: WriteOptions
     ) -> Entry:
-        obj = self._check_type(rt, deep_copy(obj))
+        obj = self._check_type(rt, copy_object(obj))
         meta = obj["metadata"]
         name = meta.get("name")
         if not name:
@@ -597,7 +601,7 @@ class Store:
             )
         if subresource == "status":
             status = new.get("status")
-            new = deep_copy(old)
+            new = copy_object(old)
             if status is None:
                 new.pop("status", None)
             else:
@@ -689,8 +693,17 @@ class Store:
             return
         manager = self.field_manager if opts.manager is None else opts.manager
         managed_fields.record_update(
-            rt, old, new, requested, manager, sub or opts.via, rfc3339(self.now())
+            rt, old, new, requested, manager, sub or opts.via, self._time_now()
         )
+
+    def _time_now(self) -> str:
+        """rfc3339(now()), formatted once per second (every write's managedFields want it)."""
+        now = self.now()
+        second = now.replace(microsecond=0)
+        if second != self._second:
+            self._second = second
+            self._second_text = rfc3339(now)
+        return self._second_text
 
     def apply_entry(
         self,
@@ -723,7 +736,7 @@ class Store:
                 managers,
                 key,
                 rt.api_version,
-                rfc3339(self.now()),
+                self._time_now(),
                 managed_fields.reset_fields(rt.status_subresource, subresource or ""),
                 force,
             )
@@ -732,7 +745,7 @@ class Store:
                 f"failed to create typed patch object ({namespace or ''}/{name}; "
                 f"{rt.api_version}, Kind={rt.kind}): {exc}"
             ) from None
-        merged = deep_copy(merged) if merged is live else merged
+        merged = copy_object(merged) if merged is live else merged
         managed_fields.sync_last_applied(key[0], live, config, merged)
         opts.applied = managed_fields.encode(after)
         meta = merged.setdefault("metadata", {})
@@ -845,7 +858,7 @@ class Store:
                 ],
             )
         policy = propagation or rt.default_propagation
-        new = deep_copy(old)
+        new = copy_object(old)
         meta = new["metadata"]
         finalizers: builtins.list[str] = list(meta.get("finalizers") or [])
         if policy == "Foreground" and FOREGROUND not in finalizers:

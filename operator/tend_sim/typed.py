@@ -128,37 +128,64 @@ def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
         if cc == _LEAF or not val:
             if not (k in base and base[k] == val):
                 out["f:" + k] = {}
-        else:
+        elif k == "metadata":
             node: Tree = {} if k in base else {SELF: {}}
             _added_kids(val, csh, cc, node)
             out["f:" + k] = node
+        else:
+            out["f:" + k] = _created_node(val, csh, cc, k in base)
     return out
 
 
+# Created field sets of top-level values (spec, data, ...) by their repr (equal JSON values in
+# the same key order; much cheaper than a walk): objects made from one template (a
+# ReplicaSet's pods, 10,000 alike ManagedServices) walk it once and share the set.
+_CREATED: dict[tuple[Shape, bool, str], Tree] = {}
+CREATED_IDS: set[int] = set()
+
+
+def _created_node(val: Any, sh: Shape, c: int, in_base: bool) -> Tree:
+    key = (sh, in_base, repr(val))  # the key keeps `sh` alive
+    node = _CREATED.get(key)
+    if node is None:
+        node = {} if in_base else {SELF: {}}
+        _added_kids(val, sh, c, node)
+        if len(_CREATED) >= 4096:
+            _CREATED.clear()
+            CREATED_IDS.clear()
+        _CREATED[key] = node
+        CREATED_IDS.add(id(node))
+    return node
+
+
 def _added_kids(v: Any, sh: Shape, c: int, out: Tree) -> None:
+    # The hot path of every create: _container and Shape.field inlined.
     if c == _MAP:
+        fields = sh._fields
         for k, val in v.items():
-            csh = sh.field(k)
-            if csh.kind == IGNORED:
+            csh = fields.get(k) or sh.field(k)
+            kind = csh.kind
+            if kind == IGNORED:
                 continue
-            cc = _container(val, csh)
-            if cc == _LEAF or not val:
-                out["f:" + k] = {}
-            else:
+            t = type(val)
+            if val and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
                 node: Tree = {SELF: {}}
-                _added_kids(val, csh, cc, node)
+                _added_kids(val, csh, _MAP if t is dict else _LIST, node)
                 out["f:" + k] = node
+            else:
+                out["f:" + k] = {}
         return
     ish = sh.item()
+    kind = ish.kind
     for item in v:
         pe = item_pe(item, sh)
-        cc = _container(item, ish)
-        if cc == _LEAF or not item:
-            out[pe] = {}
-        else:
+        t = type(item)
+        if item and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
             node = {SELF: {}}
-            _added_kids(item, ish, cc, node)
+            _added_kids(item, ish, _MAP if t is dict else _LIST, node)
             out[pe] = node
+        else:
+            out[pe] = {}
 
 
 # -- Compare ------------------------------------------------------------------------------------
