@@ -153,6 +153,38 @@ async def test_status_writes_record_their_subresource(api: Api) -> None:
     assert "f:status" not in creator["fieldsV1"]
 
 
+async def test_status_is_applied_through_its_subresource_only(api: Api) -> None:
+    body = {**msvc("api"), "status": {"phase": "Running"}}
+    made = await apply(api, f"{MSVC}/api", body, fieldManager="gitops")
+    assert made.status == 201, made.body
+    assert "status" not in made.body  # the main resource resets status ...
+    assert "f:status" not in entry(made.body, "gitops")["fieldsV1"]  # ... and nobody owns it
+    missing = await apply(api, f"{MSVC}/other/status", body, fieldManager="ctl")
+    assert missing.status == 404  # a subresource never creates
+    status = {**msvc("api"), "status": {"phase": "Running"}}
+    status["spec"]["image"] = "ignored:1"
+    applied = await apply(api, f"{MSVC}/api/status", status, fieldManager="ctl")
+    assert applied.status == 200, applied.body
+    assert applied.body["status"] == {"phase": "Running"}
+    assert applied.body["spec"]["image"] == "registry.example/shop/api:1.0"
+    mf = entry(applied.body, "ctl")
+    assert (mf["operation"], mf["subresource"]) == ("Apply", "status")
+    assert mf["fieldsV1"] == {"f:status": {"f:phase": {}}}
+    clash = await api.patch(
+        f"{MSVC}/api/status",
+        {"status": {"phase": "Failed"}},
+        "application/merge-patch+json",
+        params={"fieldManager": "kopf"},
+    )
+    assert clash.status == 200  # an update takes the field ...
+    again = await apply(api, f"{MSVC}/api/status", status, fieldManager="ctl")
+    assert again.status == 409  # ... and the applier now conflicts with it
+    assert again.body["message"] == (
+        'Apply failed with 1 conflict: conflict with "kopf" with subresource "status" '
+        "using tend.dev/v1alpha1: .status.phase"
+    )
+
+
 async def test_scale_writes_record_their_subresource(api: Api) -> None:
     await apply(api, f"{DEPLOYS}/web", deployment(), fieldManager="ci")
     scaled = await api.patch(
