@@ -43,6 +43,7 @@ from tend_sim.fieldsets import (
     union,
     valid,
 )
+from tend_sim.objects import deep_copy
 from tend_sim.resources import ResourceType
 from tend_sim.typed import (
     CREATED_IDS,
@@ -210,8 +211,10 @@ def decode(entries: Any, *, trusted: bool = False) -> Managers | None:
         if op not in ("Apply", "Update") or e.get("fieldsType") != "FieldsV1":
             return None
         fields = e.get("fieldsV1", {})
-        if not trusted and not valid(fields):
-            return None
+        if not trusted:
+            if not valid(fields):
+                return None
+            fields = deep_copy(fields)
         api_version = str(e.get("apiVersion") or "")
         key = (
             str(e.get("manager") or ""),
@@ -219,7 +222,8 @@ def decode(entries: Any, *, trusted: bool = False) -> Managers | None:
             "" if op == "Apply" else api_version,
             str(e.get("subresource") or ""),
         )
-        out[key] = ManagerSet(fields, api_version, e.get("time"), e)
+        # A request's own entries are re-encoded: the store keeps no dict a caller holds.
+        out[key] = ManagerSet(fields, api_version, e.get("time"), e if trusted else None)
     return out
 
 

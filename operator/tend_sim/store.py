@@ -748,7 +748,9 @@ class Store:
         merged = copy_object(merged) if merged is live else merged
         managed_fields.sync_last_applied(key[0], live, config, merged)
         opts.applied = managed_fields.encode(after)
-        meta = merged.setdefault("metadata", {})
+        meta = merged.get("metadata")
+        if not isinstance(meta, dict):
+            meta = merged["metadata"] = {}
         if rt.namespaced and not meta.get("namespace"):
             meta["namespace"] = namespace
         if meta.get("name") != name:

@@ -19,6 +19,7 @@ from .conftest import MSVC, Api, Kubectl, msvc
 APPLY = "application/apply-patch+yaml"
 DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
 CMS = "/api/v1/namespaces/default/configmaps"
+MERGE = "application/merge-patch+json"
 
 
 def deployment(replicas: int = 1, image: str = "nginx:1", **extra: Any) -> dict[str, Any]:
@@ -134,6 +135,26 @@ async def test_update_managers_come_from_the_parameter_or_the_user_agent(api: Ap
     )
     assert entry(patched.body, "patcher")["fieldsV1"] == {"f:data": {"f:other": {}}}
     assert entry(patched.body, "my-operator")["fieldsV1"] == {"f:data": {".": {}, "f:k": {}}}
+
+
+async def test_clients_may_replace_or_clear_managed_fields_but_not_break_them(api: Api) -> None:
+    made = await api.post(CMS, {"metadata": {"name": "a"}, "data": {"k": "v"}})
+    live = made.body["metadata"]["managedFields"]
+    json_patch = "application/json-patch+json"
+    bogus = [{"op": "replace", "path": "/metadata/managedFields", "value": [{"operation": "?"}]}]
+    kept = await api.patch(f"{CMS}/a", bogus, json_patch)
+    assert kept.body["metadata"]["managedFields"] == live  # invalid: the live ones stay
+    mine = [{**live[0], "manager": "renamed"}]
+    edit = [{"op": "replace", "path": "/metadata/managedFields", "value": mine}]
+    renamed = await api.patch(f"{CMS}/a", edit, json_patch)
+    assert [e["manager"] for e in renamed.body["metadata"]["managedFields"]] == ["renamed"]
+    for i, reset in enumerate(([{}], [])):
+        touched = await api.patch(f"{CMS}/a", {"data": {"n": str(i)}}, MERGE)
+        assert touched.body["metadata"]["managedFields"]
+        clear = [{"op": "add", "path": "/metadata/managedFields", "value": reset}]
+        cleared = await api.patch(f"{CMS}/a", clear, json_patch)
+        assert cleared.status == 200, cleared.body
+        assert "managedFields" not in cleared.body["metadata"]
 
 
 async def test_status_writes_record_their_subresource(api: Api) -> None:
