@@ -334,8 +334,12 @@ def update(
     mine = _strip(taken)
     if mine:
         previous = out.get(key)
-        fields = union(previous.fields, mine) if previous is not None else mine
-        out[key] = ManagerSet(fields, api_version, now, None)
+        if previous is None:
+            out[key] = ManagerSet(mine, api_version, now, None)
+        else:
+            fields = union(previous.fields, mine)
+            if previous.time != now or fields != previous.fields:
+                out[key] = ManagerSet(fields, api_version, now, None)
         _cap_updaters(out)
     return out
 
