@@ -47,8 +47,8 @@ def apply_patch(rt: ResourceType, current: dict[str, Any], patch: Any, patch_typ
         raise errors.ApiError(
             415,
             "UnsupportedMediaType",
-            "server-side apply is not supported by the simulated API server; use kubectl "
-            "apply (client-side) or a merge patch",
+            "server-side apply through /scale is not supported by the simulated API server; "
+            "apply to the resource itself, or patch /scale with a merge patch",
         )
     raise errors.unsupported_media_type(patch_type, accepted)
 

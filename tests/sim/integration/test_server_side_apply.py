@@ -102,6 +102,17 @@ async def test_apply_requires_a_field_manager_and_a_matching_kind(api: Api) -> N
     assert "does not match the name on the URL (other)" in named.body["message"]
 
 
+async def test_apply_through_scale_and_cbor_apply_are_unsupported(api: Api) -> None:
+    await apply(api, f"{DEPLOYS}/web", deployment(), fieldManager="ci")
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "spec": {"replicas": 2}}
+    reply = await apply(api, f"{DEPLOYS}/web/scale", scale, fieldManager="ci")
+    assert (reply.status, reply.reason) == (415, "UnsupportedMediaType")
+    cbor = await api.patch(
+        f"{DEPLOYS}/web", {}, "application/apply-patch+cbor", params={"fieldManager": "ci"}
+    )
+    assert (cbor.status, cbor.reason) == (415, "UnsupportedMediaType")
+
+
 async def test_field_manager_is_validated_on_every_write(api: Api) -> None:
     reply = await api.post(CMS, {"metadata": {"name": "a"}}, params={"fieldManager": "m" * 129})
     assert reply.status == 422
