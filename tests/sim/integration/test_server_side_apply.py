@@ -323,6 +323,31 @@ async def test_list_items_merge_by_key_and_dry_run_stores_nothing(api: Api) -> N
     assert containers[0]["image"] == "nginx:1"
 
 
+async def test_service_ports_merge_by_port_and_protocol(api: Api) -> None:
+    path = "/api/v1/namespaces/default/services/web"
+
+    def service(*ports: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": list(ports)},
+        }
+
+    await apply(api, path, service({"name": "http", "port": 80}), fieldManager="alice")
+    both = await apply(
+        api, path, service({"name": "dns", "port": 53, "protocol": "UDP"}), fieldManager="bob"
+    )
+    assert both.status == 200, both.body
+    assert [(p["port"], p["protocol"]) for p in both.body["spec"]["ports"]] == [
+        (80, "TCP"),
+        (53, "UDP"),
+    ]
+    bob = entry(both.body, "bob")["fieldsV1"]["f:spec"]
+    assert list(bob["f:ports"]) == ['k:{"port":53,"protocol":"UDP"}']
+    assert bob["f:selector"] == {}  # an atomic map: bob co-owns it with the same value
+
+
 async def test_crd_list_map_keys_merge_items(api: Api, sim: SimCluster) -> None:
     crd = yaml.safe_load(
         """
