@@ -11,11 +11,8 @@ structured-merge-diff Updater (merge/update.go), for the simulator:
 - an apply merges the configuration into the live object, owns exactly the configuration's
   fields, prunes the fields it applied last time and no longer does (unless someone else owns
   them), and fails with 409 when it would change a field another manager owns, unless forced;
-- managers are keyed like BuildManagerIdentifier (an applier by name and subresource, an
-  updater also by apiVersion); entries are sorted like sortEncodedManagedFields;
-- `kubectl apply --server-side` may take, without conflicts, the fields that client-side
-  apply's last-applied annotation still describes, and keeps that annotation current
-  (lastappliedmanager.go, lastappliedupdater.go);
+- managers (field_managers.py) are keyed like BuildManagerIdentifier; entries are sorted
+  like sortEncodedManagedFields; kubectl's last-applied annotation is last_applied.py's;
 - the object's own bookkeeping (apiVersion, kind, metadata.name/uid/...) is never owned, and
   `status` is not owned through the main resource when it has a status subresource (nor
   `spec` through /status): the strategies' reset fields.
@@ -26,23 +23,20 @@ entries of different objects are one dict (stored objects are never mutated in p
 
 from __future__ import annotations
 
-import json
-import unicodedata
 from typing import Any
 
-from tend_sim import errors
-from tend_sim.errors import ApiError, Cause
+from tend_sim.field_managers import Key, conflict_error
 from tend_sim.field_types import Shape, shape_of
 from tend_sim.fieldsets import (
     Tree,
     difference,
     intersection,
     is_member,
-    member_paths,
     recursive_difference,
     union,
     valid,
 )
+from tend_sim.last_applied import KUBECTL, not_allowed_by_last_applied
 from tend_sim.objects import deep_copy
 from tend_sim.resources import ResourceType
 from tend_sim.typed import (
@@ -55,12 +49,6 @@ from tend_sim.typed import (
     named_members,
     remove,
 )
-
-MAX_MANAGER_LENGTH = 128
-FIELD_MANAGER_CONFLICT = "FieldManagerConflict"
-
-# Key: (manager, operation, apiVersion ("" for appliers), subresource).
-Key = tuple[str, str, str, str]
 
 
 class ManagerSet:
@@ -136,63 +124,6 @@ def reset_fields(status_subresource: bool, subresource: str) -> Tree | None:
     if status_subresource and not subresource:
         return _STATUS
     return None
-
-
-# -- manager names ------------------------------------------------------------------------------
-
-
-def manager_from_user_agent(user_agent: str) -> str:
-    """prefixFromUserAgent: the part before the first "/", printable characters only, cut to
-    128 bytes (kubectl/v1.37.0 (linux/amd64) ... -> kubectl)."""
-    out: list[str] = []
-    size = 0
-    for ch in user_agent.split("/", 1)[0]:
-        if not _printable(ch):
-            continue
-        n = len(ch.encode())
-        if size + n > MAX_MANAGER_LENGTH:
-            break
-        out.append(ch)
-        size += n
-    return "".join(out)
-
-
-def _printable(ch: str) -> bool:
-    """Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space."""
-    return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
-
-
-def validate_field_manager(manager: str, options_kind: str, apply: bool) -> None:
-    """ValidateFieldManager (and, for apply, ValidatePatchOptions): 422 on the options."""
-    causes: list[Cause] = []
-    if apply and not manager:
-        causes.append(
-            Cause(
-                errors.FIELD_VALUE_REQUIRED,
-                "Required value: is required for apply patch",
-                "fieldManager",
-            )
-        )
-    if len(manager.encode()) > MAX_MANAGER_LENGTH:
-        causes.append(
-            Cause(
-                errors.FIELD_VALUE_TOO_LONG,
-                f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes",
-                "fieldManager",
-            )
-        )
-    for i, ch in enumerate(manager):
-        if not _printable(ch):
-            causes.append(
-                Cause(
-                    errors.FIELD_VALUE_INVALID,
-                    f"Invalid value: {json.dumps(manager)}: invalid character "
-                    f"U+{ord(ch):04X} (at position {i})",
-                    "fieldManager",
-                )
-            )
-    if causes:
-        raise errors.invalid(options_kind, "meta.k8s.io", "", causes)
 
 
 # -- decoding and encoding ----------------------------------------------------------------------
@@ -405,7 +336,7 @@ def apply(
         k: both for k, ms in out.items() if k != key and (both := intersection(ms.fields, changed))
     }
     if conflicts and not force and key[0] == KUBECTL:
-        conflicts = _not_allowed_by_last_applied(shape, live, api_version, conflicts)
+        conflicts = not_allowed_by_last_applied(shape, live, api_version, conflicts)
     if conflicts and not force:
         raise conflict_error(conflicts)
     _lose(out, key, changed, removed)
@@ -435,96 +366,6 @@ def _prune(shape: Shape, merged: Any, managers: Managers, last: Tree) -> Any:
     pruned = remove(merged, difference(merged_n, union(pruned_n, owned_n)), shape)
     pruned_n = named_members(field_set(pruned, shape), shape)
     return remove(merged, intersection(difference(merged_n, pruned_n), last_n), shape)
-
-
-# -- kubectl's client-side apply annotation ------------------------------------------------------
-
-KUBECTL = "kubectl"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def _last_applied(live: Any) -> str | None:
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(LAST_APPLIED)
-    return value if isinstance(value, str) and value else None
-
-
-def _not_allowed_by_last_applied(
-    shape: Shape, live: Any, api_version: str, conflicts: dict[Key, Tree]
-) -> dict[Key, Tree]:
-    """lastAppliedManager: `kubectl apply --server-side` after client-side applies may take the
-    fields its last-applied annotation still describes (unchanged in the live object)."""
-    raw = _last_applied(live)
-    if raw is None:
-        return conflicts
-    try:
-        last = json.loads(raw)
-        if not isinstance(last, dict) or last.get("apiVersion") != api_version:
-            return conflicts
-        allowed = field_set(last, shape)
-        modified_added_removed = compare(last, live, shape)
-    except (ValueError, SchemaError):
-        return conflicts
-    for part in modified_added_removed:
-        allowed = difference(allowed, part)
-    left = {k: difference(t, allowed) for k, t in conflicts.items()}
-    return {k: t for k, t in left.items() if t}
-
-
-def sync_last_applied(manager: str, live: Any, config: dict[str, Any], obj: dict[str, Any]) -> None:
-    """lastAppliedUpdater: an apply by kubectl keeps an existing annotation up to date."""
-    if manager != KUBECTL or _last_applied(live) is None:
-        return
-    applied = json.loads(json.dumps(config))
-    annotations = (applied.get("metadata") or {}).get("annotations")
-    if isinstance(annotations, dict):
-        annotations.pop(LAST_APPLIED, None)
-    value = json.dumps(applied, sort_keys=True, separators=(",", ":"))
-    meta = obj.setdefault("metadata", {})
-    meta["annotations"] = {**(meta.get("annotations") or {}), LAST_APPLIED: value}
-
-
-# -- conflicts ----------------------------------------------------------------------------------
-
-
-def _identifier(key: Key) -> str:
-    manager, op, api_version, sub = key
-    ident: dict[str, str] = {"manager": manager, "operation": op}
-    if api_version:
-        ident["apiVersion"] = api_version
-    if sub:
-        ident["subresource"] = sub
-    return json.dumps(ident, separators=(",", ":"))
-
-
-def describe_manager(key: Key) -> str:
-    """printManager: `"kubectl"`, `"kopf" with subresource "status"`, `"x" using apps/v1`."""
-    manager, op, api_version, sub = key
-    out = json.dumps(manager, ensure_ascii=False)
-    if sub:
-        out += f" with subresource {json.dumps(sub)}"
-    if op == "Update":
-        out += f" using {api_version}"
-    return out
-
-
-def conflict_error(conflicts: dict[Key, Tree]) -> ApiError:
-    """NewConflictError: 409 Conflict, `Apply failed with N conflict(s): ...`."""
-    ordered = sorted(conflicts, key=_identifier)
-    pairs = [(k, p) for k in ordered for p in member_paths(conflicts[k])]
-    causes = [
-        Cause(FIELD_MANAGER_CONFLICT, f"conflict with {describe_manager(k)}", p) for k, p in pairs
-    ]
-    if len(pairs) == 1:
-        k, p = pairs[0]
-        message = f"Apply failed with 1 conflict: conflict with {describe_manager(k)}: {p}"
-    else:
-        lines = []
-        for k in ordered:
-            lines.append(f"conflicts with {describe_manager(k)}:")
-            lines.extend(f"- {p}" for kk, p in pairs if kk == k)
-        message = f"Apply failed with {len(pairs)} conflicts: " + "\n".join(lines)
-    return ApiError(409, "Conflict", message, causes=causes)
 
 
 # -- the store's side ---------------------------------------------------------------------------

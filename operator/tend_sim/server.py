@@ -30,7 +30,7 @@ from aiohttp import web
 
 from tend_sim import errors
 from tend_sim.errors import ApiError
-from tend_sim.managed_fields import manager_from_user_agent, validate_field_manager
+from tend_sim.field_managers import manager_from_user_agent, validate_field_manager
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
 from tend_sim.patch import APPLY, JSON_PATCH, MERGE, STRATEGIC

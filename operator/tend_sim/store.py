@@ -32,6 +32,7 @@ from tend_sim.clock import rfc3339
 from tend_sim.errors import ApiError, Cause
 from tend_sim.field_types import shape_of
 from tend_sim.garbage_collector import GarbageCollector
+from tend_sim.last_applied import sync_last_applied
 from tend_sim.objects import (
     CRD_GR,
     FOREGROUND,
@@ -746,7 +747,7 @@ class Store:
                 f"{rt.api_version}, Kind={rt.kind}): {exc}"
             ) from None
         merged = copy_object(merged) if merged is live else merged
-        managed_fields.sync_last_applied(key[0], live, config, merged)
+        sync_last_applied(key[0], live, config, merged)
         opts.applied = managed_fields.encode(after)
         meta = merged.get("metadata")
         if not isinstance(meta, dict):

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tend_sim import field_managers as fm
 from tend_sim import fieldsets as fs
 from tend_sim import managed_fields as mf
 from tend_sim.errors import ApiError
@@ -282,9 +283,9 @@ def test_recursive_difference_and_paths() -> None:
 
 # -- ownership ----------------------------------------------------------------------------------
 
-A: mf.Key = ("alice", "Apply", "", "")
-B: mf.Key = ("bob", "Apply", "", "")
-U: mf.Key = ("kopf", "Update", "v1", "")
+A: fm.Key = ("alice", "Apply", "", "")
+B: fm.Key = ("bob", "Apply", "", "")
+U: fm.Key = ("kopf", "Update", "v1", "")
 
 
 def obj(**spec: Any) -> dict[str, Any]:
@@ -297,7 +298,7 @@ def obj(**spec: Any) -> dict[str, Any]:
 
 
 def applied(
-    live: Any, config: Any, managers: mf.Managers, key: mf.Key, force: bool = False
+    live: Any, config: Any, managers: mf.Managers, key: fm.Key, force: bool = False
 ) -> tuple[Any, mf.Managers]:
     return mf.apply(SHAPE, live, config, managers, key, "example.com/v1", NOW, None, force)
 
@@ -381,17 +382,17 @@ def test_encode_sorts_and_decode_round_trips() -> None:
     ],
 )
 def test_manager_from_user_agent(agent: str, manager: str) -> None:
-    assert mf.manager_from_user_agent(agent) == manager
+    assert fm.manager_from_user_agent(agent) == manager
 
 
 def test_field_manager_validation() -> None:
-    mf.validate_field_manager("m" * 128, "CreateOptions", False)
+    fm.validate_field_manager("m" * 128, "CreateOptions", False)
     with pytest.raises(ApiError, match="Too long: may not be more than 128 bytes"):
-        mf.validate_field_manager("m" * 129, "CreateOptions", False)
+        fm.validate_field_manager("m" * 129, "CreateOptions", False)
     with pytest.raises(ApiError, match=r"invalid character U\+0007 \(at position 1\)"):
-        mf.validate_field_manager("a\x07", "UpdateOptions", False)
+        fm.validate_field_manager("a\x07", "UpdateOptions", False)
     with pytest.raises(ApiError, match="Required value: is required for apply patch"):
-        mf.validate_field_manager("", "PatchOptions", True)
+        fm.validate_field_manager("", "PatchOptions", True)
 
 
 def test_an_applied_field_the_schema_does_not_declare_is_refused() -> None:
