@@ -37,11 +37,13 @@ class Operator(EmbeddedOperator):
         )
 
 
-async def edit(kube: Kube, name: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Change the ManagedService like `kubectl edit`: read, change, replace; again on 409
-    (the operator writes its status meanwhile)."""
+async def edit(
+    kube: Kube, name: str, change: Callable[[dict[str, Any]], None], kind: str = "ManagedService"
+) -> None:
+    """Change the object like `kubectl edit`: read, change, replace; again on 409 (the
+    operator, or another controller, writes its status meanwhile)."""
     for _ in range(20):
-        body = await kube.get("ManagedService", "default", name)
+        body = await kube.get(kind, "default", name)
         assert body is not None
         change(body)
         try:
