@@ -66,6 +66,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # metav1.StatusReasonUnknown is "", omitted like any empty field
+            del status["reason"]
         details: dict[str, Any] = {}
         if self.name is not None:
             details["name"] = self.name

@@ -5,10 +5,16 @@ Routing is done by hand from the URL path (`/api/v1/namespaces/{ns}/{resource}/{
 reuse each stored object's cached JSON encoding; watch events are encoded once and shared by all
 watchers.
 
+Content negotiation (negotiation.py) follows kube-apiserver: a body without Content-Type is JSON,
+Accept picks JSON, YAML, a Table or PartialObjectMetadata or answers 406, `?pretty` and human
+User-Agents get indented JSON. Bodies over 3 MiB are 413, objects over etcd's 1.5 MiB are 500 with
+etcd's message; Warning headers are quoted like apimachinery's. Health endpoints: health.py.
+
 Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
 only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
 legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
-custom resources), authentication and authorization.
+custom resources), authentication and authorization. operator/tend_sim/README.md lists where the
+HTTP surface still differs.
 """
 
 from __future__ import annotations
@@ -19,14 +25,24 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import yaml
 from aiohttp import web
+from multidict import CIMultiDict
 
 from tend_sim import errors
 from tend_sim.errors import ApiError
+from tend_sim.health import health_response
+from tend_sim.negotiation import (
+    PLAIN,
+    YAML,
+    Negotiated,
+    negotiate,
+    not_acceptable,
+    wants_pretty,
+)
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
 from tend_sim.patch import APPLY, JSON_PATCH, MERGE, STRATEGIC
@@ -41,21 +57,24 @@ log = logging.getLogger(__name__)
 KUBE_VERSION = {"major": "1", "minor": "37"}
 JSON = "application/json"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Headers = Mapping[str, str] | None
+NEGO = web.RequestKey("nego", Negotiated)
+LEGACY_WATCH = web.RequestKey("legacy_watch", bool)
+# handlers/rest.go limitedReadBody: the API server's MaxRequestBodyBytes (3 MiB).
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+# Go's encoding/json scanner (maxNestingDepth), which every JSON body passes first.
+MAX_JSON_DEPTH = 10000
 
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _json_response(
-    value: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
+def _json_response(value: Any, status: int = 200, headers: Headers = None) -> web.Response:
     return web.Response(body=_dumps(value), status=status, content_type=JSON, headers=headers)
 
 
-def _raw_response(
-    body: bytes, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
+def _raw_response(body: bytes, status: int = 200, headers: Headers = None) -> web.Response:
     return web.Response(body=body, status=status, content_type=JSON, headers=headers)
 
 
@@ -66,39 +85,23 @@ def error_response(exc: ApiError) -> web.Response:
     return _json_response(exc.to_status(), exc.code, headers)
 
 
-def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
+def _warning_headers(warnings: list[str]) -> CIMultiDict[str] | None:
+    """One `Warning: 299 - "text"` header per distinct warning, the text quoted like
+    apimachinery's `NewWarningHeader` (`makeQuotedString`: `"` and `\\` escaped), so client-go
+    and kubectl parse and print them."""
     if not warnings:
         return None
-    # aiohttp takes one value per key here; join like several Warning headers would read.
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
+    headers: CIMultiDict[str] = CIMultiDict()
+    for text in dict.fromkeys(warnings):
+        if text:
+            quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+            headers.add("Warning", f'299 - "{quoted}"')
+    return headers
 
 
-class _Accept:
-    """What representation the client asked for: plain JSON (as_ ""), a Table, or object
-    metadata. The first acceptable media type wins, as in the API server's negotiation; bodies
-    are always JSON (protobuf-only clients get JSON too)."""
-
-    __slots__ = ("as_",)
-
-    def __init__(self, header: str) -> None:
-        self.as_ = ""
-        if "as=" not in header:
-            return
-        for media in header.split(","):
-            parts = [p.strip() for p in media.split(";")]
-            if parts[0] not in ("application/json", "*/*"):
-                continue
-            params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-            as_ = params.get("as", "")
-            if not as_:
-                return
-            if (
-                as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
-                and params.get("g") == "meta.k8s.io"
-                and params.get("v") in ("v1", "v1beta1")
-            ):
-                self.as_ = "Table" if as_ == "Table" else "PartialObjectMetadata"
-                return
+def _nego(request: web.Request) -> Negotiated:
+    nego: Negotiated | None = request.get(NEGO)
+    return nego if nego is not None else PLAIN
 
 
 class Request:
@@ -178,26 +181,47 @@ class ApiServer:
     # -- dispatch --------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        resp: web.StreamResponse
         try:
             path = request.path
             if path.startswith(("/apis", "/api/")) or path == "/api":
-                return await self._handle_api(request, path)
-            if path == "/version":
-                return _json_response(self._version())
-            if path in ("/healthz", "/livez", "/readyz"):
-                return web.Response(text="ok")
-            if path.startswith("/openapi/"):
-                return self._openapi(request, path)
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
+                resp = await self._handle_api(request, path)
+            elif path == "/version":
+                resp = self._render_value(request, self._version())
+            elif path.startswith("/openapi/"):
+                resp = self._openapi(request, path)
+            else:
+                health = health_response(request)
+                if health is None:
+                    raise self._not_found()
+                resp = health
         except ApiError as exc:
-            return error_response(exc)
+            resp = error_response(exc)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a bug in the simulator: say so like the API server would
             log.exception("sim API server failed on %s %s", request.method, request.path)
-            return error_response(errors.internal(f"simulator error: {exc!r}"))
+            resp = error_response(errors.internal(f"simulator error: {exc!r}"))
+        nego: Negotiated | None = request.get(NEGO)
+        if nego is not None and not nego.plain and isinstance(resp, web.Response):
+            _reencode(resp, nego)
+        return resp
+
+    def _render_value(self, request: web.Request, value: Any) -> web.Response:
+        """A JSON document in the negotiated media type (the discovery and version docs)."""
+        self._negotiate(request, stream=False)
+        return _json_response(value)
+
+    def _negotiate(self, request: web.Request, *, stream: bool) -> Negotiated:
+        nego = negotiate(request.headers.get("Accept", ""), stream)
+        if nego is None:
+            raise not_acceptable(stream)
+        if not nego.pretty and wants_pretty(
+            request.query_string, request.query, request.headers.get("User-Agent", "")
+        ):
+            nego = Negotiated(nego.media, nego.as_, True)
+        request[NEGO] = nego
+        return nego
 
     def _version(self) -> dict[str, str]:
         return {
@@ -213,6 +237,14 @@ class ApiServer:
 
     async def _handle_api(self, request: web.Request, path: str) -> web.StreamResponse:
         parts = [p for p in path.split("/") if p]
+        # The legacy watch prefix: /api/v1/watch/..., /apis/G/V/watch/... (deprecated, served).
+        at = 2 if parts[0] == "api" else 3
+        legacy_watch = len(parts) > at + 1 and parts[at] == "watch"
+        if legacy_watch:
+            del parts[at]
+            request[LEGACY_WATCH] = True
+        stream = legacy_watch or request.query.get("watch", "") in ("1", "true", "True")
+        self._negotiate(request, stream=stream)
         if parts[0] == "api":
             if len(parts) == 1:
                 return _json_response(
@@ -233,6 +265,8 @@ class ApiServer:
             group, version, rest = parts[1], parts[2], parts[3:]
         if request.method == "GET" and not rest:
             return _json_response(self._resource_list(group, version))
+        if not rest:
+            raise self._not_found()
         req = self._route(group, version, rest)
         return await self._dispatch(request, req)
 
@@ -266,9 +300,13 @@ class ApiServer:
         if req.sub is not None and req.sub not in rt.subresources:
             raise self._not_found()
         resource = rt.plural if req.sub is None else f"{rt.plural}/{req.sub}"
+        if LEGACY_WATCH in request and (method != "GET" or req.sub is not None):
+            raise errors.method_not_allowed(
+                "the server does not allow this method on the requested resource"
+            )
         if req.name is None:
             if method == "GET":
-                watch = q.get("watch", "") in ("1", "true", "True")
+                watch = LEGACY_WATCH in request or q.get("watch", "") in ("1", "true", "True")
                 self.requests[("watch" if watch else "list", resource)] += 1
                 self._check_verb(rt, "watch" if watch else "list", None)
                 if watch:
@@ -296,7 +334,11 @@ class ApiServer:
             raise errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"
             )
-        if verb == "get" and req.sub is None and q.get("watch", "") in ("1", "true", "True"):
+        if (
+            verb == "get"
+            and req.sub is None
+            and (LEGACY_WATCH in request or q.get("watch", "") in ("1", "true", "True"))
+        ):
             self.requests[("watch", resource)] += 1
             return await self._watch(request, req)
         self.requests[(verb, resource)] += 1
@@ -350,9 +392,9 @@ class ApiServer:
             )
         return WriteOptions(dry_run=bool(dry), field_validation=fv, warnings=warnings)
 
-    async def _body(self, request: web.Request, strict: bool = False) -> Any:
-        raw = await request.read()
-        ctype = request.content_type or JSON
+    async def _body(self, request: web.Request, strict: bool = False, kind: str = "") -> Any:
+        raw = await _read_body(request)
+        ctype = _content_type(request)
         if ctype in ("application/yaml", APPLY):
             try:
                 return yaml.safe_load(raw)
@@ -368,6 +410,8 @@ class ApiServer:
             if strict:
                 return json.loads(raw, object_pairs_hook=_no_duplicates)
             return json.loads(raw)
+        except RecursionError:
+            raise _too_deep(raw, kind) from None
         except ValueError as exc:
             if isinstance(exc, _DuplicateField):
                 raise errors.bad_request(f"strict decoding error: {exc}") from None
@@ -410,7 +454,7 @@ class ApiServer:
         status: int = 200,
         warnings: list[str] | None = None,
     ) -> web.Response:
-        accept = _Accept(request.headers.get("Accept", ""))
+        accept = _nego(request)
         headers = _warning_headers(warnings or [])
         if accept.as_ == "Table":
             return _json_response(self._table(request, req.rt, [entry], None), status, headers)
@@ -445,7 +489,7 @@ class ApiServer:
             limit=limit,
             continue_token=q.get("continue") or None,
         )
-        accept = _Accept(request.headers.get("Accept", ""))
+        accept = _nego(request)
         meta: dict[str, Any] = {"resourceVersion": rv}
         if token:
             meta["continue"] = token
@@ -498,7 +542,9 @@ class ApiServer:
         warnings: list[str] = []
         opts = self._write_options(request, warnings)
         body = self._prepare_body(
-            req, await self._body(request, opts.field_validation == "Strict"), name_required=False
+            req,
+            await self._body(request, opts.field_validation == "Strict", req.rt.kind),
+            name_required=False,
         )
         if req.rt.namespaced and req.namespace is None:
             raise self._not_found()
@@ -509,7 +555,9 @@ class ApiServer:
         warnings: list[str] = []
         opts = self._write_options(request, warnings)
         body = self._prepare_body(
-            req, await self._body(request, opts.field_validation == "Strict"), name_required=True
+            req,
+            await self._body(request, opts.field_validation == "Strict", req.rt.kind),
+            name_required=True,
         )
         existed = True
         try:
@@ -522,7 +570,7 @@ class ApiServer:
     async def _patch(self, request: web.Request, req: Request) -> web.Response:
         warnings: list[str] = []
         opts = self._write_options(request, warnings)
-        ctype = request.content_type
+        ctype = _content_type(request, "")
         if ctype not in (MERGE, JSON_PATCH, STRATEGIC, APPLY):
             accepted = (
                 [JSON_PATCH, MERGE, APPLY]
@@ -530,7 +578,7 @@ class ApiServer:
                 else [JSON_PATCH, MERGE, STRATEGIC, APPLY]
             )
             raise errors.unsupported_media_type(ctype, accepted)
-        body = await self._body(request, opts.field_validation == "Strict")
+        body = await self._body(request, opts.field_validation == "Strict", req.rt.kind)
         assert req.name is not None
         entry = self.store.patch_entry(req.rt, req.namespace, req.name, body, ctype, req.sub, opts)
         return self._render_one(request, req, entry, 200, warnings)
@@ -538,7 +586,7 @@ class ApiServer:
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         q = request.query
         opts: dict[str, Any] = {}
-        raw = await request.read()
+        raw = await _read_body(request)
         if raw:
             try:
                 body = json.loads(raw)
@@ -762,7 +810,7 @@ class ApiServer:
             timeout = float(q.get("timeoutSeconds") or self.watch_timeout)
         except ValueError:
             raise errors.bad_request("invalid timeoutSeconds") from None
-        accept = _Accept(request.headers.get("Accept", ""))
+        accept = _nego(request)
         forced_gone = False
         take = getattr(self.faults, "take_forced_gone", None) if self.faults else None
         if callable(take):
@@ -997,6 +1045,78 @@ class ApiServer:
 
     def _openapi_v2(self) -> dict[str, Any]:
         return openapi_v2(list(self.store.registry))
+
+
+def _content_type(request: web.Request, default: str = JSON) -> str:
+    """The request's media type; none at all reads as `default` (JSON for bodies, like
+    NegotiateInputSerializerForMediaType; a PATCH without one is 415, as patch.go does)."""
+    if not request.headers.get("Content-Type", "").strip():
+        return default
+    return request.content_type
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """The body, refused with 413 past MaxRequestBodyBytes (handlers/rest.go limitedReadBody)."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raw = b""
+        too_large = True
+    else:
+        too_large = len(raw) > MAX_REQUEST_BODY_BYTES
+    if too_large:
+        raise errors.ApiError(
+            413,
+            "RequestEntityTooLarge",
+            f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}",
+        )
+    return raw
+
+
+def _too_deep(raw: bytes, kind: str) -> ApiError:
+    """A body nested deeper than Python's json decoder goes. Past Go's maxNestingDepth the API
+    server says so (SimpleMetaFactory.Interpret's error through transformDecodeError); below it
+    the real server would decode it and the simulator cannot (README: differences)."""
+    depth = 0
+    in_string = escaped = False
+    for i, c in enumerate(raw):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                summary = raw[:30].decode(errors="replace") + " ..." if len(raw) > 30 else ""
+                return errors.bad_request(
+                    f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                    f"version/kind; json parse error: invalid character '{chr(raw[i])}' exceeded "
+                    f"max depth ({summary})"
+                )
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+    return errors.bad_request(
+        f"the simulator cannot decode JSON nested {depth} levels deep (the API server decodes up "
+        f"to {MAX_JSON_DEPTH})"
+    )
+
+
+def _reencode(resp: web.Response, nego: Negotiated) -> None:
+    """Serve a JSON response as YAML or pretty JSON (json.MarshalIndent's two spaces;
+    YAML like sigs.k8s.io/yaml: keys sorted, block style)."""
+    if resp.content_type != JSON or not isinstance(resp.body, bytes):
+        return
+    value = json.loads(resp.body)
+    if nego.media == YAML:
+        resp.body = yaml.safe_dump(value, default_flow_style=False, allow_unicode=True).encode()
+        resp.content_type = YAML
+    else:
+        resp.body = json.dumps(value, indent=2, ensure_ascii=False).encode() + b"\n"
 
 
 class _DuplicateField(ValueError):

@@ -58,6 +58,8 @@ from tend_sim.watch import Watch, WatchEvent
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PROPAGATIONS = ("Background", "Foreground", "Orphan")
 
+# etcd's default --max-request-bytes.
+MAX_OBJECT_BYTES = 1536 * 1024
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -429,11 +431,21 @@ class Store:
         self._rv += 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(self._rv)
-        entry = Entry(obj)
+        entry = self._sized(Entry(obj))
         bucket[key] = entry
         self._index(rt, key, obj, None)
         self._emit(rt, "ADDED", entry, None)
         self._after_write(rt, obj, None)
+        return entry
+
+    def _sized(self, entry: Entry) -> Entry:
+        """etcd refuses a request over its --max-request-bytes (1.5 MiB by default); the API
+        server passes that error on as a 500 with etcd's message (handlers/rest.go
+        isTooLargeError, then responsewriters' non-Status path). Measured on the JSON encoding,
+        which the HTTP layer reuses; the resourceVersion just taken is given back."""
+        if len(entry.raw()) > MAX_OBJECT_BYTES:
+            self._rv -= 1
+            raise ApiError(500, "", "etcdserver: request is too large")
         return entry
 
     def _check_namespace_open(self, rt: ResourceType, namespace: str, name: str) -> None:
@@ -646,7 +658,7 @@ class Store:
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         key = self._key(rt, meta.get("namespace"), name)
-        entry = Entry(new)
+        entry = self._sized(Entry(new))
         self._objects[rt.gr][key] = entry
         self._index(rt, key, new, old)
         self._emit(rt, "MODIFIED", entry, old)
