@@ -32,7 +32,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tend_sim import errors
+from tend_sim import errors, list_options
 from tend_sim.errors import ApiError
 from tend_sim.health import health_response
 from tend_sim.negotiation import (
@@ -130,6 +130,7 @@ class ApiServer:
         faults: Any = None,
         bookmark_interval: float = 60.0,
         watch_timeout: float = 1800.0,
+        fresh_timeout: float = 3.0,
     ) -> None:
         self.store = store
         self.host = host
@@ -137,6 +138,8 @@ class ApiServer:
         self.faults = faults
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
+        # How long a request for a future resourceVersion waits (the watch cache's blockTimeout).
+        self.fresh_timeout = fresh_timeout
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
         self._runner: web.AppRunner | None = None
         self._watches: set[Watch] = set()
@@ -311,7 +314,7 @@ class ApiServer:
                 self._check_verb(rt, "watch" if watch else "list", None)
                 if watch:
                     return await self._watch(request, req)
-                return self._list(request, req)
+                return await self._list(request, req)
             if method == "POST":
                 self.requests[("create", resource)] += 1
                 self._check_verb(rt, "create", None)
@@ -472,8 +475,27 @@ class ApiServer:
         entry = self.store.get_entry(req.rt, req.namespace, req.name)
         return self._render_one(request, req, entry)
 
-    def _list(self, request: web.Request, req: Request) -> web.Response:
+    async def _fresh(self, rv: int | None) -> None:
+        """A resourceVersion the store has not reached yet: wait for it, briefly, then 504."""
+        current = int(self.store.resource_version)
+        if (
+            rv is not None
+            and rv > current
+            and not await self.store.wait_for_resource_version(rv, self.fresh_timeout)
+        ):
+            raise list_options.too_large(rv, int(self.store.resource_version))
+
+    async def _list(self, request: web.Request, req: Request) -> web.Response:
         q = request.query
+        token = q.get("continue") or None
+        opts = list_options.parse(q, watch=False, continue_=token is not None)
+        rv = opts.rv
+        exact: int | None = None
+        if opts.match == list_options.EXACT:
+            await self._fresh(rv)
+            exact = rv
+        elif rv:  # NotOlderThan, stated or implied: at least as fresh as rv
+            await self._fresh(rv)
         limit_raw = q.get("limit")
         try:
             limit = int(limit_raw) if limit_raw else None
@@ -481,18 +503,19 @@ class ApiServer:
             raise errors.bad_request(f"invalid limit: {limit_raw}") from None
         if limit is not None and limit < 0:
             limit = None
-        entries, rv, token, remaining = self.store.list_entries(
+        entries, list_rv, next_token, remaining = self.store.list_entries(
             req.rt,
             req.namespace,
             q.get("labelSelector") or None,
             q.get("fieldSelector") or None,
             limit=limit,
-            continue_token=q.get("continue") or None,
+            continue_token=token,
+            exact_rv=exact,
         )
         accept = _nego(request)
-        meta: dict[str, Any] = {"resourceVersion": rv}
-        if token:
-            meta["continue"] = token
+        meta: dict[str, Any] = {"resourceVersion": list_rv}
+        if next_token:
+            meta["continue"] = next_token
         if remaining is not None:
             meta["remainingItemCount"] = remaining
         if accept.as_ == "Table":
@@ -787,25 +810,19 @@ class ApiServer:
     async def _watch(self, request: web.Request, req: Request) -> web.StreamResponse:
         q = request.query
         rt = req.rt
-        rv = q.get("resourceVersion") or None
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        initial = q.get("sendInitialEvents") in ("true", "1")
-        if initial:
-            if q.get("resourceVersionMatch") != "NotOlderThan" or not bookmarks:
-                raise errors.invalid(
-                    "ListOptions",
-                    "meta.k8s.io",
-                    "",
-                    [
-                        errors.Cause(
-                            errors.FIELD_VALUE_FORBIDDEN,
-                            "Forbidden: sendInitialEvents requires setting resourceVersionMatch to "
-                            "NotOlderThan and allowWatchBookmarks",
-                            "sendInitialEvents",
-                        )
-                    ],
-                )
-            rv = None
+        opts = list_options.parse(q, watch=True, continue_="continue" in q)
+        rv = opts.resource_version or None
+        bookmarks = opts.allow_bookmarks
+        # A watch-list (sendInitialEvents=true) starts from the current state, at least as fresh
+        # as rv; sendInitialEvents=false without rv starts now (getWatchCacheResourceVersion).
+        initial = bool(opts.send_initial_events)
+        too_large: ApiError | None = None
+        if opts.send_initial_events is not None:
+            try:
+                await self._fresh(opts.rv)
+            except ApiError as exc:
+                too_large = exc
+            rv = None if initial else (rv or self.store.resource_version)
         try:
             timeout = float(q.get("timeoutSeconds") or self.watch_timeout)
         except ValueError:
@@ -823,7 +840,9 @@ class ApiServer:
             fs = f"{fs},{name_selector}" if fs else name_selector
         gone: ApiError | None = None
         watch: Watch | None = None
-        if forced_gone:
+        if too_large is not None:
+            gone = too_large
+        elif forced_gone:
             gone = errors.expired(f"too old resource version: {rv} ({self.store.resource_version})")
         else:
             try:
@@ -831,7 +850,7 @@ class ApiServer:
             except ApiError as exc:
                 if exc.code != 410:
                     raise
-                gone = exc
+                gone = exc  # the cacher's newErrWatcher: 200, then one ERROR event
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
@@ -859,8 +878,10 @@ class ApiServer:
                     if item is None:
                         break
                     chunks.append(self._event_line(request, rt, item[0], item[1], table))
-                chunks.append(self._bookmark(rt, self.store.resource_version, initial_end=True))
-                await resp.write(b"".join(chunks))
+                if bookmarks:
+                    chunks.append(self._bookmark(rt, self.store.resource_version, initial_end=True))
+                if chunks:
+                    await resp.write(b"".join(chunks))
             while True:
                 now = loop.time()
                 if now >= deadline:
