@@ -267,6 +267,22 @@ def builtin_types() -> list[ResourceType]:
         _rt(
             "",
             "v1",
+            "ResourceQuota",
+            "resourcequotas",
+            short_names=("quota",),
+            status_subresource=True,
+        ),
+        _rt(
+            "scheduling.k8s.io",
+            "v1",
+            "PriorityClass",
+            "priorityclasses",
+            namespaced=False,
+            short_names=("pc",),
+        ),
+        _rt(
+            "",
+            "v1",
             "PersistentVolumeClaim",
             "persistentvolumeclaims",
             short_names=("pvc",),

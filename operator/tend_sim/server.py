@@ -10,11 +10,12 @@ Accept picks JSON, YAML, a Table or PartialObjectMetadata or answers 406, `?pret
 User-Agents get indented JSON. Bodies over 3 MiB are 413, objects over etcd's 1.5 MiB are 500 with
 etcd's message; Warning headers are quoted like apimachinery's. Health endpoints: health.py.
 
-Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
-only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
-legacy documents), OpenAPI schemas of built-in kinds (paths only, so `kubectl explain` works for
-custom resources), authentication and authorization. operator/tend_sim/README.md lists where the
-HTTP surface still differs.
+Protobuf request bodies are decoded for every built-in kind served (protobuf.py).
+
+Not simulated: server-side apply (415), protobuf responses (always JSON), aggregated discovery
+(clients fall back to the legacy documents), OpenAPI schemas of built-in kinds (paths only, so
+`kubectl explain` works for custom resources), authentication and authorization.
+operator/tend_sim/README.md lists where the HTTP surface still differs.
 """
 
 from __future__ import annotations
