@@ -37,6 +37,7 @@ API_GROUPS = (
     "rbac/v1",
     "scheduling/v1",
     "scheduling/v1alpha3",  # imported by batch/v1
+    "authentication/v1",  # TokenRequest (serviceaccounts/token)
 )
 MACHINERY = (
     "pkg/apis/meta/v1",

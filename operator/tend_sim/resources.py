@@ -244,7 +244,14 @@ def builtin_types() -> list[ResourceType]:
         _rt("", "v1", "Endpoints", "endpoints", short_names=("ep",), allow_create_on_update=True),
         _rt("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
         _rt("", "v1", "Secret", "secrets", field_labels={"type": "type"}),
-        _rt("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+        _rt(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            short_names=("sa",),
+            extra_subresources=("token",),
+        ),
         _rt(
             "",
             "v1",

@@ -51,6 +51,7 @@ from tend_sim.protobuf import decode_protobuf
 from tend_sim.resources import ResourceType, from_storage, table_columns, table_row
 from tend_sim.selectors import label_selector_from_dict
 from tend_sim.store import Entry, Store, WriteOptions
+from tend_sim.tokens import token_request
 from tend_sim.watch import Watch, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -359,6 +360,12 @@ class ApiServer:
             return self._log(request, req)
         if req.sub == "eviction":
             return await self._evict(request, req)
+        if req.sub == "token":
+            if request.method != "POST":
+                raise errors.method_not_allowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            return await self._token(request, req)
         if req.sub == "finalize":
             if verb != "update":
                 raise errors.method_not_allowed("finalize accepts PUT only")
@@ -796,6 +803,12 @@ class ApiServer:
             201,
         )
 
+    async def _token(self, request: web.Request, req: Request) -> web.Response:
+        assert req.name is not None
+        entry = self.store.get_entry(req.rt, req.namespace, req.name)
+        body = await self._body(request, kind="TokenRequest")
+        return _json_response(token_request(body, entry.obj, self.store.now()), 201)
+
     async def _finalize(self, request: web.Request, req: Request) -> web.Response:
         assert req.name is not None
         body = await self._body(request)
@@ -1012,6 +1025,13 @@ class ApiServer:
                     )
                 elif sub == "finalize":
                     sub_entry["verbs"] = ["update"]
+                elif sub == "token":
+                    sub_entry.update(
+                        group="authentication.k8s.io",
+                        version="v1",
+                        kind="TokenRequest",
+                        verbs=["create"],
+                    )
                 resources.append(sub_entry)
         gv = f"{group}/{version}" if group else version
         return {

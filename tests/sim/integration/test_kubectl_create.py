@@ -3,6 +3,8 @@ the simulator decodes (tend_sim/protobuf.py) into the object the API server woul
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ import yaml
 
 from tend_sim.cluster import SimCluster
 
-from .conftest import Kubectl
+from .conftest import Api, Kubectl
 
 
 def _get(sim: SimCluster, resource: str, name: str, namespace: str | None = "default") -> Any:
@@ -193,3 +195,33 @@ async def test_kubectl_create(
         assert _at(obj, path) == value, (path, yaml.safe_dump(obj))
     assert "creationTimestamp" in obj["metadata"]
     assert obj["metadata"]["uid"]
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return decoded
+
+
+async def test_kubectl_create_token(kubectl: Kubectl, sim: SimCluster, api: Api) -> None:
+    await kubectl("create", "serviceaccount", "bot")
+    token = (await kubectl("create", "token", "bot", "--duration=20m", "--audience=vault")).strip()
+    claims = _claims(token)
+    assert claims["sub"] == "system:serviceaccount:default:bot"
+    assert claims["aud"] == ["vault"]
+    assert claims["exp"] - claims["iat"] == 1200
+    uid = _get(sim, "serviceaccounts", "bot")["metadata"]["uid"]
+    assert claims["kubernetes.io"]["serviceaccount"] == {"name": "bot", "uid": uid}
+    short = await kubectl("create", "token", "bot", "--duration=5m", check=False)
+    assert "may not specify a duration less than 10 minutes" in short
+    missing = await kubectl("create", "token", "nobody", check=False)
+    assert 'serviceaccounts "nobody" not found' in missing
+    reply = await api.post("/api/v1/namespaces/default/serviceaccounts/bot/token", {})
+    assert reply.status == 201
+    assert reply.body["spec"] == {
+        "audiences": ["https://kubernetes.default.svc.cluster.local"],
+        "expirationSeconds": 3600,
+    }
+    assert reply.body["status"]["expirationTimestamp"]
