@@ -34,12 +34,16 @@ class Negotiated:
     """The representation chosen for a response: media type (JSON or YAML), the `as` target
     ("" for the object itself, "Table", "PartialObjectMetadata") and pretty-printing."""
 
-    __slots__ = ("as_", "media", "pretty")
+    __slots__ = ("as_", "media", "pretty", "protobuf")
 
-    def __init__(self, media: str, as_: str = "", pretty: bool = False) -> None:
+    def __init__(
+        self, media: str, as_: str = "", pretty: bool = False, protobuf: bool = False
+    ) -> None:
         self.media = media
         self.as_ = as_
         self.pretty = pretty
+        # A protobuf clause won (answered in JSON): custom resources do not serve it.
+        self.protobuf = protobuf
 
     @property
     def plain(self) -> bool:
@@ -107,16 +111,22 @@ def _accepts(params: dict[str, str], media: str, stream: bool) -> Negotiated | N
             target = "PartialObjectMetadata"
         else:
             return None
-    return Negotiated(YAML if media == YAML else JSON, target, params.get("pretty") == "1")
+    return Negotiated(
+        YAML if media == YAML else JSON, target, params.get("pretty") == "1", media == PROTOBUF
+    )
 
 
 @functools.lru_cache(maxsize=512)
-def negotiate(header: str, stream: bool = False) -> Negotiated | None:
-    """The representation for an Accept header (None: 406). Cached: clients repeat headers."""
+def negotiate(header: str, stream: bool = False, custom: bool = False) -> Negotiated | None:
+    """The representation for an Accept header (None: 406). Cached: clients repeat headers.
+    `custom`: a custom resource, whose endpoints serve the object itself in JSON and YAML only
+    (the CRD handler's StandardSerializers); Tables and metadata also in protobuf."""
     if not header:
         return PLAIN
     for type_, subtype, params in _clauses(header):
         for media in SERVED:
+            if custom and media == PROTOBUF and not params.get("as"):
+                continue
             mtype, _, msub = media.partition("/")
             if (type_ == "*" and subtype == "*") or (type_ == mtype and subtype in (msub, "*")):
                 got = _accepts(params, media, stream)

@@ -217,14 +217,14 @@ class ApiServer:
         self._negotiate(request, stream=False)
         return _json_response(value)
 
-    def _negotiate(self, request: web.Request, *, stream: bool) -> Negotiated:
-        nego = negotiate(request.headers.get("Accept", ""), stream)
+    def _negotiate(self, request: web.Request, *, stream: bool, custom: bool = False) -> Negotiated:
+        nego = negotiate(request.headers.get("Accept", ""), stream, custom)
         if nego is None:
             raise not_acceptable(stream)
         if not nego.pretty and wants_pretty(
             request.query_string, request.query, request.headers.get("User-Agent", "")
         ):
-            nego = Negotiated(nego.media, nego.as_, True)
+            nego = Negotiated(nego.media, nego.as_, True, nego.protobuf)
         request[NEGO] = nego
         return nego
 
@@ -305,6 +305,9 @@ class ApiServer:
         if req.sub is not None and req.sub not in rt.subresources:
             raise self._not_found()
         resource = rt.plural if req.sub is None else f"{rt.plural}/{req.sub}"
+        if rt.custom and _nego(request).protobuf:
+            stream = LEGACY_WATCH in request or q.get("watch", "") in ("1", "true", "True")
+            self._negotiate(request, stream=stream, custom=True)
         if LEGACY_WATCH in request and (method != "GET" or req.sub is not None):
             raise errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"

@@ -114,6 +114,22 @@ async def test_pretty_output_by_query_parameter_and_user_agent(sim: SimCluster, 
     assert (await by_param.text()).startswith("{\n  ")
 
 
+async def test_custom_resources_do_not_serve_protobuf(api: Api) -> None:
+    await api.post(MSVC, msvc("api"))
+    only = await api.get(f"{MSVC}/api", headers={"Accept": "application/vnd.kubernetes.protobuf"})
+    assert only.status == 406
+    assert only.body["reason"] == "NotAcceptable"
+    fallback = await api.get(
+        f"{MSVC}/api", headers={"Accept": "application/vnd.kubernetes.protobuf, application/json"}
+    )
+    assert fallback.status == 200
+    assert fallback.body["kind"] == "ManagedService"
+    # built-in kinds do serve protobuf; the simulator answers those requests in JSON
+    builtin = await api.get(CM, headers={"Accept": "application/vnd.kubernetes.protobuf"})
+    assert builtin.status == 200
+    assert builtin.headers["Content-Type"].startswith("application/json")
+
+
 # -- body limits -----------------------------------------------------------------------------
 
 
