@@ -42,11 +42,11 @@ _HEADERS = {"X-Content-Type-Options": "nosniff"}
 
 def health_response(request: web.Request) -> web.Response | None:
     """The answer for a health path, or None when `request.path` is not one."""
-    root, _, check = request.path.lstrip("/").partition("/")
+    root, slash, check = request.path.lstrip("/").partition("/")
     checks = CHECKS.get(root)
     if checks is None:
         return None
-    if check:
+    if slash:  # `/livez/` is no path of the mux; `/livez/<check>` is, for each check
         if check not in checks:
             return None
         return web.Response(text="ok", charset="utf-8", headers=_HEADERS)

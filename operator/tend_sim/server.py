@@ -197,9 +197,14 @@ class ApiServer:
                 resp = self._openapi(request, path)
             else:
                 health = health_response(request)
-                if health is None:
-                    raise self._not_found()
-                resp = health
+                # Paths outside the API fall through the non-API mux to Go's http.NotFound
+                # (util/notfoundhandler), a plain-text 404, not a Status.
+                resp = health or web.Response(
+                    status=404,
+                    text="404 page not found\n",
+                    charset="utf-8",
+                    headers={"X-Content-Type-Options": "nosniff"},
+                )
         except ApiError as exc:
             resp = error_response(exc)
         except (ConnectionResetError, asyncio.CancelledError):

@@ -192,7 +192,10 @@ async def test_health_endpoints_answer_like_kube_apiserver(api: Api, root: str) 
     assert (one.status, one.body) == (200, "ok")
     hook = await api.get(f"/{root}/poststarthook/rbac/bootstrap-roles")
     assert (hook.status, hook.body) == (200, "ok")
-    assert (await api.get(f"/{root}/nonsense")).status == 404
+    for wrong in (f"/{root}/nonsense", f"/{root}/"):
+        missing = await api.get(wrong)
+        assert (missing.status, missing.body) == (404, "404 page not found\n")
+        assert missing.headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
 async def test_version_and_discovery_roots(api: Api) -> None:

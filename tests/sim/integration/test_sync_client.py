@@ -97,6 +97,12 @@ def _managedservice_roundtrip(api_client: client.ApiClient) -> dict[str, Any]:
         )
     with _content_type(api_client, "application/merge-patch+json"):
         custom.patch_namespaced_custom_object(*args, "api", {"metadata": {"labels": {"a": "b"}}})
+    with (
+        _content_type(api_client, "application/strategic-merge-patch+json"),
+        pytest.raises(client.ApiException) as strategic,
+    ):
+        custom.patch_namespaced_custom_object(*args, "api", {"spec": {"replicas": 9}})
+    assert strategic.value.status == 415  # custom resources take no strategic merge patch
     got: dict[str, Any] = custom.get_namespaced_custom_object(*args, "api")
     custom.delete_namespaced_custom_object(*args, "api")
     return got
