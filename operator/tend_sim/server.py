@@ -1123,6 +1123,16 @@ async def _read_body(request: web.Request) -> bytes:
     return raw
 
 
+def _summarize(raw: bytes, limit: int = 30) -> str:
+    """handlers/rest.go summarizeData: the start of a body, as text if it looks like JSON."""
+    more = " ..." if len(raw) > limit else ""
+    if not raw:
+        return "<empty>"
+    if raw[:1] == b"{":
+        return raw[:limit].decode(errors="replace") + more
+    return raw[:limit].hex() + more
+
+
 def _too_deep(raw: bytes, kind: str) -> ApiError:
     """A body nested deeper than Python's json decoder goes. Past Go's maxNestingDepth the API
     server says so (SimpleMetaFactory.Interpret's error through transformDecodeError); below it
@@ -1142,11 +1152,10 @@ def _too_deep(raw: bytes, kind: str) -> ApiError:
         elif c in (0x5B, 0x7B):
             depth += 1
             if depth > MAX_JSON_DEPTH:
-                summary = raw[:30].decode(errors="replace") + " ..." if len(raw) > 30 else ""
                 return errors.bad_request(
                     f"the object provided is unrecognized (must be of type {kind}): couldn't get "
                     f"version/kind; json parse error: invalid character '{chr(raw[i])}' exceeded "
-                    f"max depth ({summary})"
+                    f"max depth ({_summarize(raw)})"
                 )
         elif c in (0x5D, 0x7D):
             depth -= 1

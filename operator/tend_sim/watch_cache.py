@@ -105,6 +105,7 @@ class Compaction:
             last[1] = rv
         else:
             self.samples.append([now, rv])
+            self.revision(now)  # once a second: keep only the samples still in the window
 
     def revision(self, now: float) -> int:
         """Revisions below this one are compacted."""

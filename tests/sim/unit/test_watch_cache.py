@@ -52,7 +52,8 @@ def test_compaction_forgets_revisions_older_than_the_interval() -> None:
     compaction = Compaction(interval=300)
     compaction.wrote(5, now=0.0)
     compaction.wrote(9, now=10.0)
-    compaction.wrote(12, now=400.0)
     assert compaction.revision(now=200.0) == 0
     assert compaction.revision(now=305.0) == 5
+    compaction.wrote(12, now=400.0)
     assert compaction.revision(now=650.0) == 9
+    assert len(compaction.samples) == 1  # what is compacted is forgotten
