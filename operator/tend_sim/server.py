@@ -505,6 +505,10 @@ class ApiServer:
         q = request.query
         token = q.get("continue") or None
         opts = list_options.parse(q, watch=False, continue_=token is not None)
+        if token and opts.resource_version not in ("", "0"):  # storage.ValidateListOptions
+            raise errors.bad_request(
+                "specifying resource version is not allowed when using continue"
+            )
         rv = opts.rv
         exact: int | None = None
         if opts.match == list_options.EXACT:

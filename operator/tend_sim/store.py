@@ -292,7 +292,9 @@ class Store:
             ns, name = data["start"]
             return rv, (str(ns), str(name))
         except (ValueError, KeyError, TypeError) as exc:
-            raise errors.bad_request(f"continue key is not valid: {exc}") from None
+            raise errors.bad_request(
+                f"invalid continue token: continue key is not valid: {exc}"
+            ) from None
 
     # -- watch ------------------------------------------------------------------------------
 

@@ -113,6 +113,14 @@ async def test_a_continue_token_from_before_compaction_is_410_with_an_inconsiste
         "can start a new list without the continue parameter, or use the continue token in this "
         "response to retrieve the remainder of the results."
     )
+    with_rv = await api.get(CM, params={"continue": token, "resourceVersion": "5"})
+    assert (with_rv.status, with_rv.body["message"]) == (
+        400,
+        "specifying resource version is not allowed when using continue",
+    )
+    garbled = await api.get(CM, params={"continue": "not-a-token"})
+    assert garbled.status == 400
+    assert garbled.body["message"].startswith("invalid continue token: continue key is not valid")
     inconsistent = expired.body["metadata"]["continue"]
     rest = await api.get(CM, params={"continue": inconsistent})
     assert rest.status == 200
