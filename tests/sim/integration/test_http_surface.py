@@ -141,15 +141,21 @@ async def test_request_bodies_over_3_mib_are_413(api: Api) -> None:
 
 
 async def test_objects_over_etcds_limit_are_refused_like_etcd(api: Api) -> None:
-    body = msvc("api")
-    body["metadata"]["annotations"] = {"big": "x" * (1536 * 1024)}
+    body = msvc("api", args=["x" * (1536 * 1024)])  # valid, only too large for etcd
     reply = await api.post(MSVC, body)
     assert reply.status == 500
     assert reply.body["message"] == "etcdserver: request is too large"
     assert "reason" not in reply.body
     assert (await api.get(f"{MSVC}/api")).status == 404
-    body["metadata"]["annotations"] = {"big": "x" * (1024 * 1024)}
-    assert (await api.post(MSVC, body)).status == 201
+    body["spec"]["args"] = ["x" * (1024 * 1024)]
+    created = await api.post(MSVC, body)
+    assert created.status == 201
+    grown = created.body
+    grown["spec"]["args"].append("y" * (600 * 1024))
+    assert (await api.put(f"{MSVC}/api", grown)).status == 500
+    kept = await api.get(f"{MSVC}/api")
+    assert kept.body["metadata"]["resourceVersion"] == created.body["metadata"]["resourceVersion"]
+    assert len(kept.body["spec"]["args"]) == 1
 
 
 async def test_json_nested_past_gos_limit_is_400(api: Api) -> None:
@@ -164,8 +170,8 @@ async def test_json_nested_past_gos_limit_is_400(api: Api) -> None:
         "version/kind; json parse error: invalid character '[' exceeded max depth "
         '({"metadata":{"name":"deep"},"d ...)'
     )
-    shallower = await api.call("POST", CM, None, headers={})
-    assert shallower.status == 400  # an empty body: a client error, never a 500
+    empty = await api.call("POST", CM, None)
+    assert empty.status == 400  # an empty body: a client error, never a 500
 
 
 # -- health, version, discovery --------------------------------------------------------------
