@@ -51,8 +51,14 @@ def _go_tags() -> dict[str, dict[str, Any]]:
     return table
 
 
+# meta/v1 kinds a client sends in any group's version (request options).
+_META_KINDS = {"DeleteOptions", "CreateOptions", "UpdateOptions", "PatchOptions"}
+
+
 def _message_name(api_version: str, kind: str) -> str:
     """`apps/v1` Deployment -> k8s.io.api.apps.v1.Deployment (the group's first label)."""
+    if kind in _META_KINDS:
+        return f"{_META}.{kind}"
     group, _, version = api_version.rpartition("/")
     short = group.split(".")[0] if group else "core"
     return f"k8s.io.api.{short}.{version}.{kind}"

@@ -38,6 +38,7 @@ API_GROUPS = (
     "scheduling/v1",
     "scheduling/v1alpha3",  # imported by batch/v1
     "authentication/v1",  # TokenRequest (serviceaccounts/token)
+    "autoscaling/v1",  # Scale (the scale subresource)
 )
 MACHINERY = (
     "pkg/apis/meta/v1",

@@ -632,7 +632,10 @@ class ApiServer:
         raw = await _read_body(request)
         if raw:
             try:
-                body = json.loads(raw)
+                if _content_type(request) == "application/vnd.kubernetes.protobuf":
+                    body = decode_protobuf(raw)  # what client-go's typed clients send
+                else:
+                    body = json.loads(raw)
             except ValueError as exc:
                 raise errors.bad_request(f"couldn't decode DeleteOptions: {exc}") from None
             if isinstance(body, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -243,3 +244,43 @@ async def test_legacy_watch_paths(api: Api) -> None:
     assert (
         await api.post("/api/v1/watch/namespaces/default/configmaps", configmap("x"))
     ).status == (405)
+
+
+async def test_protobuf_delete_options_and_scale(api: Api) -> None:
+    """client-go's typed clients send DeleteOptions and Scale as protobuf too."""
+    from google.protobuf import message_factory
+
+    from tend_sim.protobuf import _pool
+
+    def message(name: str) -> Any:
+        return message_factory.GetMessageClass(_pool().FindMessageTypeByName(name))()
+
+    def envelope(api_version: str, kind: str, msg: Any) -> bytes:
+        unknown = message("k8s.io.apimachinery.pkg.runtime.Unknown")
+        unknown.typeMeta.apiVersion, unknown.typeMeta.kind = api_version, kind
+        unknown.raw = msg.SerializeToString()
+        return b"k8s\x00" + bytes(unknown.SerializeToString())
+
+    pb = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+    await api.post(CM, configmap("doomed"))
+    options = message("k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions")
+    options.preconditions.resourceVersion = "1"  # stale: the precondition must be read
+    body = envelope("v1", "DeleteOptions", options)
+    async with api.session.delete(f"{api.base}{CM}/doomed", data=body, headers=pb) as resp:
+        assert resp.status == 409, await resp.text()
+    deploy = "/apis/apps/v1/namespaces/default/deployments"
+    labels = {"app": "web"}
+    template = {
+        "metadata": {"labels": labels},
+        "spec": {"containers": [{"name": "w", "image": "x"}]},
+    }
+    spec = {"selector": {"matchLabels": labels}, "template": template}
+    created = await api.post(deploy, {"metadata": {"name": "web"}, "spec": spec})
+    assert created.status == 201
+    scale = message("k8s.io.api.autoscaling.v1.Scale")
+    scale.metadata.name = "web"
+    scale.spec.replicas = 4
+    body = envelope("autoscaling/v1", "Scale", scale)
+    async with api.session.put(f"{api.base}{deploy}/web/scale", data=body, headers=pb) as resp:
+        assert resp.status == 200, await resp.text()
+    assert (await api.get(f"{deploy}/web")).body["spec"]["replicas"] == 4
