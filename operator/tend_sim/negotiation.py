@@ -10,13 +10,18 @@
   406 NotAcceptable with the real message. A protobuf clause is answered in JSON: the simulator
   does not encode protobuf (see operator/tend_sim/README.md).
 - Pretty output: `;pretty=1` on the clause, `?pretty=true`, or a human's User-Agent (curl, Wget,
-  Mozilla/5.0), like `isPrettyPrint`.
+  Mozilla/5.0), like `isPrettyPrint`. `reencode` turns the JSON a handler built into YAML or
+  indented JSON; plain JSON, the common case, is served as built.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
+
+import yaml
+from aiohttp import web
 
 from tend_sim.errors import ApiError
 
@@ -142,3 +147,16 @@ def wants_pretty(query_string: str, query: Any, user_agent: str) -> bool:
         if value:
             return value.lower() in ("1", "t", "true")
     return user_agent.startswith(_HUMAN_AGENTS)
+
+
+def reencode(resp: web.Response, nego: Negotiated) -> None:
+    """Serve a JSON response as YAML or pretty JSON (json.MarshalIndent's two spaces;
+    YAML like sigs.k8s.io/yaml: keys sorted, block style)."""
+    if resp.content_type != JSON or not isinstance(resp.body, bytes):
+        return
+    value = json.loads(resp.body)
+    if nego.media == YAML:
+        resp.body = yaml.safe_dump(value, default_flow_style=False, allow_unicode=True).encode()
+        resp.content_type = YAML
+    else:
+        resp.body = json.dumps(value, indent=2, ensure_ascii=False).encode() + b"\n"

@@ -34,14 +34,15 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tend_sim import errors, list_options
+from tend_sim.bodies import content_type, read_body, too_deep
 from tend_sim.errors import ApiError
 from tend_sim.health import health_response
 from tend_sim.negotiation import (
     PLAIN,
-    YAML,
     Negotiated,
     negotiate,
     not_acceptable,
+    reencode,
     wants_pretty,
 )
 from tend_sim.objects import deep_copy, get_path, set_path
@@ -62,10 +63,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Headers = Mapping[str, str] | None
 NEGO = web.RequestKey("nego", Negotiated)
 LEGACY_WATCH = web.RequestKey("legacy_watch", bool)
-# handlers/rest.go limitedReadBody: the API server's MaxRequestBodyBytes (3 MiB).
-MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
-# Go's encoding/json scanner (maxNestingDepth), which every JSON body passes first.
-MAX_JSON_DEPTH = 10000
 
 
 def _dumps(value: Any) -> bytes:
@@ -214,7 +211,7 @@ class ApiServer:
             resp = error_response(errors.internal(f"simulator error: {exc!r}"))
         nego: Negotiated | None = request.get(NEGO)
         if nego is not None and not nego.plain and isinstance(resp, web.Response):
-            _reencode(resp, nego)
+            reencode(resp, nego)
         return resp
 
     def _render_value(self, request: web.Request, value: Any) -> web.Response:
@@ -412,8 +409,8 @@ class ApiServer:
         return WriteOptions(dry_run=bool(dry), field_validation=fv, warnings=warnings)
 
     async def _body(self, request: web.Request, strict: bool = False, kind: str = "") -> Any:
-        raw = await _read_body(request)
-        ctype = _content_type(request)
+        raw = await read_body(request)
+        ctype = content_type(request)
         if ctype in ("application/yaml", APPLY):
             try:
                 return yaml.safe_load(raw)
@@ -430,7 +427,7 @@ class ApiServer:
                 return json.loads(raw, object_pairs_hook=_no_duplicates)
             return json.loads(raw)
         except RecursionError:
-            raise _too_deep(raw, kind) from None
+            raise too_deep(raw, kind) from None
         except ValueError as exc:
             if isinstance(exc, _DuplicateField):
                 raise errors.bad_request(f"strict decoding error: {exc}") from None
@@ -613,7 +610,7 @@ class ApiServer:
     async def _patch(self, request: web.Request, req: Request) -> web.Response:
         warnings: list[str] = []
         opts = self._write_options(request, warnings)
-        ctype = _content_type(request, "")
+        ctype = content_type(request, "")
         if ctype not in (MERGE, JSON_PATCH, STRATEGIC, APPLY):
             accepted = (
                 [JSON_PATCH, MERGE, APPLY]
@@ -629,10 +626,10 @@ class ApiServer:
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         q = request.query
         opts: dict[str, Any] = {}
-        raw = await _read_body(request)
+        raw = await read_body(request)
         if raw:
             try:
-                if _content_type(request) == "application/vnd.kubernetes.protobuf":
+                if content_type(request) == "application/vnd.kubernetes.protobuf":
                     body = decode_protobuf(raw)  # what client-go's typed clients send
                 else:
                     body = json.loads(raw)
@@ -1102,87 +1099,6 @@ class ApiServer:
 
     def _openapi_v2(self) -> dict[str, Any]:
         return openapi_v2(list(self.store.registry))
-
-
-def _content_type(request: web.Request, default: str = JSON) -> str:
-    """The request's media type; none at all reads as `default` (JSON for bodies, like
-    NegotiateInputSerializerForMediaType; a PATCH without one is 415, as patch.go does)."""
-    if not request.headers.get("Content-Type", "").strip():
-        return default
-    return request.content_type
-
-
-async def _read_body(request: web.Request) -> bytes:
-    """The body, refused with 413 past MaxRequestBodyBytes (handlers/rest.go limitedReadBody)."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raw = b""
-        too_large = True
-    else:
-        too_large = len(raw) > MAX_REQUEST_BODY_BYTES
-    if too_large:
-        raise errors.ApiError(
-            413,
-            "RequestEntityTooLarge",
-            f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}",
-        )
-    return raw
-
-
-def _summarize(raw: bytes, limit: int = 30) -> str:
-    """handlers/rest.go summarizeData: the start of a body, as text if it looks like JSON."""
-    more = " ..." if len(raw) > limit else ""
-    if not raw:
-        return "<empty>"
-    if raw[:1] == b"{":
-        return raw[:limit].decode(errors="replace") + more
-    return raw[:limit].hex() + more
-
-
-def _too_deep(raw: bytes, kind: str) -> ApiError:
-    """A body nested deeper than Python's json decoder goes. Past Go's maxNestingDepth the API
-    server says so (SimpleMetaFactory.Interpret's error through transformDecodeError); below it
-    the real server would decode it and the simulator cannot (README: differences)."""
-    depth = 0
-    in_string = escaped = False
-    for i, c in enumerate(raw):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == 0x5C:
-                escaped = True
-            elif c == 0x22:
-                in_string = False
-        elif c == 0x22:
-            in_string = True
-        elif c in (0x5B, 0x7B):
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return errors.bad_request(
-                    f"the object provided is unrecognized (must be of type {kind}): couldn't get "
-                    f"version/kind; json parse error: invalid character '{chr(raw[i])}' exceeded "
-                    f"max depth ({_summarize(raw)})"
-                )
-        elif c in (0x5D, 0x7D):
-            depth -= 1
-    return errors.bad_request(
-        f"the simulator cannot decode JSON nested {depth} levels deep (the API server decodes up "
-        f"to {MAX_JSON_DEPTH})"
-    )
-
-
-def _reencode(resp: web.Response, nego: Negotiated) -> None:
-    """Serve a JSON response as YAML or pretty JSON (json.MarshalIndent's two spaces;
-    YAML like sigs.k8s.io/yaml: keys sorted, block style)."""
-    if resp.content_type != JSON or not isinstance(resp.body, bytes):
-        return
-    value = json.loads(resp.body)
-    if nego.media == YAML:
-        resp.body = yaml.safe_dump(value, default_flow_style=False, allow_unicode=True).encode()
-        resp.content_type = YAML
-    else:
-        resp.body = json.dumps(value, indent=2, ensure_ascii=False).encode() + b"\n"
 
 
 class _DuplicateField(ValueError):
