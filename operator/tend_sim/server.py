@@ -848,7 +848,10 @@ class ApiServer:
                 await self._fresh(opts.rv)
             except ApiError as exc:
                 too_large = exc
-            rv = None if initial else (rv or self.store.resource_version)
+            if initial:
+                rv = None
+            elif rv in (None, "0"):  # no initial state: from now (getAllEventsSinceLocked)
+                rv = self.store.resource_version
         try:
             timeout = float(q.get("timeoutSeconds") or self.watch_timeout)
         except ValueError:

@@ -288,8 +288,9 @@ async def test_watch_list_sends_the_state_then_the_initial_events_end_bookmark(
     assert bookmark["resourceVersion"] == str(rv)
 
 
+@pytest.mark.parametrize("rv", ["", "0"])
 async def test_watch_without_initial_events_starts_now(
-    cluster: tuple[SimCluster, Api, FakeSeconds],
+    cluster: tuple[SimCluster, Api, FakeSeconds], rv: str
 ) -> None:
     sim, api, _ = cluster
     await _cm(api, "a")
@@ -299,6 +300,7 @@ async def test_watch_without_initial_events_starts_now(
             {
                 "sendInitialEvents": "false",
                 "resourceVersionMatch": "NotOlderThan",
+                "resourceVersion": rv,
                 "timeoutSeconds": "5",
             },
             stop_after=1,
