@@ -844,11 +844,11 @@ class ApiServer:
         initial = bool(opts.send_initial_events)
         too_large: ApiError | None = None
         if opts.send_initial_events is not None:
-            try:
-                await self._fresh(opts.rv)
-            except ApiError as exc:
-                too_large = exc
-            if initial:
+            if initial:  # waitUntilWatchCacheFreshAndForceAllEvents: only for the state
+                try:
+                    await self._fresh(opts.rv)
+                except ApiError as exc:
+                    too_large = exc
                 rv = None
             elif rv in (None, "0"):  # no initial state: from now (getAllEventsSinceLocked)
                 rv = self.store.resource_version

@@ -175,14 +175,19 @@ async def test_a_future_resource_version_waits_then_504(
     assert (await api.get(CM, params={"resourceVersion": str(rv + 1)})).status == 200
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"sendInitialEvents": "false", "resourceVersionMatch": "NotOlderThan"}],
+    ids=["legacy", "without-initial-events"],
+)
 async def test_a_watch_from_a_future_version_skips_what_comes_before_it(
-    cluster: tuple[SimCluster, Api, FakeSeconds],
+    cluster: tuple[SimCluster, Api, FakeSeconds], extra: dict[str, str]
 ) -> None:
+    """No waiting (that is for the watch-list's state): the events up to it are skipped."""
     sim, api, _ = cluster
     rv = await _cm(api, "a")
-    task = asyncio.create_task(
-        api.watch(CM, {"resourceVersion": str(rv + 1), "timeoutSeconds": "5"}, stop_after=1)
-    )
+    params = {"resourceVersion": str(rv + 1), "timeoutSeconds": "5", **extra}
+    task = asyncio.create_task(api.watch(CM, params, stop_after=1))
     await until(sim, sim.store.watch_count, "the watch open")
     await _cm(api, "skipped")  # rv + 1: not after the requested version
     await _cm(api, "seen")
