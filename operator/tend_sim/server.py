@@ -31,7 +31,6 @@ from typing import Any
 
 import yaml
 from aiohttp import web
-from multidict import CIMultiDict
 
 from tend_sim import errors, list_options
 from tend_sim.bodies import content_type, read_body, too_deep
@@ -53,6 +52,7 @@ from tend_sim.resources import ResourceType, from_storage, table_columns, table_
 from tend_sim.selectors import label_selector_from_dict
 from tend_sim.store import Entry, Store, WriteOptions
 from tend_sim.tokens import token_request
+from tend_sim.warning_headers import warning_headers
 from tend_sim.watch import Watch, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -82,20 +82,6 @@ def error_response(exc: ApiError) -> web.Response:
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return _json_response(exc.to_status(), exc.code, headers)
-
-
-def _warning_headers(warnings: list[str]) -> CIMultiDict[str] | None:
-    """One `Warning: 299 - "text"` header per distinct warning, the text quoted like
-    apimachinery's `NewWarningHeader` (`makeQuotedString`: `"` and `\\` escaped), so client-go
-    and kubectl parse and print them."""
-    if not warnings:
-        return None
-    headers: CIMultiDict[str] = CIMultiDict()
-    for text in dict.fromkeys(warnings):
-        if text:
-            quoted = text.replace("\\", "\\\\").replace('"', '\\"')
-            headers.add("Warning", f'299 - "{quoted}"')
-    return headers
 
 
 def _nego(request: web.Request) -> Negotiated:
@@ -471,7 +457,7 @@ class ApiServer:
         warnings: list[str] | None = None,
     ) -> web.Response:
         accept = _nego(request)
-        headers = _warning_headers(warnings or [])
+        headers = warning_headers(warnings or [])
         if accept.as_ == "Table":
             return _json_response(self._table(request, req.rt, [entry], None), status, headers)
         if accept.as_ == "PartialObjectMetadata":
@@ -788,7 +774,7 @@ class ApiServer:
             new["metadata"]["resourceVersion"] = want_rv
         set_path(new, rt.scale.spec_replicas_path, replicas)
         updated = self.store.update_entry(rt, new, None, opts)
-        return _json_response(self._scale_of(rt, updated.obj), headers=_warning_headers(warnings))
+        return _json_response(self._scale_of(rt, updated.obj), headers=warning_headers(warnings))
 
     def _log(self, request: web.Request, req: Request) -> web.Response:
         assert req.name is not None
