@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 KUBE_VERSION = {"major": "1", "minor": "37"}
 JSON = "application/json"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Headers = Mapping[str, str] | None
+Headers = Mapping[str, str] | list[tuple[str, str]] | None
 NEGO = web.RequestKey("nego", Negotiated)
 LEGACY_WATCH = web.RequestKey("legacy_watch", bool)
 
