@@ -182,11 +182,15 @@ class ApiServer:
                 health = health_response(request)
                 # Paths outside the API fall through the non-API mux to Go's http.NotFound
                 # (util/notfoundhandler), a plain-text 404, not a Status.
-                resp = health or web.Response(
-                    status=404,
-                    text="404 page not found\n",
-                    charset="utf-8",
-                    headers={"X-Content-Type-Options": "nosniff"},
+                resp = (
+                    health
+                    if health is not None
+                    else web.Response(
+                        status=404,
+                        text="404 page not found\n",
+                        charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"},
+                    )
                 )
         except ApiError as exc:
             resp = error_response(exc)
