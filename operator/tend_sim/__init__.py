@@ -9,6 +9,9 @@
     resources    the registry of kinds (built-in and CRD-served), Tables
     validation   built-in kinds' field validation; schema and cel: CRD schemas and rules
     patch        merge, strategic-merge and JSON patches
+    managed_fields  managedFields on every write and server-side apply; typed (merge,
+                 compare, field sets), fieldsets (FieldsV1 algebra), field_types (merge schema),
+                 field_managers (names, conflicts), last_applied (kubectl's annotation)
     controllers  scheduler, Deployment, ReplicaSet, Job, EndpointSlice controllers
     kubelet      pods' containers, probes, restarts and back-off; images: what an image does;
                  environment: env/envFrom resolution; events: client-go's Event recorder

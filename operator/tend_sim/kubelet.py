@@ -1132,6 +1132,7 @@ class Kubelet:
                     "metadata": {"name": name, "labels": labels},
                     "spec": {"podCIDR": "10.244.0.0/16"},
                 },
+                field_manager="kubelet",
             )
         now = rfc3339(self.clock.now())
         capacity = {"cpu": "8", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
@@ -1163,7 +1164,7 @@ class Kubelet:
             },
         }
         try:
-            self.store.update(rt, node, subresource="status")
+            self.store.update(rt, node, subresource="status", field_manager="kubelet")
         except ApiError as exc:
             log.warning("could not write the status of node %s: %s", name, exc)
 
@@ -1281,7 +1282,7 @@ class Kubelet:
         if status != pod.get("status"):
             pod["status"] = status
             try:
-                self.store.update(rt, pod, subresource="status")
+                self.store.update(rt, pod, subresource="status", field_manager="kubelet")
             except ApiError as exc:
                 log.warning("kubelet: status of %s/%s: %s", handle.namespace, handle.name, exc)
         handle.last_status = status

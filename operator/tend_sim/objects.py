@@ -25,6 +25,23 @@ def deep_copy(value: Any) -> Any:
     return value
 
 
+def copy_object(obj: Obj) -> Obj:
+    """deep_copy of an API object whose metadata.managedFields entries are shared, not copied:
+    the store never changes an entry in place (a write stores new ones), and neither may
+    callers; copying their field sets on every read would cost more than the rest of the
+    object."""
+    out: Obj = {}
+    for k, v in obj.items():
+        if k == "metadata" and type(v) is dict and "managedFields" in v:
+            out[k] = {
+                mk: list(mv) if mk == "managedFields" and type(mv) is list else deep_copy(mv)
+                for mk, mv in v.items()
+            }
+        else:
+            out[k] = deep_copy(v)
+    return out
+
+
 def get_path(obj: Any, dotted: str) -> Any:
     cur = obj
     for part in dotted.split("."):

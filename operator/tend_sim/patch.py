@@ -4,7 +4,8 @@ Strategic merge patch is served for built-in kinds only (custom resources answer
 real server); lists merge by the patchMergeKey of the Kubernetes Go types (containers by name,
 ports by containerPort/port, env by name, conditions by type, ...), and the directives kubectl
 sends ($patch, $setElementOrder, $deleteFromPrimitiveList, $retainKeys) are honoured.
-Server-side apply (application/apply-patch+yaml) is not implemented: 415.
+Server-side apply (application/apply-patch+yaml) is not a patch of this kind: the store runs
+it through managed_fields.py (apply_patch refuses it with 415, which is what /scale answers).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def apply_patch(rt: ResourceType, current: dict[str, Any], patch: Any, patch_typ
         raise errors.ApiError(
             415,
             "UnsupportedMediaType",
-            "server-side apply is not supported by the simulated API server; use kubectl "
-            "apply (client-side) or a merge patch",
+            "server-side apply through /scale is not supported by the simulated API server; "
+            "apply to the resource itself, or patch /scale with a merge patch",
         )
     raise errors.unsupported_media_type(patch_type, accepted)
 

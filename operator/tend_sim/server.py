@@ -5,7 +5,10 @@ Routing is done by hand from the URL path (`/api/v1/namespaces/{ns}/{resource}/{
 reuse each stored object's cached JSON encoding; watch events are encoded once and shared by all
 watchers.
 
-Not simulated: server-side apply (415), protobuf responses (always JSON; protobuf request bodies
+Server-side apply (PATCH application/apply-patch+yaml) and managedFields are store.py's and
+managed_fields.py's; apply through /scale and application/apply-patch+cbor answer 415.
+
+Not simulated: protobuf responses (always JSON; protobuf request bodies
 only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
 legacy documents), client certificates, OIDC and webhook authentication, the Node and webhook
 authorizers. OpenAPI documents carry the built-in kinds' schemas (kube-apiserver's, shipped by
@@ -35,6 +38,7 @@ from tend_sim import errors, reviews
 from tend_sim.authn import ADMIN, Auth
 from tend_sim.authz import UserInfo, forbidden, request_attributes
 from tend_sim.errors import ApiError
+from tend_sim.field_managers import manager_from_user_agent, validate_field_manager
 from tend_sim.logs import serve_logs
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
@@ -376,8 +380,12 @@ class ApiServer:
 
     # -- options ---------------------------------------------------------------------------
 
-    def _write_options(self, request: web.Request, warnings: list[str]) -> WriteOptions:
+    def _write_options(
+        self, request: web.Request, warnings: list[str], options: str, *, apply: bool = False
+    ) -> WriteOptions:
         q = request.query
+        manager = q.get("fieldManager", "")
+        validate_field_manager(manager, options, apply)
         dry = q.getall("dryRun", [])
         for d in dry:
             if d != "All":
@@ -387,7 +395,11 @@ class ApiServer:
             raise errors.bad_request(
                 f'invalid fieldValidation directive: "{fv}"; must be Ignore, Warn or Strict'
             )
-        return WriteOptions(dry_run=bool(dry), field_validation=fv, warnings=warnings)
+        if not manager:
+            manager = manager_from_user_agent(request.headers.get("User-Agent", ""))
+        return WriteOptions(
+            dry_run=bool(dry), field_validation=fv, warnings=warnings, manager=manager
+        )
 
     async def _body(self, request: web.Request, strict: bool = False) -> Any:
         raw = await request.read()
@@ -535,7 +547,7 @@ class ApiServer:
 
     async def _create(self, request: web.Request, req: Request) -> web.Response:
         warnings: list[str] = []
-        opts = self._write_options(request, warnings)
+        opts = self._write_options(request, warnings, "CreateOptions")
         body = self._prepare_body(
             req, await self._body(request, opts.field_validation == "Strict"), name_required=False
         )
@@ -546,7 +558,7 @@ class ApiServer:
 
     async def _update(self, request: web.Request, req: Request) -> web.Response:
         warnings: list[str] = []
-        opts = self._write_options(request, warnings)
+        opts = self._write_options(request, warnings, "UpdateOptions")
         body = self._prepare_body(
             req, await self._body(request, opts.field_validation == "Strict"), name_required=True
         )
@@ -560,7 +572,6 @@ class ApiServer:
 
     async def _patch(self, request: web.Request, req: Request) -> web.Response:
         warnings: list[str] = []
-        opts = self._write_options(request, warnings)
         ctype = request.content_type
         if ctype not in (MERGE, JSON_PATCH, STRATEGIC, APPLY):
             accepted = (
@@ -569,8 +580,30 @@ class ApiServer:
                 else [JSON_PATCH, MERGE, STRATEGIC, APPLY]
             )
             raise errors.unsupported_media_type(ctype, accepted)
+        force = request.query.get("force")
+        if force is not None and ctype != APPLY:
+            raise errors.invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                [
+                    errors.Cause(
+                        errors.FIELD_VALUE_FORBIDDEN,
+                        "Forbidden: may not be specified for non-apply patch",
+                        "force",
+                    )
+                ],
+            )
+        opts = self._write_options(request, warnings, "PatchOptions", apply=ctype == APPLY)
         body = await self._body(request, opts.field_validation == "Strict")
         assert req.name is not None
+        if ctype == APPLY:
+            if req.rt.namespaced and req.namespace is None:
+                raise self._not_found()
+            entry, created = self.store.apply_entry(
+                req.rt, req.namespace, req.name, body, req.sub, opts, force=_truthy(force)
+            )
+            return self._render_one(request, req, entry, 201 if created else 200, warnings)
         entry = self.store.patch_entry(req.rt, req.namespace, req.name, body, ctype, req.sub, opts)
         return self._render_one(request, req, entry, 200, warnings)
 
@@ -707,7 +740,8 @@ class ApiServer:
         if verb == "get":
             return _json_response(current)
         warnings: list[str] = []
-        opts = self._write_options(request, warnings)
+        opts = self._write_options(request, warnings, "UpdateOptions")
+        opts.via = "scale"
         body = await self._body(request)
         if verb == "patch":
             from tend_sim import patch as patching
@@ -1062,6 +1096,11 @@ class ApiServer:
         body = _dumps(openapi_v2(rts))
         self._openapi_cache[("", "v2")] = (digest, body)
         return body
+
+
+def _truthy(value: str | None) -> bool:
+    """A boolean query parameter as the parameter codec reads it."""
+    return value in ("true", "True", "1")
 
 
 class _DuplicateField(ValueError):

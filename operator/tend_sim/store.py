@@ -4,11 +4,13 @@ This plays etcd plus the generic registry of the API server: it assigns uid, res
 (one global counter), generation and timestamps; enforces optimistic concurrency, the /status
 split, finalizers and deletionTimestamp; keeps a bounded per-resource event history so watches
 resume from a resourceVersion or fail with 410 Expired. Every write, from HTTP or from the
-in-process controllers alike, is defaulted and passes admission (admission.py); owners and
-finalizers that need work go to the garbage collector (garbage_collector.py).
+in-process controllers alike, is defaulted and passes admission (admission.py), then records
+its field manager in managedFields (managed_fields.py; `apply_entry` is server-side apply);
+owners and finalizers that need work go to the garbage collector (garbage_collector.py).
 
 Stored objects are never mutated in place: every write stores a new dict. Public methods
-return deep copies; the HTTP layer uses the `*_entry` methods and cached JSON encodings.
+return deep copies (sharing the read-only managedFields entries); the HTTP layer uses the
+`*_entry` methods and cached JSON encodings.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tend_sim import bootstrap, errors
+from tend_sim import bootstrap, errors, managed_fields
 from tend_sim.admission import admit, crd_admit
 from tend_sim.clock import rfc3339
 from tend_sim.errors import ApiError, Cause
+from tend_sim.field_types import shape_of
 from tend_sim.garbage_collector import GarbageCollector
+from tend_sim.last_applied import sync_last_applied
 from tend_sim.objects import (
     CRD_GR,
     FOREGROUND,
@@ -37,6 +41,7 @@ from tend_sim.objects import (
     ORPHAN,
     Key,
     Obj,
+    copy_object,
     deep_copy,
 )
 from tend_sim.resources import (
@@ -54,6 +59,7 @@ from tend_sim.selectors import (
     parse_label_selector,
 )
 from tend_sim.service_ports import assign_node_ports, used_node_ports
+from tend_sim.typed import SchemaError
 from tend_sim.watch import Watch, WatchEvent
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -86,6 +92,12 @@ class WriteOptions:
     dry_run: bool = False
     field_validation: str = "Strict"
     warnings: list[str] | None = None
+    # The field manager recorded in managedFields (None: the store's own, `Store.field_manager`).
+    manager: str | None = None
+    # managedFields an apply computed (managed_fields.apply); None for every other write.
+    applied: list[dict[str, Any]] | None = None
+    # The subresource a write of the main object came through, for managedFields ("scale").
+    via: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,6 +133,10 @@ class Store:
         # from here instead of by scanning every object of the kind.
         self._labelled: dict[tuple[GR, str, str, str], set[Key]] = {}
         self.gc = GarbageCollector(self)
+        # Who in-process writes (controllers, kubelet, tests) are in managedFields.
+        self.field_manager = "tend-sim"
+        self._second: datetime | None = None
+        self._second_text = ""
         self._cluster_ip = 10
         self.write_listeners: builtins.list[Callable[[str, ResourceType, Obj], None]] = []
         self.watch_listeners: builtins.list[Callable[[Watch], None]] = []
@@ -158,7 +174,7 @@ class Store:
 
     def _out(self, rt: ResourceType, obj: Obj) -> Obj:
         """A copy for callers, in the shape and version of `rt`."""
-        out: Obj = deep_copy(obj)
+        out: Obj = copy_object(obj)
         return from_storage(rt, out) if rt.converts else out
 
     def count(self, rt: ResourceType) -> int:
@@ -325,9 +341,10 @@ class Store:
         dry_run: bool = False,
         field_validation: str = "Strict",
         warnings: builtins.list[str] | None = None,
+        field_manager: str | None = None,
     ) -> Obj:
         """Create; 409 AlreadyExists, 404 if the namespace is missing, 422 if invalid."""
-        opts = WriteOptions(dry_run, field_validation, warnings)
+        opts = WriteOptions(dry_run, field_validation, warnings, field_manager)
         entry = self._create(rt, obj, opts)
         return self._out(rt, entry.obj)
 
@@ -367,7 +384,7 @@ class Store:
         return to_storage(rt, head)
 
     def _create(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
-        obj = self._check_type(rt, deep_copy(obj))
+        obj = self._check_type(rt, copy_object(obj))
         meta: Obj = obj["metadata"]
         if rt.namespaced:
             ns = meta.get("namespace")
@@ -407,6 +424,7 @@ class Store:
         key = self._key(rt, meta.get("namespace"), name)
         if key in bucket:
             raise errors.already_exists(rt.plural, rt.group, name)
+        requested = meta.get("managedFields")
         for f in (
             "resourceVersion",
             "deletionTimestamp",
@@ -427,6 +445,7 @@ class Store:
         obj = admit(rt, obj, None, opts, validate=self.validate)
         if rt.gr == CRD_GR:
             crd_admit(obj, None, self._crds(), self.now)
+        self._record_managed(rt, None, obj, requested, "", opts)
         if opts.dry_run:
             return Entry(obj)
         self._rv += 1
@@ -461,16 +480,17 @@ class Store:
         dry_run: bool = False,
         field_validation: str = "Strict",
         warnings: builtins.list[str] | None = None,
+        field_manager: str | None = None,
     ) -> Obj:
         """Replace (PUT). 409 Conflict on a stale resourceVersion, 422 on immutable changes.
         With subresource="status" only .status is taken from `obj`."""
-        opts = WriteOptions(dry_run, field_validation, warnings)
+        opts = WriteOptions(dry_run, field_validation, warnings, field_manager)
         return self._out(rt, self.update_entry(rt, obj, subresource, opts).obj)
 
     def update_entry(
         self, rt: ResourceType, obj: Obj, subresource: str | None, opts: WriteOptions
     ) -> Entry:
-        obj = self._check_type(rt, deep_copy(obj))
+        obj = self._check_type(rt, copy_object(obj))
         meta = obj["metadata"]
         name = meta.get("name")
         if not name:
@@ -521,9 +541,10 @@ class Store:
         dry_run: bool = False,
         field_validation: str = "Strict",
         warnings: builtins.list[str] | None = None,
+        field_manager: str | None = None,
     ) -> Obj:
         """PATCH with a merge, JSON or strategic-merge patch (Content-Type as patch_type)."""
-        opts = WriteOptions(dry_run, field_validation, warnings)
+        opts = WriteOptions(dry_run, field_validation, warnings, field_manager)
         entry = self.patch_entry(rt, namespace, name, patch, patch_type, subresource, opts)
         return self._out(rt, entry.obj)
 
@@ -569,6 +590,7 @@ class Store:
         old_meta = old["metadata"]
         name = old_meta["name"]
         meta = new["metadata"]
+        requested = meta.get("managedFields")
         rv = meta.get("resourceVersion")
         if rv and str(rv) != old_meta["resourceVersion"]:
             raise errors.stale(rt.plural, rt.group, name)
@@ -583,7 +605,7 @@ class Store:
             )
         if subresource == "status":
             status = new.get("status")
-            new = deep_copy(old)
+            new = copy_object(old)
             if status is None:
                 new.pop("status", None)
             else:
@@ -647,6 +669,7 @@ class Store:
             and _spec_changed(rt, new, old)
         ):
             meta["generation"] = int(old_meta.get("generation") or 0) + 1
+        self._record_managed(rt, old, new, requested, subresource or "", opts)
         if new == old:
             return old_entry  # a no-op write is not a write: no new resourceVersion, no event
         if opts.dry_run:
@@ -663,9 +686,118 @@ class Store:
         self._after_write(rt, new, old)
         return entry
 
+    def _record_managed(
+        self,
+        rt: ResourceType,
+        old: Obj | None,
+        new: Obj,
+        requested: Any,
+        sub: str,
+        opts: WriteOptions,
+    ) -> None:
+        """managedFields of the object about to be stored (managed_fields.py)."""
+        if opts.applied is not None:
+            if opts.applied:
+                new["metadata"]["managedFields"] = opts.applied
+            else:
+                new["metadata"].pop("managedFields", None)
+            return
+        manager = self.field_manager if opts.manager is None else opts.manager
+        managed_fields.record_update(
+            rt, old, new, requested, manager, sub or opts.via, self._time_now()
+        )
+
+    def _time_now(self) -> str:
+        """rfc3339(now()), formatted once per second (every write's managedFields want it)."""
+        now = self.now()
+        second = now.replace(microsecond=0)
+        if second != self._second:
+            self._second = second
+            self._second_text = rfc3339(now)
+        return self._second_text
+
+    def apply_entry(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        config: Any,
+        subresource: str | None,
+        opts: WriteOptions,
+        *,
+        force: bool = False,
+    ) -> tuple[Entry, bool]:
+        """Server-side apply of `config` by `opts.manager`: (entry, created). Creates the object
+        when it does not exist (not through a subresource); 409 on conflicts unless forced."""
+        config = self._check_apply_config(rt, config)
+        old = self._objects.get(rt.gr, {}).get(self._key(rt, namespace, name))
+        if old is None and subresource:
+            raise errors.not_found(rt.plural, rt.group, name)
+        shape = shape_of(rt)
+        live = self._out(rt, old.obj) if old is not None else managed_fields.empty_object(rt, shape)
+        managers = (
+            managed_fields.decode(live.get("metadata", {}).get("managedFields"), trusted=True) or {}
+        )
+        key = (opts.manager or "", "Apply", "", subresource or "")
+        try:
+            merged, after = managed_fields.apply(
+                shape,
+                live,
+                config,
+                managers,
+                key,
+                rt.api_version,
+                self._time_now(),
+                managed_fields.reset_fields(rt.status_subresource, subresource or ""),
+                force,
+            )
+        except SchemaError as exc:
+            raise errors.internal(
+                f"failed to create typed patch object ({namespace or ''}/{name}; "
+                f"{rt.api_version}, Kind={rt.kind}): {exc}"
+            ) from None
+        merged = copy_object(merged) if merged is live else merged
+        sync_last_applied(key[0], live, config, merged)
+        opts.applied = managed_fields.encode(after)
+        meta = merged.get("metadata")
+        if not isinstance(meta, dict):
+            meta = merged["metadata"] = {}
+        if rt.namespaced and not meta.get("namespace"):
+            meta["namespace"] = namespace
+        if meta.get("name") != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name', '')}) does not match the name on "
+                f"the URL ({name})"
+            )
+        if rt.namespaced and meta.get("namespace") != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the "
+                "request"
+            )
+        if old is None:
+            return self._create(rt, merged, opts), True
+        return self._update(rt, self._check_type(rt, merged), old, subresource, opts), False
+
+    def _check_apply_config(self, rt: ResourceType, config: Any) -> Obj:
+        """What versionCheckManager and structuredMergeManager.Apply refuse (400)."""
+        if not isinstance(config, dict):
+            raise errors.bad_request("error decoding YAML: the apply configuration is not a map")
+        api_version = str(config.get("apiVersion") or "")
+        group, _, version = api_version.rpartition("/")
+        kind = str(config.get("kind") or "")
+        if (group, version, kind) != (rt.group, rt.version, rt.kind):
+            raise errors.bad_request(f"invalid object type: {group}/{version}, Kind={kind}")
+        meta = config.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if isinstance(meta, dict) and meta.get("managedFields") is not None:
+            raise errors.bad_request("metadata.managedFields must be nil")
+        return config
+
     def _system_update(self, rt: ResourceType, new: Obj, current: Entry) -> Entry:
         """A write of the control plane itself (garbage collector, finalizers)."""
-        return self._update(rt, new, current, None, WriteOptions(field_validation="Ignore"))
+        opts = WriteOptions(field_validation="Ignore", manager="kube-controller-manager")
+        return self._update(rt, new, current, None, opts)
 
     def delete(
         self,
@@ -739,7 +871,7 @@ class Store:
                 ],
             )
         policy = propagation or rt.default_propagation
-        new = deep_copy(old)
+        new = copy_object(old)
         meta = new["metadata"]
         finalizers: builtins.list[str] = list(meta.get("finalizers") or [])
         if policy == "Foreground" and FOREGROUND not in finalizers:

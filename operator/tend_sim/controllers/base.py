@@ -22,6 +22,8 @@ from tend_sim.store import Store
 log = logging.getLogger(__name__)
 
 HASH_LABEL = "pod-template-hash"
+# The manager of the controllers' writes in managedFields, as on a real cluster.
+FIELD_MANAGER = "kube-controller-manager"
 _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -215,7 +217,9 @@ class Controller:
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
         try:
-            created = self.store.create(self.store.resource("pods"), pod)
+            created = self.store.create(
+                self.store.resource("pods"), pod, field_manager=FIELD_MANAGER
+            )
         except ApiError as exc:
             # As the ReplicaSet and Job controllers report a refused pod (e.g. by admission).
             self.recorder.record(owner, "Warning", "FailedCreate", f"Error creating: {exc.message}")
@@ -298,7 +302,7 @@ class Controller:
         if obj.get("status") == status:
             return
         obj["status"] = status
-        self.store.update(rt, obj, subresource="status")
+        self.store.update(rt, obj, subresource="status", field_manager=FIELD_MANAGER)
 
     @staticmethod
     def key_of(obj: Obj) -> Key:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 from tend_sim.clock import Clock
 from tend_sim.controllers.base import (
+    FIELD_MANAGER,
     HASH_LABEL,
     Controller,
     condition,
@@ -119,7 +120,7 @@ class DeploymentController(Controller):
                 "template": template,
             },
         }
-        created = self.store.create(self.rs, rs)
+        created = self.store.create(self.rs, rs, field_manager=FIELD_MANAGER)
         self._annotate_revision(deployment, revision)
         if initial:
             self._event_scaled(deployment, created, 0, initial)
@@ -130,7 +131,7 @@ class DeploymentController(Controller):
         newest = max((self._revision(rs) for rs in old_rs), default=0)
         if self._revision(new_rs) <= newest:
             new_rs["metadata"].setdefault("annotations", {})[REVISION] = str(newest + 1)
-            new_rs = self.store.update(self.rs, new_rs)
+            new_rs = self.store.update(self.rs, new_rs, field_manager=FIELD_MANAGER)
         self._annotate_revision(deployment, self._revision(new_rs))
         return new_rs
 
@@ -138,7 +139,7 @@ class DeploymentController(Controller):
         annotations = deployment["metadata"].setdefault("annotations", {})
         if annotations.get(REVISION) != str(revision):
             annotations[REVISION] = str(revision)
-            updated = self.store.update(self.deployments, deployment)
+            updated = self.store.update(self.deployments, deployment, field_manager=FIELD_MANAGER)
             deployment["metadata"] = updated["metadata"]
 
     def _scale(self, deployment: Obj, rs: Obj, replicas: int) -> bool:
@@ -151,7 +152,7 @@ class DeploymentController(Controller):
         annotations = rs["metadata"].setdefault("annotations", {})
         annotations[DESIRED_REPLICAS] = str(want)
         annotations[MAX_REPLICAS] = str(want + surge)
-        updated = self.store.update(self.rs, rs)
+        updated = self.store.update(self.rs, rs, field_manager=FIELD_MANAGER)
         rs.clear()
         rs.update(updated)
         self._event_scaled(deployment, rs, current, replicas)

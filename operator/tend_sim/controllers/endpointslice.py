@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 from tend_sim.clock import Clock
 from tend_sim.controllers.base import (
+    FIELD_MANAGER,
     Controller,
     owner_reference,
     pod_ready,
@@ -168,7 +169,7 @@ class EndpointSliceController(Controller):
             existing["metadata"].setdefault("annotations", {})[
                 "endpoints.kubernetes.io/last-change-trigger-time"
             ] = self.now()
-            self.store.update(self.slices, existing)
+            self.store.update(self.slices, existing, field_manager=FIELD_MANAGER)
             return
         labels = dict(service["metadata"].get("labels") or {})
         labels.update({SERVICE_NAME_LABEL: name, MANAGED_BY_LABEL: SLICE_MANAGER})
@@ -184,7 +185,7 @@ class EndpointSliceController(Controller):
             },
             **body,
         }
-        self.store.create(self.slices, slice_)
+        self.store.create(self.slices, slice_, field_manager=FIELD_MANAGER)
 
     def _write_endpoints(self, service: Obj, groups: list[tuple[list[Obj], list[Obj]]]) -> None:
         subsets = []
@@ -210,7 +211,7 @@ class EndpointSliceController(Controller):
             if (existing.get("subsets") or []) == subsets:
                 return
             existing["subsets"] = subsets
-            self.store.update(self.endpoints, existing)
+            self.store.update(self.endpoints, existing, field_manager=FIELD_MANAGER)
             return
         labels = dict(meta.get("labels") or {})
         labels["endpoints.kubernetes.io/managed-by"] = "endpoint-controller"
@@ -226,6 +227,7 @@ class EndpointSliceController(Controller):
                 },
                 "subsets": subsets,
             },
+            field_manager=FIELD_MANAGER,
         )
 
     @staticmethod

@@ -87,7 +87,7 @@ class Scheduler(Controller):
         self.pending.discard(key)
         if not pod["spec"].get("nodeName"):
             pod["spec"]["nodeName"] = node_name
-            pod = self.store.update(self.pods, pod)
+            pod = self.store.update(self.pods, pod, field_manager="kube-scheduler")
         # Assume it at once (the scheduler cache's AssumePod): the next pod in the queue may
         # be placed before this binding's watch event arrives.
         self.bound[pod["metadata"]["uid"]] = (node_name, pod_requests(pod["spec"]))
