@@ -58,12 +58,23 @@ class SimCluster:
         history_size: int = 5000,
         auth: bool = False,
         tls: bool = False,
+        history_window: float = 75.0,
+        compaction_interval: float = 300.0,
+        fresh_timeout: float = 3.0,
     ) -> None:
+        """`history_size` bounds each resource's watch-cache history, `history_window` (simulated
+        seconds) is how long it keeps events at least, `compaction_interval` (simulated seconds)
+        how long continue tokens and exact resourceVersions stay valid; `fresh_timeout` (real
+        seconds) how long a request for a future resourceVersion waits before its 504."""
         clock_cls = _load("tend_sim.clock", "SimClock")
         self.clock: Any = clock_cls(speed) if clock_cls is not None else None
         self.store = Store(
-            now=self.clock.now if self.clock is not None else None, history_size=history_size
+            now=self.clock.now if self.clock is not None else None,
+            history_size=history_size,
+            history_window=history_window,
+            compaction_interval=compaction_interval,
         )
+        self._fresh_timeout = fresh_timeout
         if faults is None:
             plan_cls = _load("tend_sim.faults", "FaultPlan")
             faults = plan_cls() if plan_cls is not None else None
@@ -89,6 +100,7 @@ class SimCluster:
             bookmark_interval=bookmark_interval,
             auth=self.auth,
             ssl_context=self._ssl,
+            fresh_timeout=fresh_timeout,
         )
         self.controllers: Any = None
         if controllers:
@@ -138,6 +150,7 @@ class SimCluster:
             bookmark_interval=self._bookmark_interval,
             auth=self.auth,
             ssl_context=self._ssl,
+            fresh_timeout=self._fresh_timeout,
         )
         self.server.requests = requests
         await self.server.start()

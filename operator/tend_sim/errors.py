@@ -30,7 +30,10 @@ class Cause:
     field: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"reason": self.reason, "message": self.message, "field": self.field}
+        out = {"reason": self.reason, "message": self.message, "field": self.field}
+        if not self.field:  # metav1.StatusCause: every field omitempty
+            del out["field"]
+        return out
 
     def describe(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -49,6 +52,8 @@ class ApiError(Exception):
     kind: str | None = None
     uid: str | None = None
     retry_after: int | None = None
+    # ListMeta.continue of the Status (an inconsistent continue token after a 410).
+    list_continue: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -66,6 +71,10 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if self.list_continue:
+            status["metadata"] = {"continue": self.list_continue}
+        if not self.reason:  # metav1.StatusReasonUnknown is "", omitted like any empty field
+            del status["reason"]
         details: dict[str, Any] = {}
         if self.name is not None:
             details["name"] = self.name

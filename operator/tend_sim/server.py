@@ -5,14 +5,20 @@ Routing is done by hand from the URL path (`/api/v1/namespaces/{ns}/{resource}/{
 reuse each stored object's cached JSON encoding; watch events are encoded once and shared by all
 watchers.
 
-Server-side apply (PATCH application/apply-patch+yaml) and managedFields are store.py's and
+Content negotiation (negotiation.py) follows kube-apiserver: a body without Content-Type is JSON,
+Accept picks JSON, YAML, a Table or PartialObjectMetadata or answers 406, `?pretty` and human
+User-Agents get indented JSON. Bodies over 3 MiB are 413, objects over etcd's 1.5 MiB are 500 with
+etcd's message; Warning headers are quoted like apimachinery's. Health endpoints: health.py.
+
+Protobuf request bodies are decoded for every built-in kind served (protobuf.py). Server-side
+apply (PATCH application/apply-patch+yaml) and managedFields are store.py's and
 managed_fields.py's; apply through /scale and application/apply-patch+cbor answer 415.
 
-Not simulated: protobuf responses (always JSON; protobuf request bodies
-only for the kinds `kubectl create <kind>` sends), aggregated discovery (clients fall back to the
+Not simulated: protobuf responses (always JSON), aggregated discovery (clients fall back to the
 legacy documents), client certificates, OIDC and webhook authentication, the Node and webhook
 authorizers. OpenAPI documents carry the built-in kinds' schemas (kube-apiserver's, shipped by
-kubernetes-validate) and the CRDs'.
+kubernetes-validate) and the CRDs'. operator/tend_sim/README.md lists where the HTTP surface
+still differs.
 
 With auth on (authn.py, authz.py), one step before routing authenticates the request, applies
 impersonation headers and asks RBAC, as kube-apiserver's filter chain does; with auth off (the
@@ -28,18 +34,28 @@ import hashlib
 import json
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from tend_sim import errors, reviews
+from tend_sim import errors, list_options, reviews
 from tend_sim.authn import ADMIN, Auth
 from tend_sim.authz import UserInfo, forbidden, request_attributes
+from tend_sim.bodies import content_type, read_body, too_deep
 from tend_sim.errors import ApiError
 from tend_sim.field_managers import manager_from_user_agent, validate_field_manager
+from tend_sim.health import health_response
 from tend_sim.logs import serve_logs
+from tend_sim.negotiation import (
+    PLAIN,
+    Negotiated,
+    negotiate,
+    not_acceptable,
+    reencode,
+    wants_pretty,
+)
 from tend_sim.objects import deep_copy, get_path, set_path
 from tend_sim.openapi import openapi_v2, openapi_v3
 from tend_sim.patch import APPLY, JSON_PATCH, MERGE, STRATEGIC
@@ -47,6 +63,7 @@ from tend_sim.protobuf import decode_protobuf
 from tend_sim.resources import ResourceType, from_storage, table_columns, table_row
 from tend_sim.selectors import label_selector_from_dict
 from tend_sim.store import Entry, Store, WriteOptions
+from tend_sim.warning_headers import warning_headers
 from tend_sim.watch import Watch, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -55,21 +72,20 @@ KUBE_VERSION = {"major": "1", "minor": "37"}
 JSON = "application/json"
 USER: web.RequestKey[UserInfo] = web.RequestKey("tend_sim.user", UserInfo)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Headers = Mapping[str, str] | None
+NEGO = web.RequestKey("nego", Negotiated)
+LEGACY_WATCH = web.RequestKey("legacy_watch", bool)
 
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _json_response(
-    value: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
+def _json_response(value: Any, status: int = 200, headers: Headers = None) -> web.Response:
     return web.Response(body=_dumps(value), status=status, content_type=JSON, headers=headers)
 
 
-def _raw_response(
-    body: bytes, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
+def _raw_response(body: bytes, status: int = 200, headers: Headers = None) -> web.Response:
     return web.Response(body=body, status=status, content_type=JSON, headers=headers)
 
 
@@ -80,39 +96,9 @@ def error_response(exc: ApiError) -> web.Response:
     return _json_response(exc.to_status(), exc.code, headers)
 
 
-def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
-    if not warnings:
-        return None
-    # aiohttp takes one value per key here; join like several Warning headers would read.
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
-
-
-class _Accept:
-    """What representation the client asked for: plain JSON (as_ ""), a Table, or object
-    metadata. The first acceptable media type wins, as in the API server's negotiation; bodies
-    are always JSON (protobuf-only clients get JSON too)."""
-
-    __slots__ = ("as_",)
-
-    def __init__(self, header: str) -> None:
-        self.as_ = ""
-        if "as=" not in header:
-            return
-        for media in header.split(","):
-            parts = [p.strip() for p in media.split(";")]
-            if parts[0] not in ("application/json", "*/*"):
-                continue
-            params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-            as_ = params.get("as", "")
-            if not as_:
-                return
-            if (
-                as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
-                and params.get("g") == "meta.k8s.io"
-                and params.get("v") in ("v1", "v1beta1")
-            ):
-                self.as_ = "Table" if as_ == "Table" else "PartialObjectMetadata"
-                return
+def _nego(request: web.Request) -> Negotiated:
+    nego: Negotiated | None = request.get(NEGO)
+    return nego if nego is not None else PLAIN
 
 
 class Request:
@@ -143,6 +129,7 @@ class ApiServer:
         watch_timeout: float = 1800.0,
         auth: Auth | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        fresh_timeout: float = 3.0,
     ) -> None:
         self.store = store
         self.ssl_context = ssl_context
@@ -152,6 +139,8 @@ class ApiServer:
         self.faults = faults
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
+        # How long a request for a future resourceVersion waits (the watch cache's blockTimeout).
+        self.fresh_timeout = fresh_timeout
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
         self._runner: web.AppRunner | None = None
         self._watches: set[Watch] = set()
@@ -199,30 +188,56 @@ class ApiServer:
     # -- dispatch --------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        resp: web.StreamResponse
         try:
             path = request.path
             if self.auth.enabled:
                 self._authorize(request, path)
             if path.startswith(("/apis", "/api/")) or path == "/api":
-                return await self._handle_api(request, path)
-            if path == "/version":
-                return _json_response(self._version())
-            if path in ("/healthz", "/livez", "/readyz"):
-                return web.Response(text="ok")
-            if path.startswith("/openapi/"):
-                return self._openapi(request, path)
-            if path == "/debug/tend-sim/access":
-                return _json_response([a._asdict() for a in sorted(self.auth.access)])
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
+                resp = await self._handle_api(request, path)
+            elif path == "/version":
+                resp = self._render_value(request, self._version())
+            elif path.startswith("/openapi/"):
+                resp = self._openapi(request, path)
+            elif path == "/debug/tend-sim/access":
+                resp = _json_response([a._asdict() for a in sorted(self.auth.access)])
+            else:
+                health = health_response(request)
+                # Paths outside the API fall through the non-API mux to Go's http.NotFound
+                # (util/notfoundhandler), a plain-text 404, not a Status.
+                resp = health or web.Response(
+                    status=404,
+                    text="404 page not found\n",
+                    charset="utf-8",
+                    headers={"X-Content-Type-Options": "nosniff"},
+                )
         except ApiError as exc:
-            return error_response(exc)
+            resp = error_response(exc)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a bug in the simulator: say so like the API server would
             log.exception("sim API server failed on %s %s", request.method, request.path)
-            return error_response(errors.internal(f"simulator error: {exc!r}"))
+            resp = error_response(errors.internal(f"simulator error: {exc!r}"))
+        nego: Negotiated | None = request.get(NEGO)
+        if nego is not None and not nego.plain and isinstance(resp, web.Response):
+            reencode(resp, nego)
+        return resp
+
+    def _render_value(self, request: web.Request, value: Any) -> web.Response:
+        """A JSON document in the negotiated media type (the discovery and version docs)."""
+        self._negotiate(request, stream=False)
+        return _json_response(value)
+
+    def _negotiate(self, request: web.Request, *, stream: bool, custom: bool = False) -> Negotiated:
+        nego = negotiate(request.headers.get("Accept", ""), stream, custom)
+        if nego is None:
+            raise not_acceptable(stream)
+        if not nego.pretty and wants_pretty(
+            request.query_string, request.query, request.headers.get("User-Agent", "")
+        ):
+            nego = Negotiated(nego.media, nego.as_, True, nego.protobuf)
+        request[NEGO] = nego
+        return nego
 
     def _authorize(self, request: web.Request, path: str) -> None:
         """Authentication, impersonation and authorization, before routing (as the real
@@ -248,6 +263,14 @@ class ApiServer:
 
     async def _handle_api(self, request: web.Request, path: str) -> web.StreamResponse:
         parts = [p for p in path.split("/") if p]
+        # The legacy watch prefix: /api/v1/watch/..., /apis/G/V/watch/... (deprecated, served).
+        at = 2 if parts[0] == "api" else 3
+        legacy_watch = len(parts) > at + 1 and parts[at] == "watch"
+        if legacy_watch:
+            del parts[at]
+            request[LEGACY_WATCH] = True
+        stream = legacy_watch or request.query.get("watch", "") in ("1", "true", "True")
+        self._negotiate(request, stream=stream)
         if parts[0] == "api":
             if len(parts) == 1:
                 return _json_response(
@@ -268,6 +291,8 @@ class ApiServer:
             group, version, rest = parts[1], parts[2], parts[3:]
         if request.method == "GET" and not rest:
             return _json_response(self._resource_list(group, version))
+        if not rest:
+            raise self._not_found()
         req = self._route(group, version, rest)
         return await self._dispatch(request, req)
 
@@ -301,14 +326,21 @@ class ApiServer:
         if req.sub is not None and req.sub not in rt.subresources:
             raise self._not_found()
         resource = rt.plural if req.sub is None else f"{rt.plural}/{req.sub}"
+        if rt.custom and _nego(request).protobuf:
+            stream = LEGACY_WATCH in request or q.get("watch", "") in ("1", "true", "True")
+            self._negotiate(request, stream=stream, custom=True)
+        if LEGACY_WATCH in request and (method != "GET" or req.sub is not None):
+            raise errors.method_not_allowed(
+                "the server does not allow this method on the requested resource"
+            )
         if req.name is None:
             if method == "GET":
-                watch = q.get("watch", "") in ("1", "true", "True")
+                watch = LEGACY_WATCH in request or q.get("watch", "") in ("1", "true", "True")
                 self.requests[("watch" if watch else "list", resource)] += 1
                 self._check_verb(rt, "watch" if watch else "list", None)
                 if watch:
                     return await self._watch(request, req)
-                return self._list(request, req)
+                return await self._list(request, req)
             if method == "POST":
                 self.requests[("create", resource)] += 1
                 self._check_verb(rt, "create", None)
@@ -333,7 +365,11 @@ class ApiServer:
             raise errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"
             )
-        if verb == "get" and req.sub is None and q.get("watch", "") in ("1", "true", "True"):
+        if (
+            verb == "get"
+            and req.sub is None
+            and (LEGACY_WATCH in request or q.get("watch", "") in ("1", "true", "True"))
+        ):
             self.requests[("watch", resource)] += 1
             return await self._watch(request, req)
         self.requests[(verb, resource)] += 1
@@ -401,9 +437,9 @@ class ApiServer:
             dry_run=bool(dry), field_validation=fv, warnings=warnings, manager=manager
         )
 
-    async def _body(self, request: web.Request, strict: bool = False) -> Any:
-        raw = await request.read()
-        ctype = request.content_type or JSON
+    async def _body(self, request: web.Request, strict: bool = False, kind: str = "") -> Any:
+        raw = await read_body(request)
+        ctype = content_type(request)
         if ctype in ("application/yaml", APPLY):
             try:
                 return yaml.safe_load(raw)
@@ -419,6 +455,8 @@ class ApiServer:
             if strict:
                 return json.loads(raw, object_pairs_hook=_no_duplicates)
             return json.loads(raw)
+        except RecursionError:
+            raise too_deep(raw, kind) from None
         except ValueError as exc:
             if isinstance(exc, _DuplicateField):
                 raise errors.bad_request(f"strict decoding error: {exc}") from None
@@ -461,8 +499,8 @@ class ApiServer:
         status: int = 200,
         warnings: list[str] | None = None,
     ) -> web.Response:
-        accept = _Accept(request.headers.get("Accept", ""))
-        headers = _warning_headers(warnings or [])
+        accept = _nego(request)
+        headers = warning_headers(warnings or [])
         if accept.as_ == "Table":
             return _json_response(self._table(request, req.rt, [entry], None), status, headers)
         if accept.as_ == "PartialObjectMetadata":
@@ -479,8 +517,31 @@ class ApiServer:
         entry = self.store.get_entry(req.rt, req.namespace, req.name)
         return self._render_one(request, req, entry)
 
-    def _list(self, request: web.Request, req: Request) -> web.Response:
+    async def _fresh(self, rv: int | None) -> None:
+        """A resourceVersion the store has not reached yet: wait for it, briefly, then 504."""
+        current = int(self.store.resource_version)
+        if (
+            rv is not None
+            and rv > current
+            and not await self.store.wait_for_resource_version(rv, self.fresh_timeout)
+        ):
+            raise list_options.too_large(rv, int(self.store.resource_version))
+
+    async def _list(self, request: web.Request, req: Request) -> web.Response:
         q = request.query
+        token = q.get("continue") or None
+        opts = list_options.parse(q, watch=False, continue_=token is not None)
+        if token and opts.resource_version not in ("", "0"):  # storage.ValidateListOptions
+            raise errors.bad_request(
+                "specifying resource version is not allowed when using continue"
+            )
+        rv = opts.rv
+        exact: int | None = None
+        if opts.match == list_options.EXACT:
+            await self._fresh(rv)
+            exact = rv
+        elif rv:  # NotOlderThan, stated or implied: at least as fresh as rv
+            await self._fresh(rv)
         limit_raw = q.get("limit")
         try:
             limit = int(limit_raw) if limit_raw else None
@@ -488,18 +549,19 @@ class ApiServer:
             raise errors.bad_request(f"invalid limit: {limit_raw}") from None
         if limit is not None and limit < 0:
             limit = None
-        entries, rv, token, remaining = self.store.list_entries(
+        entries, list_rv, next_token, remaining = self.store.list_entries(
             req.rt,
             req.namespace,
             q.get("labelSelector") or None,
             q.get("fieldSelector") or None,
             limit=limit,
-            continue_token=q.get("continue") or None,
+            continue_token=token,
+            exact_rv=exact,
         )
-        accept = _Accept(request.headers.get("Accept", ""))
-        meta: dict[str, Any] = {"resourceVersion": rv}
-        if token:
-            meta["continue"] = token
+        accept = _nego(request)
+        meta: dict[str, Any] = {"resourceVersion": list_rv}
+        if next_token:
+            meta["continue"] = next_token
         if remaining is not None:
             meta["remainingItemCount"] = remaining
         if accept.as_ == "Table":
@@ -549,7 +611,9 @@ class ApiServer:
         warnings: list[str] = []
         opts = self._write_options(request, warnings, "CreateOptions")
         body = self._prepare_body(
-            req, await self._body(request, opts.field_validation == "Strict"), name_required=False
+            req,
+            await self._body(request, opts.field_validation == "Strict", req.rt.kind),
+            name_required=False,
         )
         if req.rt.namespaced and req.namespace is None:
             raise self._not_found()
@@ -560,7 +624,9 @@ class ApiServer:
         warnings: list[str] = []
         opts = self._write_options(request, warnings, "UpdateOptions")
         body = self._prepare_body(
-            req, await self._body(request, opts.field_validation == "Strict"), name_required=True
+            req,
+            await self._body(request, opts.field_validation == "Strict", req.rt.kind),
+            name_required=True,
         )
         existed = True
         try:
@@ -572,7 +638,7 @@ class ApiServer:
 
     async def _patch(self, request: web.Request, req: Request) -> web.Response:
         warnings: list[str] = []
-        ctype = request.content_type
+        ctype = content_type(request, "")
         if ctype not in (MERGE, JSON_PATCH, STRATEGIC, APPLY):
             accepted = (
                 [JSON_PATCH, MERGE, APPLY]
@@ -595,7 +661,7 @@ class ApiServer:
                 ],
             )
         opts = self._write_options(request, warnings, "PatchOptions", apply=ctype == APPLY)
-        body = await self._body(request, opts.field_validation == "Strict")
+        body = await self._body(request, opts.field_validation == "Strict", req.rt.kind)
         assert req.name is not None
         if ctype == APPLY:
             if req.rt.namespaced and req.namespace is None:
@@ -610,10 +676,13 @@ class ApiServer:
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         q = request.query
         opts: dict[str, Any] = {}
-        raw = await request.read()
+        raw = await read_body(request)
         if raw:
             try:
-                body = json.loads(raw)
+                if content_type(request) == "application/vnd.kubernetes.protobuf":
+                    body = decode_protobuf(raw)  # what client-go's typed clients send
+                else:
+                    body = json.loads(raw)
             except ValueError as exc:
                 raise errors.bad_request(f"couldn't decode DeleteOptions: {exc}") from None
             if isinstance(body, dict):
@@ -770,7 +839,7 @@ class ApiServer:
             new["metadata"]["resourceVersion"] = want_rv
         set_path(new, rt.scale.spec_replicas_path, replicas)
         updated = self.store.update_entry(rt, new, None, opts)
-        return _json_response(self._scale_of(rt, updated.obj), headers=_warning_headers(warnings))
+        return _json_response(self._scale_of(rt, updated.obj), headers=warning_headers(warnings))
 
     async def _review(self, request: web.Request, req: Request) -> web.Response:
         if req.rt.namespaced and req.namespace is None:
@@ -822,30 +891,27 @@ class ApiServer:
     async def _watch(self, request: web.Request, req: Request) -> web.StreamResponse:
         q = request.query
         rt = req.rt
-        rv = q.get("resourceVersion") or None
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        initial = q.get("sendInitialEvents") in ("true", "1")
-        if initial:
-            if q.get("resourceVersionMatch") != "NotOlderThan" or not bookmarks:
-                raise errors.invalid(
-                    "ListOptions",
-                    "meta.k8s.io",
-                    "",
-                    [
-                        errors.Cause(
-                            errors.FIELD_VALUE_FORBIDDEN,
-                            "Forbidden: sendInitialEvents requires setting resourceVersionMatch to "
-                            "NotOlderThan and allowWatchBookmarks",
-                            "sendInitialEvents",
-                        )
-                    ],
-                )
-            rv = None
+        opts = list_options.parse(q, watch=True, continue_="continue" in q)
+        rv = opts.resource_version or None
+        bookmarks = opts.allow_bookmarks
+        # A watch-list (sendInitialEvents=true) starts from the current state, at least as fresh
+        # as rv; sendInitialEvents=false without rv starts now (getWatchCacheResourceVersion).
+        initial = bool(opts.send_initial_events)
+        too_large: ApiError | None = None
+        if opts.send_initial_events is not None:
+            if initial:  # waitUntilWatchCacheFreshAndForceAllEvents: only for the state
+                try:
+                    await self._fresh(opts.rv)
+                except ApiError as exc:
+                    too_large = exc
+                rv = None
+            elif rv in (None, "0"):  # no initial state: from now (getAllEventsSinceLocked)
+                rv = self.store.resource_version
         try:
             timeout = float(q.get("timeoutSeconds") or self.watch_timeout)
         except ValueError:
             raise errors.bad_request("invalid timeoutSeconds") from None
-        accept = _Accept(request.headers.get("Accept", ""))
+        accept = _nego(request)
         forced_gone = False
         take = getattr(self.faults, "take_forced_gone", None) if self.faults else None
         if callable(take):
@@ -858,7 +924,9 @@ class ApiServer:
             fs = f"{fs},{name_selector}" if fs else name_selector
         gone: ApiError | None = None
         watch: Watch | None = None
-        if forced_gone:
+        if too_large is not None:
+            gone = too_large
+        elif forced_gone:
             gone = errors.expired(f"too old resource version: {rv} ({self.store.resource_version})")
         else:
             try:
@@ -866,7 +934,7 @@ class ApiServer:
             except ApiError as exc:
                 if exc.code != 410:
                     raise
-                gone = exc
+                gone = exc  # the cacher's newErrWatcher: 200, then one ERROR event
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
@@ -894,8 +962,10 @@ class ApiServer:
                     if item is None:
                         break
                     chunks.append(self._event_line(request, rt, item[0], item[1], table))
-                chunks.append(self._bookmark(rt, self.store.resource_version, initial_end=True))
-                await resp.write(b"".join(chunks))
+                if bookmarks:
+                    chunks.append(self._bookmark(rt, self.store.resource_version, initial_end=True))
+                if chunks:
+                    await resp.write(b"".join(chunks))
             while True:
                 now = loop.time()
                 if now >= deadline:

@@ -15,12 +15,12 @@ return deep copies (sharing the read-only managedFields entries); the HTTP layer
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import builtins
 import json
 import secrets
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,10 +61,21 @@ from tend_sim.selectors import (
 from tend_sim.service_ports import assign_node_ports, used_node_ports
 from tend_sim.typed import SchemaError
 from tend_sim.watch import Watch, WatchEvent
+from tend_sim.watch_cache import COMPACTION_SECONDS, FRESH_SECONDS, LOWER_BOUND, Compaction, History
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PROPAGATIONS = ("Background", "Foreground", "Orphan")
 
+# etcd3/errors.go: a continue token from before the last compaction.
+INCONSISTENT_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted between "
+    "the time the first chunk was returned and now may show up in the list."
+)
+# etcd's default --max-request-bytes.
+MAX_OBJECT_BYTES = 1536 * 1024
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -112,11 +123,20 @@ class Store:
         *,
         now: Callable[[], datetime] | None = None,
         history_size: int = 5000,
+        history_window: float = FRESH_SECONDS,
+        compaction_interval: float = COMPACTION_SECONDS,
+        seconds: Callable[[], float] | None = None,
         validate: bool = True,
     ) -> None:
         self.registry = Registry(builtin_types())
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        # The watch cache keeps >= min(100, history_size) events per resource and grows up to
+        # history_size while its oldest event is younger than history_window seconds.
         self.history_size = history_size
+        self.history_window = history_window
+        self.seconds: Callable[[], float] = seconds or (lambda: self.now().timestamp())
+        self.compaction = Compaction(compaction_interval)
+        self._rv_waiters: builtins.list[tuple[int, asyncio.Future[None]]] = []
         self.validate = validate
         # Deleting a scheduled, running Pod is graceful (deletionTimestamp, kubelet finishes it)
         # only when something plays the kubelet; otherwise Pods go at once.
@@ -124,8 +144,7 @@ class Store:
         self.pod_logs: Any = None  # the kubelet's logs.LogSource, while one runs
         self._rv = 0
         self._objects: dict[GR, dict[Key, Entry]] = {}
-        self._history: dict[GR, deque[WatchEvent]] = {}
-        self._compacted: dict[GR, int] = {}
+        self._history: dict[GR, History] = {}
         self._watchers: dict[GR, set[Watch]] = {}
         self._uids: dict[str, tuple[GR, Key]] = {}
         self._dependents: dict[str, set[tuple[GR, Key]]] = {}
@@ -200,17 +219,31 @@ class Store:
         *,
         limit: int | None = None,
         continue_token: str | None = None,
+        exact_rv: int | None = None,
     ) -> tuple[builtins.list[Entry], str, str | None, int | None]:
-        """(entries, list resourceVersion, continue token, remainingItemCount)."""
+        """(entries, list resourceVersion, continue token, remainingItemCount). `exact_rv`:
+        the list as it was at that resourceVersion (resourceVersionMatch=Exact)."""
         labels = parse_label_selector(label_selector) if label_selector else ()
         fields = parse_field_selector(rt, field_selector) if field_selector else ()
         list_rv = self._rv
         start: Key | None = None
         if continue_token:
             list_rv, start = self._decode_continue(continue_token)
+            if list_rv == -1:  # an inconsistent token: continue at the latest version
+                list_rv = self._rv
+            elif list_rv < self.compaction.revision(self.seconds()):
+                raise ApiError(
+                    410,
+                    "Expired",
+                    INCONSISTENT_CONTINUE,
+                    list_continue=self._encode_continue(-1, start),
+                )
         bucket = self._objects.get(rt.gr, {})
+        if exact_rv is not None and exact_rv != self._rv:
+            bucket = self._entries_at(rt, exact_rv)
+            list_rv = exact_rv
         equal = [r for r in labels if r.op == "="]
-        if equal and namespace is not None and rt.namespaced:
+        if equal and namespace is not None and rt.namespaced and exact_rv is None:
             sets = [
                 self._labelled.get((rt.gr, namespace, r.key, r.values[0]), set()) for r in equal
             ]
@@ -250,6 +283,23 @@ class Store:
         entries, rv, _, _ = self.list_entries(rt, namespace, label_selector, field_selector)
         return [self._out(rt, e.obj) for e in entries], rv
 
+    def _entries_at(self, rt: ResourceType, rv: int) -> dict[Key, Entry]:
+        """The objects of `rt` at resourceVersion `rv`, the later events undone; 410 like etcd
+        once `rv` is compacted (or, in the simulator, older than the resource's history)."""
+        hist = self._history.get(rt.gr)
+        oldest = hist.oldest_rv() if hist is not None else None
+        if rv < self.compaction.revision(self.seconds()) or (oldest is not None and rv < oldest):
+            raise errors.expired("The resourceVersion for the provided list is too old.")
+        bucket = dict(self._objects.get(rt.gr, {}))
+        for ev in reversed(hist.since(rv) if hist is not None else []):
+            meta = ev.obj["metadata"]
+            key = self._key(rt, meta.get("namespace"), meta["name"])
+            if ev.type == "ADDED":
+                bucket.pop(key, None)
+            elif ev.old is not None:
+                bucket[key] = Entry(ev.old)
+        return bucket
+
     def _encode_continue(self, rv: int, key: Key) -> str:
         raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(key)})
         return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -261,7 +311,9 @@ class Store:
             ns, name = data["start"]
             return rv, (str(ns), str(name))
         except (ValueError, KeyError, TypeError) as exc:
-            raise errors.bad_request(f"continue key is not valid: {exc}") from None
+            raise errors.bad_request(
+                f"invalid continue token: continue key is not valid: {exc}"
+            ) from None
 
     # -- watch ------------------------------------------------------------------------------
 
@@ -289,17 +341,42 @@ class Store:
                 since = int(str(resource_version))
             except ValueError:
                 raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
-            compacted = self._compacted.get(rt.gr, 0)
-            if since < compacted:
-                raise errors.expired(f"too old resource version: {since} ({compacted})")
-            for ev in self._history.get(rt.gr, ()):
-                if ev.rv > since:
-                    w.offer(ev)
+            hist = self._history.get(rt.gr)
+            for ev in hist.since(since) if hist is not None else ():
+                w.offer(ev)
             w.last_rv = max(since, w.last_rv)
+            w.since = since
         self._watchers.setdefault(rt.gr, set()).add(w)
         for listener in self.watch_listeners:
             listener(w)
         return w
+
+    def oldest_watchable(self, rt: ResourceType) -> int | None:
+        """The resourceVersion below which a watch of `rt` is 410 (None: any is served)."""
+        hist = self._history.get(rt.gr)
+        return hist.oldest_rv() if hist is not None else None
+
+    async def wait_for_resource_version(self, rv: int, timeout: float) -> bool:
+        """Wait up to `timeout` real seconds for the store to reach `rv` (the watch cache's
+        waitUntilFreshAndBlock); whether it did."""
+        if self._rv >= rv:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = (rv, future)
+        self._rv_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            if waiter in self._rv_waiters:
+                self._rv_waiters.remove(waiter)
+        return True
+
+    def _wake_rv_waiters(self) -> None:
+        for rv, future in list(self._rv_waiters):
+            if rv <= self._rv and not future.done():
+                future.set_result(None)
 
     def watch_from_now(self, rt: ResourceType, namespace: str | None = None) -> Watch:
         return self.watch(rt, namespace, resource_version=self.resource_version)
@@ -321,11 +398,14 @@ class Store:
         ev = WatchEvent(type_, entry, old, self._rv)
         hist = self._history.get(rt.gr)
         if hist is None:
-            hist = self._history[rt.gr] = deque()
-        if len(hist) >= self.history_size:
-            dropped = hist.popleft()
-            self._compacted[rt.gr] = dropped.rv
-        hist.append(ev)
+            hist = self._history[rt.gr] = History(
+                self.history_window, min(LOWER_BOUND, self.history_size), self.history_size
+            )
+        now = self.seconds()
+        hist.add(ev, now)
+        self.compaction.wrote(self._rv, now)
+        if self._rv_waiters:
+            self._wake_rv_waiters()
         for w in list(self._watchers.get(rt.gr, ())):
             w.offer(ev)
         for listener in self.write_listeners:
@@ -451,11 +531,21 @@ class Store:
         self._rv += 1
         meta = obj["metadata"]
         meta["resourceVersion"] = str(self._rv)
-        entry = Entry(obj)
+        entry = self._sized(Entry(obj))
         bucket[key] = entry
         self._index(rt, key, obj, None)
         self._emit(rt, "ADDED", entry, None)
         self._after_write(rt, obj, None)
+        return entry
+
+    def _sized(self, entry: Entry) -> Entry:
+        """etcd refuses a request over its --max-request-bytes (1.5 MiB by default); the API
+        server passes that error on as a 500 with etcd's message (handlers/rest.go
+        isTooLargeError, then responsewriters' non-Status path). Measured on the JSON encoding,
+        which the HTTP layer reuses; the resourceVersion just taken is given back."""
+        if len(entry.raw()) > MAX_OBJECT_BYTES:
+            self._rv -= 1
+            raise ApiError(500, "", "etcdserver: request is too large")
         return entry
 
     def _check_namespace_open(self, rt: ResourceType, namespace: str, name: str) -> None:
@@ -679,7 +769,7 @@ class Store:
         self._rv += 1
         meta["resourceVersion"] = str(self._rv)
         key = self._key(rt, meta.get("namespace"), name)
-        entry = Entry(new)
+        entry = self._sized(Entry(new))
         self._objects[rt.gr][key] = entry
         self._index(rt, key, new, old)
         self._emit(rt, "MODIFIED", entry, old)

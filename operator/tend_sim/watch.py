@@ -65,6 +65,9 @@ class Watch:
         self.closed = False
         self.overflowed = False
         self.last_rv = 0
+        # Events at or below this resourceVersion are not sent: a watch from a future version
+        # starts after it, like the cacheWatcher's filter.
+        self.since = 0
         self._pending: deque[tuple[str, WatchEvent]] = deque()
         self._waiter: asyncio.Future[None] | None = None
 
@@ -80,7 +83,7 @@ class Watch:
 
     def offer(self, ev: WatchEvent) -> None:
         """Called synchronously by the store for every change of this resource."""
-        if self.closed:
+        if self.closed or ev.rv <= self.since:
             return
         if ev.type == "MODIFIED" and (self.labels or self.fields or self.namespace is not None):
             now, before = self._match(ev.obj), self._match(ev.old)

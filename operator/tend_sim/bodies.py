@@ -1,0 +1,83 @@
+"""Request bodies as kube-apiserver reads them: the media type (none at all is JSON), the size
+limit (413 past MaxRequestBodyBytes) and JSON nested deeper than Go decodes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tend_sim import errors
+from tend_sim.errors import ApiError
+
+JSON = "application/json"
+# handlers/rest.go limitedReadBody: the API server's MaxRequestBodyBytes (3 MiB).
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+# Go's encoding/json scanner (maxNestingDepth), which every JSON body passes first.
+MAX_JSON_DEPTH = 10000
+
+
+def content_type(request: web.Request, default: str = JSON) -> str:
+    """The request's media type; none at all reads as `default` (JSON for bodies, like
+    NegotiateInputSerializerForMediaType; a PATCH without one is 415, as patch.go does)."""
+    if not request.headers.get("Content-Type", "").strip():
+        return default
+    return request.content_type
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The body, refused with 413 past MaxRequestBodyBytes (handlers/rest.go limitedReadBody)."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raw = b""
+        too_large = True
+    else:
+        too_large = len(raw) > MAX_REQUEST_BODY_BYTES
+    if too_large:
+        raise errors.ApiError(
+            413,
+            "RequestEntityTooLarge",
+            f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}",
+        )
+    return raw
+
+
+def summarize(raw: bytes, limit: int = 30) -> str:
+    """handlers/rest.go summarizeData: the start of a body, as text if it looks like JSON."""
+    more = " ..." if len(raw) > limit else ""
+    if not raw:
+        return "<empty>"
+    if raw[:1] == b"{":
+        return raw[:limit].decode(errors="replace") + more
+    return raw[:limit].hex() + more
+
+
+def too_deep(raw: bytes, kind: str) -> ApiError:
+    """A body nested deeper than Python's json decoder goes. Past Go's maxNestingDepth the API
+    server says so (SimpleMetaFactory.Interpret's error through transformDecodeError); below it
+    the real server would decode it and the simulator cannot (README: differences)."""
+    depth = 0
+    in_string = escaped = False
+    for i, c in enumerate(raw):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return errors.bad_request(
+                    f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                    f"version/kind; json parse error: invalid character '{chr(raw[i])}' exceeded "
+                    f"max depth ({summarize(raw)})"
+                )
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+    return errors.bad_request(
+        f"the simulator cannot decode JSON nested {depth} levels deep (the API server decodes up "
+        f"to {MAX_JSON_DEPTH})"
+    )
