@@ -195,7 +195,7 @@ class ApiServer:
                 self._authorize(request, path)
             if path.startswith(("/apis", "/api/")) or path == "/api":
                 resp = await self._handle_api(request, path)
-            elif path == "/version":
+            elif path in ("/version", "/version/"):  # go-restful's GET("/") under /version
                 resp = self._render_value(request, self._version())
             elif path.startswith("/openapi/"):
                 resp = self._openapi(request, path)
