@@ -15,7 +15,8 @@ apply (PATCH application/apply-patch+yaml) and managedFields are store.py's and
 managed_fields.py's; apply through /scale and application/apply-patch+cbor answer 415.
 
 Not simulated: protobuf responses (always JSON), aggregated discovery (clients fall back to the
-legacy documents), client certificates, OIDC and webhook authentication, the Node and webhook
+legacy documents), the upgraded connections of pods/exec, attach and portforward (404: no process
+runs in a simulated container), metrics.k8s.io, client certificates, OIDC and webhook authentication, the Node and webhook
 authorizers. OpenAPI documents carry the built-in kinds' schemas (kube-apiserver's, shipped by
 kubernetes-validate) and the CRDs'. operator/tend_sim/README.md lists where the HTTP surface
 still differs.

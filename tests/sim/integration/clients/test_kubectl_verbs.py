@@ -213,3 +213,44 @@ async def test_top_says_the_metrics_api_is_not_available(cluster: Cluster) -> No
     for what in ("pod", "node"):
         ran = await fails(cluster, "top", what)
         assert ran.err.strip() == "error: Metrics API not available"
+
+
+async def test_autoscale_expose_run_replace_raw_and_node_verbs(cluster: Cluster) -> None:
+    await ok(cluster, "create", "deployment", "api", "--image=nginx:1")
+    # kubectl sends HorizontalPodAutoscaler (autoscaling/v2) and Service as protobuf.
+    autoscaled = await ok(cluster, "autoscale", "deploy/api", "--min=1", "--max=3", "--cpu=80%")
+    assert "horizontalpodautoscaler.autoscaling/api autoscaled" in autoscaled
+    hpa = await get(cluster, "hpa", "api")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 80,
+    }
+    assert "service/api exposed" in await ok(cluster, "expose", "deploy/api", "--port=80")
+    svc = await get(cluster, "svc", "api")
+    assert svc["spec"]["selector"] == {"app": "api"} and svc["spec"]["clusterIP"]
+    await ok(cluster, "wait", "--for=jsonpath={.status.readyReplicas}=1", "deploy/api")
+
+    assert "pod/once created" in await ok(cluster, "run", "once", "--image=nginx:1", "-l", "x=y")
+    await ok(cluster, "wait", "--for=condition=Ready", "pod/once", "--timeout=30s")
+    replaced = configmap(NS, "swap", a="1")
+    await ok(cluster, "create", "-f", "-", stdin=yaml.safe_dump(replaced))
+    replaced["data"] = {"b": "2"}
+    assert "configmap/swap replaced" in await ok(
+        cluster, "replace", "-f", "-", stdin=yaml.safe_dump(replaced)
+    )
+    raw = json.loads(await ok(cluster, "get", "--raw", f"/api/v1/namespaces/{NS}/configmaps/swap"))
+    assert raw["data"] == {"b": "2"}
+    dry = await ok(cluster, "delete", "cm", "swap", "--dry-run=server")
+    assert "(server dry run)" in dry
+    assert (await get(cluster, "cm", "swap"))["data"] == {"b": "2"}
+
+    node = (await ok(cluster, "get", "nodes", "-o", "name")).split()[0].removeprefix("node/")
+    try:
+        drained = await ok(cluster, "drain", node, "--pod-selector=x=y", "--force", "--timeout=30s")
+        assert f"node/{node} cordoned" in drained and "pod/once evicted" in drained
+        assert (await get(cluster, "node", node))["spec"]["unschedulable"] is True
+        assert (await fails(cluster, "get", "pod", "once")).err.strip().endswith("not found")
+    finally:
+        assert f"node/{node} uncordoned" in await ok(cluster, "uncordon", node)
+    assert "unschedulable" not in (await get(cluster, "node", node))["spec"]
