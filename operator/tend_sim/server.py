@@ -16,10 +16,10 @@ managed_fields.py's; apply through /scale and application/apply-patch+cbor answe
 
 Not simulated: protobuf responses (always JSON), aggregated discovery (clients fall back to the
 legacy documents), the upgraded connections of pods/exec, attach and portforward (404: no process
-runs in a simulated container), metrics.k8s.io, client certificates, OIDC and webhook authentication, the Node and webhook
-authorizers. OpenAPI documents carry the built-in kinds' schemas (kube-apiserver's, shipped by
-kubernetes-validate) and the CRDs'. operator/tend_sim/README.md lists where the HTTP surface
-still differs.
+runs in a simulated container), metrics.k8s.io, client certificates, OIDC and webhook
+authentication, the Node and webhook authorizers. OpenAPI documents carry the built-in kinds'
+schemas (kube-apiserver's, shipped by kubernetes-validate) and the CRDs'.
+operator/tend_sim/README.md lists where the HTTP surface still differs.
 
 With auth on (authn.py, authz.py), one step before routing authenticates the request, applies
 impersonation headers and asks RBAC, as kube-apiserver's filter chain does; with auth off (the
