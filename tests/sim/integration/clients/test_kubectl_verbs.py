@@ -5,6 +5,7 @@ test_kubectl_create.py (every `kubectl create <kind>`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from waiting import until
 
 from .conftest import Cluster, Ran, configmap, deployment, managed_service, run_kubectl
 
@@ -254,3 +256,52 @@ async def test_autoscale_expose_run_replace_raw_and_node_verbs(cluster: Cluster)
     finally:
         assert f"node/{node} uncordoned" in await ok(cluster, "uncordon", node)
     assert "unschedulable" not in (await get(cluster, "node", node))["spec"]
+
+
+async def test_subresources_watch_pause_resume_and_foreground_delete(cluster: Cluster) -> None:
+    await ok(cluster, "create", "-f", "-", stdin=yaml.safe_dump(managed_service(NS, "sub")))
+    status = '{"status":{"phase":"Running"}}'
+    await ok(cluster, "patch", "msvc", "sub", "--subresource=status", "--type=merge", "-p", status)
+    assert (await get(cluster, "msvc", "sub", "--subresource=status"))["status"] == {
+        "phase": "Running"
+    }
+    # The CRD's scale subresource: spec.replicas through autoscaling/v1 Scale.
+    assert "managedservice.tend.dev/sub scaled" in await ok(
+        cluster, "scale", "msvc", "sub", "--replicas=3"
+    )
+    scale = await get(cluster, "msvc", "sub", "--subresource=scale")
+    assert (scale["kind"], scale["spec"]["replicas"]) == ("Scale", 3)
+    assert (await get(cluster, "msvc", "sub"))["metadata"]["generation"] == 2
+
+    watches = cluster.store.watch_count()  # the simulated controllers' own watches
+    watching = asyncio.create_task(
+        run_kubectl(
+            cluster,
+            "-n",
+            NS,
+            "get",
+            "msvc",
+            "sub",
+            "--watch-only",
+            "--output-watch-events",
+            "-o",
+            "jsonpath={.type} {.object.spec.image}{'\\n'}",
+            "--request-timeout=3s",
+        )
+    )
+    await until(cluster.store, lambda: cluster.store.watch_count() > watches, "kubectl's watch")
+    await ok(cluster, "patch", "msvc", "sub", "--type=merge", "-p", '{"spec":{"image":"w:2"}}')
+    watched = await watching
+    assert watched.out.splitlines()[0] == "MODIFIED w:2", watched
+
+    await ok(cluster, "create", "deployment", "held", "--image=nginx:1")
+    assert "paused" in await ok(cluster, "rollout", "pause", "deploy/held")
+    await ok(cluster, "set", "image", "deploy/held", "nginx=nginx:2")
+    held = await get(cluster, "deploy", "held")
+    assert held["spec"]["paused"] is True
+    assert "resumed" in await ok(cluster, "rollout", "resume", "deploy/held")
+    await ok(cluster, "rollout", "status", "deploy/held", "--timeout=60s")
+    # Foreground: the Deployment waits (foregroundDeletion) for its ReplicaSets and pods.
+    await ok(cluster, "delete", "deploy", "held", "--cascade=foreground", "--timeout=60s")
+    leftover = await ok(cluster, "get", "rs,pods", "-l", "app=held", "-o", "name")
+    assert leftover.strip() == ""
