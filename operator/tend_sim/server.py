@@ -73,7 +73,7 @@ KUBE_VERSION = {"major": "1", "minor": "37"}
 JSON = "application/json"
 USER: web.RequestKey[UserInfo] = web.RequestKey("tend_sim.user", UserInfo)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Headers = Mapping[str, str] | None
+Headers = Mapping[str, str] | list[tuple[str, str]] | None
 NEGO = web.RequestKey("nego", Negotiated)
 LEGACY_WATCH = web.RequestKey("legacy_watch", bool)
 
@@ -206,11 +206,15 @@ class ApiServer:
                 health = health_response(request)
                 # Paths outside the API fall through the non-API mux to Go's http.NotFound
                 # (util/notfoundhandler), a plain-text 404, not a Status.
-                resp = health or web.Response(
-                    status=404,
-                    text="404 page not found\n",
-                    charset="utf-8",
-                    headers={"X-Content-Type-Options": "nosniff"},
+                resp = (
+                    health
+                    if health is not None
+                    else web.Response(
+                        status=404,
+                        text="404 page not found\n",
+                        charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"},
+                    )
                 )
         except ApiError as exc:
             resp = error_response(exc)

@@ -2,11 +2,13 @@
 
 This plays etcd plus the generic registry of the API server: it assigns uid, resourceVersion
 (one global counter), generation and timestamps; enforces optimistic concurrency, the /status
-split, finalizers and deletionTimestamp; keeps a bounded per-resource event history so watches
-resume from a resourceVersion or fail with 410 Expired. Every write, from HTTP or from the
-in-process controllers alike, is defaulted and passes admission (admission.py), then records
-its field manager in managedFields (managed_fields.py; `apply_entry` is server-side apply);
-owners and finalizers that need work go to the garbage collector (garbage_collector.py).
+split, finalizers and deletionTimestamp; keeps a per-resource event history like the watch cache
+(watch_cache.py: it grows while events are younger than 75 s) so watches resume from a
+resourceVersion or fail with 410 Expired, and a simulated etcd compaction that expires continue
+tokens and exact-version lists; refuses objects over etcd's 1.5 MiB. Every write, from HTTP or
+from the in-process controllers alike, is defaulted and passes admission (admission.py), then
+records its field manager in managedFields (managed_fields.py; `apply_entry` is server-side
+apply); owners and finalizers that need work go to the garbage collector (garbage_collector.py).
 
 Stored objects are never mutated in place: every write stores a new dict. Public methods
 return deep copies (sharing the read-only managedFields entries); the HTTP layer uses the

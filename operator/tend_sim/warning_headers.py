@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from multidict import CIMultiDict
-
 TRUNCATE_AT_TOTAL_RUNES = 4 * 1024
 TRUNCATE_ITEM_RUNES = 256
 
@@ -19,11 +17,12 @@ def _header(text: str) -> str | None:
     return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def warning_headers(warnings: list[str]) -> CIMultiDict[str] | None:
-    """The headers for the warnings a request collected, in order (None: no warning)."""
+def warning_headers(warnings: list[str]) -> list[tuple[str, str]] | None:
+    """The (name, value) headers for the warnings a request collected, in order (None: no
+    warning); aiohttp takes such a list where one name repeats."""
     if not warnings:
         return None
-    headers: CIMultiDict[str] = CIMultiDict()
+    headers: list[tuple[str, str]] = []
     ordered: list[str] = []
     written = 0
     truncating = False
@@ -39,14 +38,14 @@ def warning_headers(warnings: list[str]) -> CIMultiDict[str] | None:
             continue
         if written + runes <= TRUNCATE_AT_TOTAL_RUNES or truncating:
             written += runes
-            headers.add("Warning", header)
+            headers.append(("Warning", header))
             continue
         truncating, written = True, 0
-        headers = CIMultiDict()
+        headers = []
         for earlier in ordered:
             cut = earlier[:TRUNCATE_ITEM_RUNES]
             again = _header(cut)
             if again is not None:
                 written += len(cut)
-                headers.add("Warning", again)
+                headers.append(("Warning", again))
     return headers or None
