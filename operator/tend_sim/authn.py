@@ -101,14 +101,20 @@ class Auth:
     # -- tokens ------------------------------------------------------------------------------
 
     def token_for(
-        self, namespace: str, name: str, *, expiration_seconds: int = 3600
+        self,
+        namespace: str,
+        name: str,
+        *,
+        expiration_seconds: int = 3600,
+        audiences: list[str] | None = None,
     ) -> tuple[str, datetime]:
-        """Mint a token for an existing ServiceAccount (404 if it does not exist)."""
+        """Mint a token for an existing ServiceAccount (404 if it does not exist); its `aud`
+        claim is the TokenRequest's audiences, the API server's own by default."""
         sa = self.store.get_entry(self._sa, namespace, name).obj
         now = self.store.now()
         expires = now + timedelta(seconds=expiration_seconds)
         claims = {
-            "aud": [ISSUER],
+            "aud": list(audiences or [ISSUER]),
             "exp": int(expires.timestamp()),
             "iat": int(now.timestamp()),
             "iss": ISSUER,
@@ -152,7 +158,9 @@ class Auth:
 
     def token_request_status(self, namespace: str, name: str, spec: dict[str, Any]) -> Any:
         seconds = spec.get("expirationSeconds") or 3600
-        token, expires = self.token_for(namespace, name, expiration_seconds=int(seconds))
+        token, expires = self.token_for(
+            namespace, name, expiration_seconds=int(seconds), audiences=spec.get("audiences")
+        )
         return {"token": token, "expirationTimestamp": rfc3339(expires)}
 
     # -- per request -------------------------------------------------------------------------

@@ -38,7 +38,9 @@ API_GROUPS = (
     "scheduling/v1",
     "scheduling/v1alpha3",  # imported by batch/v1
     "authentication/v1",  # TokenRequest (serviceaccounts/token)
+    "authorization/v1",  # the access reviews `kubectl auth can-i` sends
     "autoscaling/v1",  # Scale (the scale subresource)
+    "autoscaling/v2",  # HorizontalPodAutoscaler (`kubectl autoscale`)
 )
 MACHINERY = (
     "pkg/apis/meta/v1",

@@ -263,6 +263,15 @@ def builtin_types() -> list[ResourceType]:
         _rt(
             "",
             "v1",
+            "ResourceQuota",
+            "resourcequotas",
+            short_names=("quota",),
+            status_subresource=True,
+        ),
+        _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
+        _rt(
+            "",
+            "v1",
             "Event",
             "events",
             short_names=("ev",),
@@ -279,15 +288,6 @@ def builtin_types() -> list[ResourceType]:
             status_subresource=True,
             field_labels={"spec.unschedulable": "spec.unschedulable"},
         ),
-        _rt(
-            "",
-            "v1",
-            "ResourceQuota",
-            "resourcequotas",
-            short_names=("quota",),
-            status_subresource=True,
-        ),
-        _rt("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
         _rt(
             "",
             "v1",

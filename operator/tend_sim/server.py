@@ -5,24 +5,25 @@ Routing is done by hand from the URL path (`/api/v1/namespaces/{ns}/{resource}/{
 reuse each stored object's cached JSON encoding; watch events are encoded once and shared by all
 watchers.
 
-Server-side apply (PATCH application/apply-patch+yaml) and managedFields are store.py's and
-managed_fields.py's; apply through /scale and application/apply-patch+cbor answer 415.
-
 Content negotiation (negotiation.py) follows kube-apiserver: a body without Content-Type is JSON,
 Accept picks JSON, YAML, a Table or PartialObjectMetadata or answers 406, `?pretty` and human
 User-Agents get indented JSON. Bodies over 3 MiB are 413, objects over etcd's 1.5 MiB are 500 with
 etcd's message; Warning headers are quoted like apimachinery's. Health endpoints: health.py.
-Protobuf request bodies are decoded for every built-in kind served (protobuf.py).
+
+Protobuf request bodies are decoded for every built-in kind served (protobuf.py). Server-side
+apply (PATCH application/apply-patch+yaml) and managedFields are store.py's and
+managed_fields.py's; apply through /scale and application/apply-patch+cbor answer 415.
+
+Not simulated: protobuf responses (always JSON), aggregated discovery (clients fall back to the
+legacy documents), the upgraded connections of pods/exec, attach and portforward (404: no process
+runs in a simulated container), metrics.k8s.io, client certificates, OIDC and webhook
+authentication, the Node and webhook authorizers. OpenAPI documents carry the built-in kinds'
+schemas (kube-apiserver's, shipped by kubernetes-validate) and the CRDs'.
+operator/tend_sim/README.md lists where the HTTP surface still differs.
 
 With auth on (authn.py, authz.py), one step before routing authenticates the request, applies
 impersonation headers and asks RBAC, as kube-apiserver's filter chain does; with auth off (the
 default) that step is one attribute test. The review kinds (reviews.py) are answered, not stored.
-
-Not simulated: protobuf responses (always JSON), aggregated discovery (clients fall back to the
-legacy documents), client certificates, OIDC and webhook authentication, the Node and webhook
-authorizers. OpenAPI documents carry the built-in kinds' schemas (kube-apiserver's, shipped by
-kubernetes-validate) and the CRDs'. operator/tend_sim/README.md lists where the simulator still
-differs, area by area.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class ApiServer:
                 self._authorize(request, path)
             if path.startswith(("/apis", "/api/")) or path == "/api":
                 resp = await self._handle_api(request, path)
-            elif path == "/version":
+            elif path in ("/version", "/version/"):  # go-restful's GET("/") under /version
                 resp = self._render_value(request, self._version())
             elif path.startswith("/openapi/"):
                 resp = self._openapi(request, path)
@@ -855,7 +856,7 @@ class ApiServer:
 
     async def _token_request(self, request: web.Request, req: Request) -> web.Response:
         assert req.name is not None and req.namespace is not None
-        body = await self._body(request, kind="TokenRequest")
+        body = await self._body(request)
         out = reviews.token_request(self.auth, req.namespace, req.name, body)
         return _json_response(out, 201)
 

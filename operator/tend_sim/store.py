@@ -515,6 +515,7 @@ class Store:
             "managedFields",
         ):
             meta.pop(f, None)
+        _drop_empty_meta(meta)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = rfc3339(self.now())
         if rt.has_generation:
@@ -682,6 +683,7 @@ class Store:
         old_meta = old["metadata"]
         name = old_meta["name"]
         meta = new["metadata"]
+        _drop_empty_meta(meta)
         requested = meta.get("managedFields")
         rv = meta.get("resourceVersion")
         if rv and str(rv) != old_meta["resourceVersion"]:
@@ -1251,6 +1253,19 @@ class Store:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+# ObjectMeta's omitempty fields: an empty one is not written (Go's encoding/json; a custom
+# resource's metadata goes through typed ObjectMeta too, apiextensions' objectmeta.Coerce), so a
+# merge patch that leaves `annotations: {}` stores no annotations (what `kubectl diff` meets).
+_OMITEMPTY_META = ("labels", "annotations", "finalizers", "ownerReferences")
+
+
+def _drop_empty_meta(meta: Obj) -> None:
+    for field in _OMITEMPTY_META:
+        value = meta.get(field, 0)
+        if value is None or value == {} or value == []:
+            del meta[field]
 
 
 def _namespace_spec_finalizers(rt: ResourceType, obj: Obj) -> bool:

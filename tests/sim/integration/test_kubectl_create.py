@@ -220,8 +220,10 @@ async def test_kubectl_create_token(kubectl: Kubectl, sim: SimCluster, api: Api)
     assert 'serviceaccounts "nobody" not found' in missing
     reply = await api.post("/api/v1/namespaces/default/serviceaccounts/bot/token", {})
     assert reply.status == 201
+    # TokenRequestSpec.BoundObjectRef has no omitempty (k8s.io/api authentication/v1 types.go).
     assert reply.body["spec"] == {
         "audiences": ["https://kubernetes.default.svc.cluster.local"],
         "expirationSeconds": 3600,
+        "boundObjectRef": None,
     }
     assert reply.body["status"]["expirationTimestamp"]

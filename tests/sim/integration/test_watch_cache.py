@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 from waiting import until
 
+from tend_sim.bootstrap import ROOT_CA
 from tend_sim.cluster import SimCluster
 
 from .conftest import Api
@@ -42,6 +44,11 @@ async def cluster() -> AsyncIterator[tuple[SimCluster, Api, FakeSeconds]]:
         await sim.stop()
 
 
+def _names(items: list[dict[str, Any]]) -> list[str]:
+    """The names of the test's own ConfigMaps (not the namespace's kube-root-ca.crt)."""
+    return [i["metadata"]["name"] for i in items if i["metadata"]["name"] != ROOT_CA]
+
+
 async def _cm(api: Api, name: str) -> int:
     reply = await api.post(CM, {"metadata": {"name": name}, "data": {"v": name}})
     assert reply.status == 201, reply.body
@@ -51,14 +58,17 @@ async def _cm(api: Api, name: str) -> int:
 async def test_history_older_than_the_window_is_410_on_watch(
     cluster: tuple[SimCluster, Api, FakeSeconds],
 ) -> None:
-    _, api, clock = cluster
+    sim, api, clock = cluster
+    # Each namespace's kube-root-ca.crt (bootstrap.py) is already in the history.
+    bootstrapped = len(sim.store.list(sim.store.resource("configmaps"))[0])
     first = await _cm(api, "first")
-    for i in range(99):  # the floor of 100 events, all at t=0
+    for i in range(99 - bootstrapped):  # the floor of 100 events, all at t=0
         await _cm(api, f"n{i}")
     fresh = await api.watch(CM, {"resourceVersion": str(first - 1)}, stop_after=1)
     assert fresh[0]["type"] == "ADDED"  # still within the history
-    clock.now += 80.0  # past the 75 s window: the next event pushes the oldest out
-    last = await _cm(api, "late")
+    clock.now += 80.0  # past the 75 s window: each next event pushes the oldest out
+    for i in range(bootstrapped + 1):  # the kube-root-ca.crt events, then first
+        last = await _cm(api, f"late{i}")
     events = await api.watch(CM, {"resourceVersion": str(first - 1)}, stop_after=1)
     assert events == [
         {
@@ -75,7 +85,7 @@ async def test_history_older_than_the_window_is_410_on_watch(
         }
     ]
     resumed = await api.watch(CM, {"resourceVersion": str(last - 1)}, stop_after=1)
-    assert resumed[0]["object"]["metadata"]["name"] == "late"
+    assert resumed[0]["object"]["metadata"]["name"] == f"late{bootstrapped}"
 
 
 async def test_fresh_events_are_kept_beyond_the_floor(
@@ -124,7 +134,7 @@ async def test_a_continue_token_from_before_compaction_is_410_with_an_inconsiste
     inconsistent = expired.body["metadata"]["continue"]
     rest = await api.get(CM, params={"continue": inconsistent})
     assert rest.status == 200
-    assert [i["metadata"]["name"] for i in rest.body["items"]] == ["b", "c", "d"]
+    assert _names(rest.body["items"]) == ["b", "c", "d"]
 
 
 async def test_a_future_resource_version_waits_then_504(
@@ -204,11 +214,12 @@ async def test_exact_lists_show_the_past(cluster: tuple[SimCluster, Api, FakeSec
     then = await api.get(CM, params={"resourceVersion": str(rv), "resourceVersionMatch": "Exact"})
     assert then.status == 200
     assert then.body["metadata"]["resourceVersion"] == str(rv)
-    assert [(i["metadata"]["name"], i["data"]) for i in then.body["items"]] == [("a", {"v": "a"})]
+    ours = [i for i in then.body["items"] if i["metadata"]["name"] != ROOT_CA]
+    assert [(i["metadata"]["name"], i["data"]) for i in ours] == [("a", {"v": "a"})]
     now = await api.get(
         CM, params={"resourceVersion": str(rv), "resourceVersionMatch": "NotOlderThan"}
     )
-    assert [i["metadata"]["name"] for i in now.body["items"]] == ["b"]
+    assert _names(now.body["items"]) == ["b"]
     clock.now += 301.0
     await _cm(api, "c")
     clock.now += 301.0
@@ -285,10 +296,12 @@ async def test_watch_list_sends_the_state_then_the_initial_events_end_bookmark(
             "allowWatchBookmarks": "true",
             "timeoutSeconds": "1",
         },
-        stop_after=3,
+        stop_after=4,
     )
-    assert [e["type"] for e in events] == ["ADDED", "ADDED", "BOOKMARK"]
-    bookmark = events[2]["object"]["metadata"]
+    # kube-root-ca.crt (bootstrap.py) is part of the state too.
+    assert [e["type"] for e in events] == ["ADDED", "ADDED", "ADDED", "BOOKMARK"]
+    assert _names([e["object"] for e in events[:3]]) == ["a", "b"]
+    bookmark = events[3]["object"]["metadata"]
     assert bookmark["annotations"] == {"k8s.io/initial-events-end": "true"}
     assert bookmark["resourceVersion"] == str(rv)
 
