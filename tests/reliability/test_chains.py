@@ -9,6 +9,7 @@ import os
 from harness import Operator, condition, is_ready, managed_service
 from waiting import until
 
+from tend.runtime.controller import DETAIL_REFRESH
 from tend.runtime.kube import Kube
 from tend_sim import SimCluster
 
@@ -91,3 +92,33 @@ async def test_a_chain_to_a_missing_service_names_each_link_honestly(
     b = await kube.get("ManagedService", "default", "b")
     assert condition(b, "Ready")["reason"] == "DependencyNotFound"
     assert condition(b, "Ready")["message"] == "default/missing not found"
+
+
+async def test_a_dependencys_new_state_reaches_its_dependents_message_soon_after(
+    operator: Operator, cluster: SimCluster, kube: Kube
+) -> None:
+    """What only rewords a dependent's status (b went from a missing dependency to one that
+    is starting) is written within DETAIL_REFRESH, batched, not at once and not never."""
+    await kube.create(managed_service("a", dependsOn=[{"name": "b"}]))
+    await kube.create(managed_service("b", dependsOn=[{"name": "c"}]))
+    await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "a"),
+        "a names b's missing dependency",
+        satisfied=lambda body: (
+            "DependencyNotFound default/c" in condition(body, "Ready").get("message", "")
+        ),
+    )
+    await kube.create(managed_service("c", image="sim/ready:10m"))  # starting, for long
+    a = await until(
+        cluster,
+        lambda: kube.get("ManagedService", "default", "a"),
+        "a's message follows b's",
+        satisfied=lambda body: (
+            condition(body, "Ready").get("message")
+            == "waiting for default/b (Blocked: DependencyNotReady default/c)"
+        ),
+        deadline=5 * DETAIL_REFRESH,
+    )
+    assert condition(a, "Ready")["reason"] == "DependencyNotReady"
+    assert a["status"]["blockedBy"][0]["reason"] == "DependencyNotReady"  # b's own reason
