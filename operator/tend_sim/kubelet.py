@@ -63,6 +63,10 @@ from tend_sim.store import Store
 
 log = logging.getLogger(__name__)
 
+# The one simulated node stands for a whole cluster: load tests put thousands of pods on it,
+# which a real node (kubelet's default maxPods is 110; kind has one) would refuse. The
+# scheduler still fits requests against it: ask for more than this to be Unschedulable.
+NODE_CAPACITY = {"cpu": "2k", "memory": "8Ti", "pods": "50k", "ephemeral-storage": "100Ti"}
 NODE_NAME = "sim-node-1"
 HOST_IP = "172.18.0.2"
 
@@ -1135,7 +1139,7 @@ class Kubelet:
                 field_manager="kubelet",
             )
         now = rfc3339(self.clock.now())
-        capacity = {"cpu": "8", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+        capacity = dict(NODE_CAPACITY)
         node["status"] = {
             "capacity": capacity,
             "allocatable": capacity,

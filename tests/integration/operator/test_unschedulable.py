@@ -13,7 +13,7 @@ from tend_sim import SimCluster
 async def test_requests_beyond_the_node_make_the_service_unschedulable(
     operator: Operator, kube: Kube, cluster: SimCluster
 ) -> None:
-    resources = {"requests": {"cpu": "64", "memory": "256Mi"}}
+    resources = {"requests": {"cpu": "5000", "memory": "256Mi"}}
     await kube.create(managed_service("big", resources=resources))
 
     async def ready() -> dict[str, str]:

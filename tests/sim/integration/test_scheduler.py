@@ -66,7 +66,7 @@ async def test_a_pod_whose_selector_no_node_matches_waits_until_a_node_is_labell
 
 async def test_requests_beyond_allocatable_and_untolerated_taints(sim_full: SimCluster) -> None:
     store = sim_full.store
-    hungry = [{"name": "main", "image": "postgres:16", "resources": {"requests": {"cpu": "9"}}}]
+    hungry = [{"name": "main", "image": "postgres:16", "resources": {"requests": {"cpu": "5000"}}}]
     store.create(store.resource("pods"), pod("hungry", containers=hungry))
     cond = await until(sim_full, lambda: scheduled(sim_full, "hungry"), "PodScheduled=False")
     assert cond["message"] == (
@@ -114,8 +114,8 @@ async def test_matching_node_affinity_schedules(sim_full: SimCluster) -> None:
 
 async def test_pods_created_together_do_not_overcommit_the_node(sim_full: SimCluster) -> None:
     store = sim_full.store
-    heavy = [{"name": "main", "image": "postgres:16", "resources": {"requests": {"cpu": "3"}}}]
-    for i in range(4):  # 8 cpus: two fit beside each other, the third and fourth do not
+    heavy = [{"name": "main", "image": "postgres:16", "resources": {"requests": {"cpu": "700"}}}]
+    for i in range(4):  # 2,000 cpus: two fit beside each other, the third and fourth do not
         store.create(store.resource("pods"), pod(f"heavy-{i}", containers=heavy))
 
     def verdicts() -> list[str]:
