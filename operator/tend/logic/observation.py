@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tend.api import BlockedBy
+from tend.api import BlockedBy, Reason
 from tend.logic.graph import MANAGED_SERVICE
 from tend.logic.incidents import Ladder
 from tend.logic.plan import Action
@@ -41,20 +42,38 @@ class Observation:
     dependents: Sequence[str] = ()  # namespace/name of the services that wait on this one
 
 
+class Awaiting(enum.Enum):
+    """Whose first word a verdict awaits."""
+
+    WORKLOAD = "workload"  # its controller has not observed the workload tend just wrote
+    DEPENDENCY = "dependency"  # a dependency has not been reconciled at its generation
+    APPLIED_TOGETHER = "applied-together"  # a new service's dependency is not here yet: it
+    # may be on its way (`kubectl apply -f dir/` creates one object after another, and their
+    # watch events are not handled in that order)
+
+
 def awaiting_first_word(
-    seen: Observation, lookup_service: Callable[[str, str], Mapping[str, Any] | None]
-) -> bool:
-    """Whether the verdict `seen` leads to awaits another controller's first word, which
-    would rewrite it a moment later: the workload was just written and its controller has
-    not observed it yet, or nothing runs yet and a dependency exists that has not been
-    reconciled at its generation. Problems with the spec are news at once."""
+    seen: Observation,
+    lookup_service: Callable[[str, str], Mapping[str, Any] | None],
+    *,
+    first_verdict: bool = False,
+) -> Awaiting | None:
+    """Whose first word the verdict `seen` leads to awaits, which would rewrite it a moment
+    later: the workload was just written and its controller has not observed it yet, or
+    nothing runs yet and a dependency exists that has not been reconciled at its generation,
+    or (the service's `first_verdict`) does not exist yet. Problems with the spec, and
+    cycles, are news at once."""
     if seen.problems or seen.conflict:
-        return False
+        return None
+    if any(b.reason == Reason.DEPENDENCY_CYCLE for b in seen.blocked_by):
+        return None
     if seen.workload is not None:
-        return not seen.workload.observed
+        return None if seen.workload.observed else Awaiting.WORKLOAD
     for blocker in seen.blocked_by:
         if blocker.kind == MANAGED_SERVICE:
             dependency = readiness(lookup_service(blocker.namespace, blocker.name))
             if dependency.exists and not dependency.current:
-                return True
-    return False
+                return Awaiting.DEPENDENCY
+    if first_verdict and any(b.reason == Reason.DEPENDENCY_NOT_FOUND for b in seen.blocked_by):
+        return Awaiting.APPLIED_TOGETHER
+    return None

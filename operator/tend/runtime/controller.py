@@ -31,7 +31,7 @@ from tend.logic.dependencies import blocked_by, root_cause
 from tend.logic.graph import MANAGED_SERVICE, SERVICE, Graph, Ref
 from tend.logic.incidents import Ladder, ladder_for
 from tend.logic.notifications import TRIGGER, Message, message_from
-from tend.logic.observation import Observation, awaiting_first_word
+from tend.logic.observation import Awaiting, Observation, awaiting_first_word
 from tend.logic.ownership import Key, Ownership, ownership
 from tend.logic.plan import (
     OWNED_KINDS,
@@ -76,6 +76,10 @@ WRITE_BUDGET_REASON = "WriteBudgetExceeded"
 # dependency not reconciled yet, a Deployment its controller has not observed) is held back:
 # each would be rewritten a moment later, and down a long chain that is most of the writes.
 DETAIL_REFRESH = 2.0
+# How long a new service waits for a dependency's first verdict before it writes its own
+# ("not yet reconciled"): as long as this operator's queue takes to reach the dependency —
+# down a chain applied at once, each member's waits on the one before's.
+DEPENDENCY_PATIENCE = 30.0
 
 
 def _now() -> datetime:
@@ -414,19 +418,22 @@ class Controller:
         self._deliver(key, ladder)
 
     def _hold_back(self, key: Key, seen: Observation, said: Report) -> bool:
-        """Whether to hold this status back, for at most DETAIL_REFRESH, after which it is
-        written as it stands: it only rewords what status says, or it awaits another
-        controller's first word (see `awaiting_first_word`), whose watch event wakes this
-        service at once."""
-        if not (said.rewording or awaiting_first_word(seen, self.cache.service)):
+        """Whether to hold this status back, after which it is written as it stands: it only
+        rewords what status says (for DETAIL_REFRESH), or it awaits another controller's
+        first word (see `awaiting_first_word`), whose watch event wakes this service at once
+        (for DETAIL_REFRESH, or DEPENDENCY_PATIENCE when a dependency's)."""
+        first = not (self.cache.services.get(key) or {}).get("status")
+        awaiting = awaiting_first_word(seen, self.cache.service, first_verdict=first)
+        if not (said.rewording or awaiting):
             self._held_back.pop(key, None)
             return False
+        patience = DEPENDENCY_PATIENCE if awaiting is Awaiting.DEPENDENCY else DETAIL_REFRESH
         now = time.monotonic()
-        left = DETAIL_REFRESH - (now - self._held_back.setdefault(key, now))
+        left = patience - (now - self._held_back.setdefault(key, now))
         if left <= 0:
             del self._held_back[key]
             return False
-        self.queue.add_after(key, left)
+        self.queue.add_after(key, min(left, DETAIL_REFRESH))
         return True
 
     def _blast_radius(self, key: Key, body: Mapping[str, Any]) -> list[str]:

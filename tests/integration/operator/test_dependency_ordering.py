@@ -88,8 +88,8 @@ async def test_blocked_services_say_what_blocks_them(
 ) -> None:
     await kube.create(managed_service("db", image="sim/ready:3s"))
     await kube.create(managed_service("app", dependsOn=dep("db")))
-    # kopf hands events of different objects to handlers in no fixed order, so app may
-    # first be seen before db (DependencyNotFound, briefly); wait for the settled state.
+    # kopf hands events of different objects to handlers in no fixed order, so app may be
+    # seen before db: its first verdict then waits a moment for db (applied together).
     status = await wait_status(
         cluster,
         kube,
@@ -108,8 +108,10 @@ async def test_blocked_services_say_what_blocks_them(
     assert deps_ready["reason"] == "DependencyNotReady"
     assert await kube.get("Deployment", "default", "app") is None
     await wait_ready(cluster, kube, "app", deadline=30)
+    # Its wait was the start-up order working (status said so); its Events tell what tend
+    # wrote and that it is Ready. No DependencyNotFound: db was only on its way.
     reasons = [e["reason"] for e in await events_for(kube, "app")]
-    assert reasons.count("DependencyNotReady") == 1
+    assert reasons == ["RolloutInProgress", "Reconciled"]
 
 
 async def test_migrations_gate_the_app_until_they_succeed(
