@@ -45,6 +45,7 @@ async def test_a_chain_converges_in_a_few_writes_per_member(
         if event["involvedObject"].get("kind") == "ManagedService":
             told.setdefault(event["involvedObject"]["name"], []).append(event["reason"])
     extra = {name: reasons for name, reasons in told.items() if len(reasons) > 2}
+    print(f"\nwrites per member: {per_member} {writes}")
     assert per_member <= WRITES_PER_MEMBER, (per_member, writes, extra)
 
 
