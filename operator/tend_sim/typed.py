@@ -49,6 +49,9 @@ def _container(v: Any, sh: Shape) -> int:
     return _LEAF
 
 
+_ITEM_PES: dict[tuple[str, type, Any], str] = {}
+
+
 def item_pe(item: Any, sh: Shape, where: str = "") -> str:
     """The path element of a list item: `v:` for sets, `k:` for maps (a missing key takes the
     schema's default, as SMD does; without one the item is refused)."""
@@ -56,6 +59,20 @@ def item_pe(item: Any, sh: Shape, where: str = "") -> str:
         return value_pe(item)
     if type(item) is not dict:
         raise SchemaError(f"{where}: expected a map in an associative list, got {item!r}")
+    keys = sh.keys
+    if len(keys) == 1:  # most associative lists (name, containerPort, ...): a cached string
+        value = item.get(keys[0], MISSING)
+        t = type(value)
+        if t is str or t is int:
+            ck = (keys[0], t, value)
+            pe = _ITEM_PES.get(ck)
+            if pe is None:
+                if len(_ITEM_PES) >= 50_000:
+                    _ITEM_PES.clear()
+                pe = _ITEM_PES[ck] = "k:" + json.dumps(
+                    {keys[0]: value}, separators=(",", ":"), ensure_ascii=False
+                )
+            return pe
     fields = {}
     for k in sorted(sh.keys):
         if k in item:
@@ -116,7 +133,8 @@ def _fs_kids(v: Any, sh: Shape, c: int, strict: bool, where: str) -> Tree:
 
 def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
     """compare(base, value)'s added set when `base` is a zero value (top-level fields empty
-    or absent): the fast path of every create, one pass with no comparisons."""
+    or absent): the fast path of every create, one pass with no comparisons. The set is
+    interned (see `intern`)."""
     out: Tree = {}
     if type(value) is not dict:
         return out
@@ -127,39 +145,61 @@ def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
         cc = _container(val, csh)
         if cc == _LEAF or not val:
             if not (k in base and base[k] == val):
-                out["f:" + k] = {}
-        elif k == "metadata":
-            node: Tree = {} if k in base else {SELF: {}}
-            _added_kids(val, csh, cc, node)
-            out["f:" + k] = node
+                out["f:" + k] = LEAF
         else:
-            out["f:" + k] = _created_node(val, csh, cc, k in base)
-    return out
+            out["f:" + k] = _added(val, csh, cc, k not in base)
+    return intern(out)
 
 
-# Created field sets of top-level values (spec, data, ...) by their repr (equal JSON values in
-# the same key order; much cheaper than a walk): objects made from one template (a
-# ReplicaSet's pods, 10,000 alike ManagedServices) walk it once and share the set.
-_CREATED: dict[tuple[Shape, bool, str], Tree] = {}
-CREATED_IDS: set[int] = set()
+# Field sets are hash-consed: a node whose children are all interned is looked up by the hash
+# of its path elements and its children's identities (a hit is checked, so a collision only
+# costs the sharing), so equal sub-sets of different objects (the container of 10,000 alike
+# Pods, all of 10,000 alike ManagedServices) are one dict. Sets are never changed in place
+# (fieldsets.py), so sharing is safe; it saves most of a stored object's managedFields memory
+# and the garbage collector's walks over them. `INTERNED` (by id) keeps every interned node
+# alive while its id is a key; both tables are dropped when they grow large (sets interned
+# before stay correct, just no longer shared with newer ones).
+LEAF: Tree = {}
+_NODES: dict[int, Tree] = {}
+INTERNED: dict[int, Tree] = {id(LEAF): LEAF}
+_MAX_NODES = 200_000
 
 
-def _created_node(val: Any, sh: Shape, c: int, in_base: bool) -> Tree:
-    key = (sh, in_base, repr(val))  # the key keeps `sh` alive
-    node = _CREATED.get(key)
-    if node is None:
-        node = {} if in_base else {SELF: {}}
-        _added_kids(val, sh, c, node)
-        if len(_CREATED) >= 4096:
-            _CREATED.clear()
-            CREATED_IDS.clear()
-        _CREATED[key] = node
-        CREATED_IDS.add(id(node))
-    return node
+def intern(node: Tree) -> Tree:
+    """The shared dict equal to `node` when all its children are interned, else `node`."""
+    if not node:
+        return LEAF
+    interned = INTERNED
+    key: list[str | int] = []
+    for pe, child in node.items():
+        cid = id(child)
+        if cid not in interned:
+            return node
+        key.append(pe)
+        key.append(cid)
+    h = hash(tuple(key))
+    shared = _NODES.get(h)
+    if shared is None:
+        if len(_NODES) >= _MAX_NODES:
+            _NODES.clear()
+            interned.clear()
+            interned[id(LEAF)] = LEAF
+            for child in node.values():  # the new node's children stay interned
+                interned[id(child)] = child
+        _NODES[h] = node
+        interned[id(node)] = node
+        return node
+    if len(shared) != len(node):
+        return node
+    for (spe, sv), (pe, v) in zip(shared.items(), node.items(), strict=True):
+        if spe != pe or sv is not v:
+            return node
+    return shared
 
 
-def _added_kids(v: Any, sh: Shape, c: int, out: Tree) -> None:
+def _added(v: Any, sh: Shape, c: int, member: bool) -> Tree:
     # The hot path of every create: _container and Shape.field inlined.
+    out: Tree = {SELF: LEAF} if member else {}
     if c == _MAP:
         fields = sh._fields
         for k, val in v.items():
@@ -169,23 +209,20 @@ def _added_kids(v: Any, sh: Shape, c: int, out: Tree) -> None:
                 continue
             t = type(val)
             if val and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
-                node: Tree = {SELF: {}}
-                _added_kids(val, csh, _MAP if t is dict else _LIST, node)
-                out["f:" + k] = node
+                out["f:" + k] = _added(val, csh, _MAP if t is dict else _LIST, True)
             else:
-                out["f:" + k] = {}
-        return
+                out["f:" + k] = LEAF
+        return intern(out)
     ish = sh.item()
     kind = ish.kind
     for item in v:
         pe = item_pe(item, sh)
         t = type(item)
         if item and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
-            node = {SELF: {}}
-            _added_kids(item, ish, _MAP if t is dict else _LIST, node)
-            out[pe] = node
+            out[pe] = _added(item, ish, _MAP if t is dict else _LIST, True)
         else:
-            out[pe] = {}
+            out[pe] = LEAF
+    return intern(out)
 
 
 # -- Compare ------------------------------------------------------------------------------------
