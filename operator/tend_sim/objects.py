@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import msgspec
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
@@ -13,6 +16,20 @@ NAMESPACE_GR: GR = ("", "namespaces")
 CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def to_json(value: Any) -> bytes:
+    """Compact JSON of a JSON-like value, keys in their order (msgspec: several times faster
+    than json.dumps on the 3 KB a stored Pod takes). Non-ASCII text is written as UTF-8, as
+    Go's encoding/json does; what msgspec refuses (an int past 64 bits, a non-string key)
+    goes through json.dumps."""
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def deep_copy(value: Any) -> Any:

@@ -13,7 +13,7 @@ globalDefault class if any, else priority 0.
 
 from __future__ import annotations
 
-import secrets
+import random
 import string
 from typing import Any
 
@@ -105,7 +105,7 @@ def _service_account(store: Any, pod: Obj, spec: dict[str, Any], namespace: str)
     )
     has_volume = volume is not None
     if volume is None:
-        volume = VOLUME_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(5))
+        volume = VOLUME_PREFIX + "".join(random.choices(_ALPHABET, k=5))  # utilrand.String
     needed = False
     for key in ("initContainers", "containers"):
         for c in spec.get(key) or []:
@@ -134,8 +134,8 @@ def _priority(store: Any, pod: Obj, spec: dict[str, Any]) -> None:
         except ApiError:
             raise _forbidden(pod, f"no PriorityClass with name {name} was found") from None
     else:
-        entries, *_ = store.list_entries(rt)
-        pc = next((e.obj for e in entries if e.obj.get("globalDefault")), None)
+        defaults = [e.obj for e in store.entries(rt) if e.obj.get("globalDefault")]
+        pc = min(defaults, key=lambda o: o["metadata"]["name"]) if defaults else None
         if pc is not None:
             spec["priorityClassName"] = pc["metadata"]["name"]
     value = pc.get("value", 0) if pc is not None else 0

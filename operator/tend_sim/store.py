@@ -45,6 +45,7 @@ from tend_sim.objects import (
     Obj,
     copy_object,
     deep_copy,
+    to_json,
 )
 from tend_sim.resources import (
     Registry,
@@ -96,7 +97,7 @@ class Entry:
 
     def raw(self) -> bytes:
         if self._raw is None:
-            self._raw = json.dumps(self.obj, separators=(",", ":")).encode()
+            self._raw = to_json(self.obj)
         return self._raw
 
 
@@ -197,6 +198,10 @@ class Store:
         """A copy for callers, in the shape and version of `rt`."""
         out: Obj = copy_object(obj)
         return from_storage(rt, out) if rt.converts else out
+
+    def entries(self, rt: ResourceType) -> builtins.list[Entry]:
+        """Every stored entry of the resource, in no particular order (no list semantics)."""
+        return list(self._objects.get(rt.gr, {}).values())
 
     def count(self, rt: ResourceType) -> int:
         return len(self._objects.get(rt.gr, {}))

@@ -10,6 +10,7 @@ they were). Nothing is mutated; results share unchanged sub-values with their in
 from __future__ import annotations
 
 import json
+from operator import is_
 from typing import Any
 
 from tend_sim.field_types import (
@@ -49,7 +50,7 @@ def _container(v: Any, sh: Shape) -> int:
     return _LEAF
 
 
-_ITEM_PES: dict[tuple[str, type, Any], str] = {}
+_ITEM_PES: dict[tuple[Any, ...], str] = {}
 
 
 def item_pe(item: Any, sh: Shape, where: str = "") -> str:
@@ -60,19 +61,24 @@ def item_pe(item: Any, sh: Shape, where: str = "") -> str:
     if type(item) is not dict:
         raise SchemaError(f"{where}: expected a map in an associative list, got {item!r}")
     keys = sh.keys
-    if len(keys) == 1:  # most associative lists (name, containerPort, ...): a cached string
-        value = item.get(keys[0], MISSING)
+    ck = [keys]  # the usual keys (name, containerPort + protocol): a cached string
+    for k in keys:
+        value = item.get(k, MISSING)
         t = type(value)
-        if t is str or t is int:
-            ck = (keys[0], t, value)
-            pe = _ITEM_PES.get(ck)
-            if pe is None:
-                if len(_ITEM_PES) >= 50_000:
-                    _ITEM_PES.clear()
-                pe = _ITEM_PES[ck] = "k:" + json.dumps(
-                    {keys[0]: value}, separators=(",", ":"), ensure_ascii=False
-                )
-            return pe
+        if t is not str and t is not int:
+            break
+        ck.append(value)
+    else:
+        cached = tuple(ck)
+        pe = _ITEM_PES.get(cached)
+        if pe is None:
+            if len(_ITEM_PES) >= 10_000:
+                _ITEM_PES.clear()
+            fields = {k: item[k] for k in sorted(keys)}
+            pe = _ITEM_PES[cached] = "k:" + json.dumps(
+                fields, separators=(",", ":"), ensure_ascii=False
+            )
+        return pe
     fields = {}
     for k in sorted(sh.keys):
         if k in item:
@@ -169,15 +175,11 @@ def intern(node: Tree) -> Tree:
     """The shared dict equal to `node` when all its children are interned, else `node`."""
     if not node:
         return LEAF
+    ids = tuple(map(id, node.values()))
     interned = INTERNED
-    key: list[str | int] = []
-    for pe, child in node.items():
-        cid = id(child)
-        if cid not in interned:
-            return node
-        key.append(pe)
-        key.append(cid)
-    h = hash(tuple(key))
+    if not all(map(interned.__contains__, ids)):
+        return node
+    h = hash((tuple(node), ids))
     shared = _NODES.get(h)
     if shared is None:
         if len(_NODES) >= _MAX_NODES:
@@ -189,12 +191,9 @@ def intern(node: Tree) -> Tree:
         _NODES[h] = node
         interned[id(node)] = node
         return node
-    if len(shared) != len(node):
-        return node
-    for (spe, sv), (pe, v) in zip(shared.items(), node.items(), strict=True):
-        if spe != pe or sv is not v:
-            return node
-    return shared
+    if list(shared) == list(node) and all(map(is_, shared.values(), node.values())):
+        return shared
+    return node
 
 
 def _added(v: Any, sh: Shape, c: int, member: bool) -> Tree:
