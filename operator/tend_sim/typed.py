@@ -167,7 +167,8 @@ def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
 # before stay correct, just no longer shared with newer ones).
 LEAF: Tree = {}
 _NODES: dict[int, Tree] = {}
-INTERNED: dict[int, Tree] = {id(LEAF): LEAF}
+_LEAF_ID = id(LEAF)
+INTERNED: dict[int, Tree] = {_LEAF_ID: LEAF}
 _MAX_NODES = 200_000
 
 
@@ -175,17 +176,23 @@ def intern(node: Tree) -> Tree:
     """The shared dict equal to `node` when all its children are interned, else `node`."""
     if not node:
         return LEAF
-    ids = tuple(map(id, node.values()))
+    return _intern_ids(node, list(map(id, node.values())))
+
+
+def _intern_ids(node: Tree, ids: list[int]) -> Tree:
+    """intern, given the ids of node's values in order."""
+    if not node:
+        return LEAF
     interned = INTERNED
     if not all(map(interned.__contains__, ids)):
         return node
-    h = hash((tuple(node), ids))
+    h = hash((tuple(node), tuple(ids)))
     shared = _NODES.get(h)
     if shared is None:
         if len(_NODES) >= _MAX_NODES:
             _NODES.clear()
             interned.clear()
-            interned[id(LEAF)] = LEAF
+            interned[_LEAF_ID] = LEAF
             for child in node.values():  # the new node's children stay interned
                 interned[id(child)] = child
         _NODES[h] = node
@@ -196,32 +203,45 @@ def intern(node: Tree) -> Tree:
     return node
 
 
+_FIELD_PES: dict[str, str] = {}
+
+
 def _added(v: Any, sh: Shape, c: int, member: bool) -> Tree:
-    # The hot path of every create: _container and Shape.field inlined.
+    # The hot path of every create: _container, Shape.field and intern's key inlined.
     out: Tree = {SELF: LEAF} if member else {}
+    ids = [_LEAF_ID] if member else []
     if c == _MAP:
         fields = sh._fields
+        pes = _FIELD_PES
         for k, val in v.items():
             csh = fields.get(k) or sh.field(k)
             kind = csh.kind
             if kind == IGNORED:
                 continue
+            pe = pes.get(k)
+            if pe is None:
+                pe = pes[k] = "f:" + k
             t = type(val)
             if val and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
-                out["f:" + k] = _added(val, csh, _MAP if t is dict else _LIST, True)
+                child = _added(val, csh, _MAP if t is dict else _LIST, True)
+                out[pe] = child
+                ids.append(id(child))
             else:
-                out["f:" + k] = LEAF
-        return intern(out)
-    ish = sh.item()
-    kind = ish.kind
-    for item in v:
-        pe = item_pe(item, sh)
-        t = type(item)
-        if item and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
-            out[pe] = _added(item, ish, _MAP if t is dict else _LIST, True)
-        else:
-            out[pe] = LEAF
-    return intern(out)
+                out[pe] = LEAF
+                ids.append(_LEAF_ID)
+    else:
+        ish = sh.item()
+        kind = ish.kind
+        for item in v:
+            pe = item_pe(item, sh)
+            t = type(item)
+            if item and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
+                child = _added(item, ish, _MAP if t is dict else _LIST, True)
+            else:
+                child = LEAF
+            out[pe] = child  # a duplicate key keeps the later item's set
+        ids = list(map(id, out.values()))
+    return _intern_ids(out, ids)
 
 
 # -- Compare ------------------------------------------------------------------------------------
