@@ -45,6 +45,7 @@ from tend_sim.objects import (
     Obj,
     copy_object,
     deep_copy,
+    stored_copy,
     to_json,
 )
 from tend_sim.resources import (
@@ -471,7 +472,7 @@ class Store:
         return to_storage(rt, head)
 
     def _create(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
-        obj = self._check_type(rt, copy_object(obj))
+        obj = self._check_type(rt, stored_copy(obj))
         meta: Obj = obj["metadata"]
         if rt.namespaced:
             ns = meta.get("namespace")
@@ -588,7 +589,7 @@ class Store:
     def update_entry(
         self, rt: ResourceType, obj: Obj, subresource: str | None, opts: WriteOptions
     ) -> Entry:
-        obj = self._check_type(rt, copy_object(obj))
+        obj = self._check_type(rt, stored_copy(obj))
         meta = obj["metadata"]
         name = meta.get("name")
         if not name:
