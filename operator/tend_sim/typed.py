@@ -220,6 +220,8 @@ def _added(v: Any, sh: Shape, c: int, member: bool) -> Tree:
                 continue
             pe = pes.get(k)
             if pe is None:
+                if len(pes) >= 50_000:  # map keys (labels, data) can be many
+                    pes.clear()
                 pe = pes[k] = "f:" + k
             t = type(val)
             if val and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
