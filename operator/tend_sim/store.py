@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tend_sim import bootstrap, errors, managed_fields
-from tend_sim.admission import admit, crd_admit
+from tend_sim.admission import admit, check_field_validation, crd_admit, decode_body
 from tend_sim.clock import rfc3339
 from tend_sim.errors import ApiError, Cause
 from tend_sim.field_types import shape_of
@@ -530,8 +530,10 @@ class Store:
             meta.pop("generation", None)
         if rt.status_subresource and rt.custom:
             obj.pop("status", None)
+        check_field_validation(opts.field_validation)
+        unknown = decode_body(rt, obj)
         self._prepare_create(rt, obj)
-        obj = admit(rt, obj, None, opts, validate=self.validate)
+        obj = admit(rt, obj, None, opts, validate=self.validate, unknown_fields=unknown)
         if rt.gr == CRD_GR:
             crd_admit(obj, None, self._crds(), self.now)
         self._record_managed(rt, None, obj, requested, "", opts)
