@@ -787,6 +787,24 @@ def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
         spec.setdefault("conversion", {"strategy": "None"})
 
 
+# DefaultTolerationSeconds' two tolerations: one list shared by every stored pod that has no
+# tolerations of its own (stored objects are never changed in place).
+DEFAULT_TOLERATIONS: list[dict[str, Any]] = [
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+]
+
+
 def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None:
     """Defaults plus what only creation does: reset status, allocate IPs, generate selectors."""
     if rt.custom:
@@ -839,23 +857,7 @@ def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None
             from tend_sim.podadmission import admit_pod
 
             admit_pod(store, obj)
-            spec.setdefault(
-                "tolerations",
-                [
-                    {
-                        "key": "node.kubernetes.io/not-ready",
-                        "operator": "Exists",
-                        "effect": "NoExecute",
-                        "tolerationSeconds": 300,
-                    },
-                    {
-                        "key": "node.kubernetes.io/unreachable",
-                        "operator": "Exists",
-                        "effect": "NoExecute",
-                        "tolerationSeconds": 300,
-                    },
-                ],
-            )
+            spec.setdefault("tolerations", DEFAULT_TOLERATIONS)
             obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
     _apply_defaults(rt, obj)
 
