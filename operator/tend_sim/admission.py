@@ -41,19 +41,40 @@ _LABEL_VALUE = re.compile(f"^{LABEL_VALUE}$")
 _LABEL_NAMED_KINDS = {"Namespace", "Service"}
 
 
-def admit(
-    rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions, *, validate: bool
-) -> Obj:
-    """Validation: our metadata checks, then the schema (custom) or built-in validators."""
-    if opts.field_validation not in FIELD_VALIDATIONS:
+def check_field_validation(value: str) -> None:
+    if value not in FIELD_VALIDATIONS:
         raise errors.bad_request(
-            f"fieldValidation must be one of Ignore, Warn, Strict, got {opts.field_validation}"
+            f"fieldValidation must be one of Ignore, Warn, Strict, got {value}"
         )
+
+
+def decode_body(rt: ResourceType, obj: Obj) -> list[str]:
+    """What decoding a built-in's body into its Go struct does, in place: typed fields
+    canonicalised (400 when they do not fit), unknown fields dropped; their paths returned.
+    A create runs it on the body as sent, before defaulting and admission add their fields,
+    as kube-apiserver decodes before it defaults."""
     if not rt.custom and rt.kind != "Event":
         decode_builtin(rt.group, rt.version, rt.kind, obj)
+    return prune_unknown_builtin(rt, obj)
+
+
+def admit(
+    rt: ResourceType,
+    obj: Obj,
+    old: Obj | None,
+    opts: WriteOptions,
+    *,
+    validate: bool,
+    unknown_fields: list[str] | None = None,
+) -> Obj:
+    """Validation: our metadata checks, then the schema (custom) or built-in validators.
+    unknown_fields: what decode_body found, when it already ran (else it runs here)."""
+    check_field_validation(opts.field_validation)
+    if unknown_fields is None:
+        unknown_fields = decode_body(rt, obj)
     causes: list[Cause] = [
         Cause(errors.FIELD_VALUE_UNKNOWN, f'unknown field "{path}"', path)
-        for path in prune_unknown_builtin(rt, obj)
+        for path in unknown_fields
     ]
     if validate:
         if rt.custom and rt.schema is not None:

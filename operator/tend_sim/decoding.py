@@ -120,11 +120,16 @@ def _decode(value: Any, plan: Plan, struct: str, path: str) -> Any:
                 value[key] = _decode(item, plan[1], struct, path)
         return value
     _, go_name, fields = plan
-    if isinstance(value, dict):
-        for key, sub in fields.items():
-            if key in value:
-                child = f"{path}.{key}" if path else key
-                value[key] = _decode(value[key], sub, go_name, child)
+    if type(value) is dict:
+        for key, item in value.items():  # usually fewer than the struct's typed fields
+            sub = fields.get(key)
+            if sub is None or item is None:
+                continue
+            if type(sub) is str and sub != "quantity":  # an in-range int needs no call
+                low, high = _INT_RANGES[sub]
+                if type(item) is int and low <= item <= high:
+                    continue
+            value[key] = _decode(item, sub, go_name, f"{path}.{key}" if path else key)
     return value
 
 

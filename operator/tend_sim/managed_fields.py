@@ -40,11 +40,12 @@ from tend_sim.last_applied import KUBECTL, not_allowed_by_last_applied
 from tend_sim.objects import deep_copy
 from tend_sim.resources import ResourceType
 from tend_sim.typed import (
-    CREATED_IDS,
+    INTERNED,
     SchemaError,
     compare,
     created,
     field_set,
+    intern,
     merge,
     named_members,
     remove,
@@ -106,12 +107,12 @@ def _strip(fields: Tree) -> Tree:
         for k in _STRIP_META:
             v = meta.get(k)
             if v and is_member(v) and len(v) > 1:
-                left[k] = {kk: vv for kk, vv in v.items() if kk != "."}  # keep its children
+                left[k] = intern({kk: vv for kk, vv in v.items() if kk != "."})  # its children
         if left:
-            out["f:metadata"] = left
+            out["f:metadata"] = intern(left)
         else:
             del out["f:metadata"]
-    return out
+    return intern(out)
 
 
 _SPEC: Tree = {"f:spec": {}}
@@ -196,9 +197,9 @@ def encode(managers: Managers) -> list[dict[str, Any]]:
 
 def _share(entry: dict[str, Any]) -> dict[str, Any]:
     """One dict for equal entries of different objects (10,000 objects applied alike hold one).
-    Field sets that typed.created already shares are keyed by identity, the rest by JSON."""
+    Interned field sets (typed.intern) are keyed by identity, the rest by their repr."""
     fields = entry["fieldsV1"]
-    parts = [f"{k}#{id(v)}" if id(v) in CREATED_IDS else f"{k}={v!r}" for k, v in fields.items()]
+    parts = f"#{id(fields)}" if id(fields) in INTERNED else repr(fields)
     head = (entry["manager"], entry["operation"], entry["apiVersion"], entry.get("time"))
     key = f"{head}{entry.get('subresource')}{parts}"
     shared = _SHARED.get(key)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from sys import intern
 from typing import Any
+
+import msgspec
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
@@ -15,6 +19,20 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 
 
+_ENCODER = msgspec.json.Encoder()
+
+
+def to_json(value: Any) -> bytes:
+    """Compact JSON of a JSON-like value, keys in their order (msgspec: several times faster
+    than json.dumps on the 3 KB a stored Pod takes). Non-ASCII text is written as UTF-8, as
+    Go's encoding/json does; what msgspec refuses (an int past 64 bits, a non-string key)
+    goes through json.dumps."""
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def deep_copy(value: Any) -> Any:
     """Copy of a JSON-like value (dicts, lists, scalars); much faster than copy.deepcopy."""
     t = type(value)
@@ -22,6 +40,18 @@ def deep_copy(value: Any) -> Any:
         return {k: deep_copy(v) for k, v in value.items()}
     if t is list:
         return [deep_copy(v) for v in value]
+    return value
+
+
+def stored_copy(value: Any) -> Any:
+    """deep_copy of a request body about to be stored, with its keys interned: json.loads
+    gives every body its own copies of "metadata", "containers", "imagePullPolicy" ..., which
+    10,000 stored objects would otherwise each keep."""
+    t = type(value)
+    if t is dict:
+        return {intern(k) if type(k) is str else k: stored_copy(v) for k, v in value.items()}
+    if t is list:
+        return [stored_copy(v) for v in value]
     return value
 
 

@@ -13,7 +13,7 @@ globalDefault class if any, else priority 0.
 
 from __future__ import annotations
 
-import secrets
+import random
 import string
 from typing import Any
 
@@ -28,32 +28,31 @@ _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 assert set(_ALPHABET) <= set(string.ascii_lowercase + string.digits)
 
 
+# The projected sources every kube-api-access volume has: one list shared by all stored pods
+# (the store never changes a stored object in place; 10,000 pods keep one copy, not 10,000).
+TOKEN_SOURCES: list[Obj] = [
+    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+    {
+        "configMap": {
+            "name": "kube-root-ca.crt",
+            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        }
+    },
+    {
+        "downwardAPI": {
+            "items": [
+                {
+                    "path": "namespace",
+                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                }
+            ]
+        }
+    },
+]
+
+
 def token_volume(name: str) -> Obj:
-    return {
-        "name": name,
-        "projected": {
-            "defaultMode": 420,
-            "sources": [
-                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                {
-                    "configMap": {
-                        "name": "kube-root-ca.crt",
-                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                    }
-                },
-                {
-                    "downwardAPI": {
-                        "items": [
-                            {
-                                "path": "namespace",
-                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
-                            }
-                        ]
-                    }
-                },
-            ],
-        },
-    }
+    return {"name": name, "projected": {"defaultMode": 420, "sources": TOKEN_SOURCES}}
 
 
 def _forbidden(pod: Obj, why: str) -> ApiError:
@@ -105,7 +104,7 @@ def _service_account(store: Any, pod: Obj, spec: dict[str, Any], namespace: str)
     )
     has_volume = volume is not None
     if volume is None:
-        volume = VOLUME_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(5))
+        volume = VOLUME_PREFIX + "".join(random.choices(_ALPHABET, k=5))  # utilrand.String
     needed = False
     for key in ("initContainers", "containers"):
         for c in spec.get(key) or []:
@@ -134,8 +133,8 @@ def _priority(store: Any, pod: Obj, spec: dict[str, Any]) -> None:
         except ApiError:
             raise _forbidden(pod, f"no PriorityClass with name {name} was found") from None
     else:
-        entries, *_ = store.list_entries(rt)
-        pc = next((e.obj for e in entries if e.obj.get("globalDefault")), None)
+        defaults = [e.obj for e in store.entries(rt) if e.obj.get("globalDefault")]
+        pc = min(defaults, key=lambda o: o["metadata"]["name"]) if defaults else None
         if pc is not None:
             spec["priorityClassName"] = pc["metadata"]["name"]
     value = pc.get("value", 0) if pc is not None else 0

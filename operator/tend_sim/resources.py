@@ -787,6 +787,24 @@ def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
         spec.setdefault("conversion", {"strategy": "None"})
 
 
+# DefaultTolerationSeconds' two tolerations: one list shared by every stored pod that has no
+# tolerations of its own (stored objects are never changed in place).
+DEFAULT_TOLERATIONS: list[dict[str, Any]] = [
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+]
+
+
 def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None:
     """Defaults plus what only creation does: reset status, allocate IPs, generate selectors."""
     if rt.custom:
@@ -839,23 +857,7 @@ def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None
             from tend_sim.podadmission import admit_pod
 
             admit_pod(store, obj)
-            spec.setdefault(
-                "tolerations",
-                [
-                    {
-                        "key": "node.kubernetes.io/not-ready",
-                        "operator": "Exists",
-                        "effect": "NoExecute",
-                        "tolerationSeconds": 300,
-                    },
-                    {
-                        "key": "node.kubernetes.io/unreachable",
-                        "operator": "Exists",
-                        "effect": "NoExecute",
-                        "tolerationSeconds": 300,
-                    },
-                ],
-            )
+            spec.setdefault("tolerations", DEFAULT_TOLERATIONS)
             obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
     _apply_defaults(rt, obj)
 
@@ -1439,32 +1441,65 @@ def _model_name(rt: ResourceType) -> str:
     return rt.version[:1].upper() + rt.version[1:] + rt.kind
 
 
-def _walk_unknown(value: Any, type_: str, path: str, out: list[str]) -> None:
-    if type_ in _SKIP_TYPES or value is None:
-        return
-    if type_.startswith("List[") and isinstance(value, list):
+# A type's walk, compiled once: None (nothing to check), ("list", inner), ("map", inner) or
+# ("model", {json field: its walk or None}); a model's fields refer to their own walks lazily.
+_Walk = tuple[str, Any] | None
+_WALKS: dict[str, _Walk] = {}
+
+
+def _walk_of(type_: str) -> _Walk:
+    if type_ in _WALKS:
+        return _WALKS[type_]
+    walk: _Walk = None
+    if type_ in _SKIP_TYPES:
+        walk = None
+    elif type_.startswith("List["):
         inner = type_[5:-1]
-        if inner not in _SKIP_TYPES:
-            for i, item in enumerate(value):
-                _walk_unknown(item, inner, f"{path}[{i}]", out)
-        return
-    if type_.startswith("Dict[") and isinstance(value, dict):
+        walk = None if inner in _SKIP_TYPES else ("list", inner)
+    elif type_.startswith("Dict["):
         inner = type_[type_.index(",") + 1 : -1].strip()
-        if inner not in _SKIP_TYPES:
-            for k, item in value.items():
-                _walk_unknown(item, inner, f"{path}.{k}" if path else k, out)
+        walk = None if inner in _SKIP_TYPES else ("map", inner)
+    else:
+        fields = _model_fields(type_)
+        if fields is not None:
+            walk = ("model", {k: (None if t in _SKIP_TYPES else t) for k, t in fields.items()})
+    _WALKS[type_] = walk
+    return walk
+
+
+def _walk_unknown(value: Any, type_: str, path: str, out: list[str]) -> None:
+    """Paths are only spelled out for what is walked into (most fields are scalars)."""
+    walk = _walk_of(type_)
+    if walk is None or value is None:
         return
-    fields = _model_fields(type_)
-    if fields is None or not isinstance(value, dict):
+    kind, arg = walk
+    if kind == "list":
+        if type(value) is list:
+            for i, item in enumerate(value):
+                if item is not None:
+                    _walk_unknown(item, arg, f"{path}[{i}]", out)
         return
-    for key in list(value):
-        child = f"{path}.{key}" if path else key
-        t = fields.get(key)
-        if t is None:
-            out.append(child)
+    if type(value) is not dict:
+        return
+    if kind == "map":
+        for k, item in value.items():
+            if item is not None:
+                _walk_unknown(item, arg, f"{path}.{k}" if path else k, out)
+        return
+    unknown = None
+    for key, item in value.items():
+        if key not in arg:
+            if unknown is None:
+                unknown = []
+            unknown.append(key)
+            out.append(f"{path}.{key}" if path else key)
+            continue
+        t = arg[key]
+        if t is not None and item is not None:
+            _walk_unknown(item, t, f"{path}.{key}" if path else key, out)
+    if unknown:
+        for key in unknown:
             del value[key]
-        else:
-            _walk_unknown(value[key], t, child, out)
 
 
 def prune_unknown_builtin(rt: ResourceType, obj: dict[str, Any]) -> list[str]:

@@ -51,6 +51,7 @@ from tend_sim.errors import (
     FIELD_VALUE_UNKNOWN,
     Cause,
 )
+from tend_sim.objects import deep_copy
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 META_FIELDS = ("apiVersion", "kind", "metadata")
@@ -888,7 +889,7 @@ def validate_custom(
     server fails the decoding with 400 before validating anything).
     """
     node = compiled(schema)
-    result = copy.deepcopy(obj)
+    result = deep_copy(obj)
     unknown: list[str] = []
     _prune(result, node, "", unknown, root=True)
     _prune_metadata(result, unknown)

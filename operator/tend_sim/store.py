@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tend_sim import bootstrap, errors, managed_fields
-from tend_sim.admission import admit, crd_admit
+from tend_sim.admission import admit, check_field_validation, crd_admit, decode_body
 from tend_sim.clock import rfc3339
 from tend_sim.errors import ApiError, Cause
 from tend_sim.field_types import shape_of
@@ -45,6 +45,8 @@ from tend_sim.objects import (
     Obj,
     copy_object,
     deep_copy,
+    stored_copy,
+    to_json,
 )
 from tend_sim.resources import (
     Registry,
@@ -96,7 +98,7 @@ class Entry:
 
     def raw(self) -> bytes:
         if self._raw is None:
-            self._raw = json.dumps(self.obj, separators=(",", ":")).encode()
+            self._raw = to_json(self.obj)
         return self._raw
 
 
@@ -197,6 +199,10 @@ class Store:
         """A copy for callers, in the shape and version of `rt`."""
         out: Obj = copy_object(obj)
         return from_storage(rt, out) if rt.converts else out
+
+    def entries(self, rt: ResourceType) -> builtins.list[Entry]:
+        """Every stored entry of the resource, in no particular order (no list semantics)."""
+        return list(self._objects.get(rt.gr, {}).values())
 
     def count(self, rt: ResourceType) -> int:
         return len(self._objects.get(rt.gr, {}))
@@ -466,7 +472,7 @@ class Store:
         return to_storage(rt, head)
 
     def _create(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
-        obj = self._check_type(rt, copy_object(obj))
+        obj = self._check_type(rt, stored_copy(obj))
         meta: Obj = obj["metadata"]
         if rt.namespaced:
             ns = meta.get("namespace")
@@ -524,8 +530,10 @@ class Store:
             meta.pop("generation", None)
         if rt.status_subresource and rt.custom:
             obj.pop("status", None)
+        check_field_validation(opts.field_validation)
+        unknown = decode_body(rt, obj)
         self._prepare_create(rt, obj)
-        obj = admit(rt, obj, None, opts, validate=self.validate)
+        obj = admit(rt, obj, None, opts, validate=self.validate, unknown_fields=unknown)
         if rt.gr == CRD_GR:
             crd_admit(obj, None, self._crds(), self.now)
         self._record_managed(rt, None, obj, requested, "", opts)
@@ -583,7 +591,7 @@ class Store:
     def update_entry(
         self, rt: ResourceType, obj: Obj, subresource: str | None, opts: WriteOptions
     ) -> Entry:
-        obj = self._check_type(rt, copy_object(obj))
+        obj = self._check_type(rt, stored_copy(obj))
         meta = obj["metadata"]
         name = meta.get("name")
         if not name:

@@ -10,6 +10,7 @@ they were). Nothing is mutated; results share unchanged sub-values with their in
 from __future__ import annotations
 
 import json
+from operator import is_
 from typing import Any
 
 from tend_sim.field_types import (
@@ -49,6 +50,9 @@ def _container(v: Any, sh: Shape) -> int:
     return _LEAF
 
 
+_ITEM_PES: dict[tuple[Any, ...], str] = {}
+
+
 def item_pe(item: Any, sh: Shape, where: str = "") -> str:
     """The path element of a list item: `v:` for sets, `k:` for maps (a missing key takes the
     schema's default, as SMD does; without one the item is refused)."""
@@ -56,6 +60,25 @@ def item_pe(item: Any, sh: Shape, where: str = "") -> str:
         return value_pe(item)
     if type(item) is not dict:
         raise SchemaError(f"{where}: expected a map in an associative list, got {item!r}")
+    keys = sh.keys
+    ck = [keys]  # the usual keys (name, containerPort + protocol): a cached string
+    for k in keys:
+        value = item.get(k, MISSING)
+        t = type(value)
+        if t is not str and t is not int:
+            break
+        ck.append(value)
+    else:
+        cached = tuple(ck)
+        pe = _ITEM_PES.get(cached)
+        if pe is None:
+            if len(_ITEM_PES) >= 10_000:
+                _ITEM_PES.clear()
+            fields = {k: item[k] for k in sorted(keys)}
+            pe = _ITEM_PES[cached] = "k:" + json.dumps(
+                fields, separators=(",", ":"), ensure_ascii=False
+            )
+        return pe
     fields = {}
     for k in sorted(sh.keys):
         if k in item:
@@ -116,7 +139,8 @@ def _fs_kids(v: Any, sh: Shape, c: int, strict: bool, where: str) -> Tree:
 
 def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
     """compare(base, value)'s added set when `base` is a zero value (top-level fields empty
-    or absent): the fast path of every create, one pass with no comparisons."""
+    or absent): the fast path of every create, one pass with no comparisons. The set is
+    interned (see `intern`)."""
     out: Tree = {}
     if type(value) is not dict:
         return out
@@ -127,65 +151,99 @@ def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
         cc = _container(val, csh)
         if cc == _LEAF or not val:
             if not (k in base and base[k] == val):
-                out["f:" + k] = {}
-        elif k == "metadata":
-            node: Tree = {} if k in base else {SELF: {}}
-            _added_kids(val, csh, cc, node)
-            out["f:" + k] = node
+                out["f:" + k] = LEAF
         else:
-            out["f:" + k] = _created_node(val, csh, cc, k in base)
-    return out
+            out["f:" + k] = _added(val, csh, cc, k not in base)
+    return intern(out)
 
 
-# Created field sets of top-level values (spec, data, ...) by their repr (equal JSON values in
-# the same key order; much cheaper than a walk): objects made from one template (a
-# ReplicaSet's pods, 10,000 alike ManagedServices) walk it once and share the set.
-_CREATED: dict[tuple[Shape, bool, str], Tree] = {}
-CREATED_IDS: set[int] = set()
+# Field sets are hash-consed: a node whose children are all interned is looked up by the hash
+# of its path elements and its children's identities (a hit is checked, so a collision only
+# costs the sharing), so equal sub-sets of different objects (the container of 10,000 alike
+# Pods, all of 10,000 alike ManagedServices) are one dict. Sets are never changed in place
+# (fieldsets.py), so sharing is safe; it saves most of a stored object's managedFields memory
+# and the garbage collector's walks over them. `INTERNED` (by id) keeps every interned node
+# alive while its id is a key; both tables are dropped when they grow large (sets interned
+# before stay correct, just no longer shared with newer ones).
+LEAF: Tree = {}
+_NODES: dict[int, Tree] = {}
+_LEAF_ID = id(LEAF)
+INTERNED: dict[int, Tree] = {_LEAF_ID: LEAF}
+_MAX_NODES = 200_000
 
 
-def _created_node(val: Any, sh: Shape, c: int, in_base: bool) -> Tree:
-    key = (sh, in_base, repr(val))  # the key keeps `sh` alive
-    node = _CREATED.get(key)
-    if node is None:
-        node = {} if in_base else {SELF: {}}
-        _added_kids(val, sh, c, node)
-        if len(_CREATED) >= 4096:
-            _CREATED.clear()
-            CREATED_IDS.clear()
-        _CREATED[key] = node
-        CREATED_IDS.add(id(node))
+def intern(node: Tree) -> Tree:
+    """The shared dict equal to `node` when all its children are interned, else `node`."""
+    if not node:
+        return LEAF
+    return _intern_ids(node, list(map(id, node.values())))
+
+
+def _intern_ids(node: Tree, ids: list[int]) -> Tree:
+    """intern, given the ids of node's values in order."""
+    if not node:
+        return LEAF
+    interned = INTERNED
+    if not all(map(interned.__contains__, ids)):
+        return node
+    h = hash((tuple(node), tuple(ids)))
+    shared = _NODES.get(h)
+    if shared is None:
+        if len(_NODES) >= _MAX_NODES:
+            _NODES.clear()
+            interned.clear()
+            interned[_LEAF_ID] = LEAF
+            for child in node.values():  # the new node's children stay interned
+                interned[id(child)] = child
+        _NODES[h] = node
+        interned[id(node)] = node
+        return node
+    if list(shared) == list(node) and all(map(is_, shared.values(), node.values())):
+        return shared
     return node
 
 
-def _added_kids(v: Any, sh: Shape, c: int, out: Tree) -> None:
-    # The hot path of every create: _container and Shape.field inlined.
+_FIELD_PES: dict[str, str] = {}
+
+
+def _added(v: Any, sh: Shape, c: int, member: bool) -> Tree:
+    # The hot path of every create: _container, Shape.field and intern's key inlined.
+    out: Tree = {SELF: LEAF} if member else {}
+    ids = [_LEAF_ID] if member else []
     if c == _MAP:
         fields = sh._fields
+        pes = _FIELD_PES
         for k, val in v.items():
             csh = fields.get(k) or sh.field(k)
             kind = csh.kind
             if kind == IGNORED:
                 continue
+            pe = pes.get(k)
+            if pe is None:
+                if len(pes) >= 50_000:  # map keys (labels, data) can be many
+                    pes.clear()
+                pe = pes[k] = "f:" + k
             t = type(val)
             if val and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
-                node: Tree = {SELF: {}}
-                _added_kids(val, csh, _MAP if t is dict else _LIST, node)
-                out["f:" + k] = node
+                child = _added(val, csh, _MAP if t is dict else _LIST, True)
+                out[pe] = child
+                ids.append(id(child))
             else:
-                out["f:" + k] = {}
-        return
-    ish = sh.item()
-    kind = ish.kind
-    for item in v:
-        pe = item_pe(item, sh)
-        t = type(item)
-        if item and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
-            node = {SELF: {}}
-            _added_kids(item, ish, _MAP if t is dict else _LIST, node)
-            out[pe] = node
-        else:
-            out[pe] = {}
+                out[pe] = LEAF
+                ids.append(_LEAF_ID)
+    else:
+        ish = sh.item()
+        kind = ish.kind
+        for item in v:
+            pe = item_pe(item, sh)
+            t = type(item)
+            if item and ((t is dict and kind in _MAPS) or (t is list and kind in _LISTS)):
+                child = _added(item, ish, _MAP if t is dict else _LIST, True)
+            else:
+                child = LEAF
+            out[pe] = child  # a duplicate key keeps the later item's set
+        ids = list(map(id, out.values()))
+    return _intern_ids(out, ids)
 
 
 # -- Compare ------------------------------------------------------------------------------------

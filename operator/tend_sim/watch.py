@@ -18,27 +18,23 @@ if TYPE_CHECKING:
 class WatchEvent:
     """One change: type ADDED/MODIFIED/DELETED, the new object (the last state for DELETED)."""
 
-    __slots__ = ("_lines", "entry", "old", "rv", "type")
+    __slots__ = ("entry", "old", "rv", "type")
 
     def __init__(self, type_: str, entry: Entry, old: Obj | None, rv: int) -> None:
         self.type = type_
         self.entry = entry
         self.old = old
         self.rv = rv
-        self._lines: dict[str, bytes] = {}
 
     @property
     def obj(self) -> Obj:
         return self.entry.obj
 
     def line(self, type_: str | None = None) -> bytes:
-        """`{"type":..,"object":..}\\n`, encoded once and shared by all watchers."""
+        """`{"type":..,"object":..}\\n` around the entry's cached encoding. Not kept: the events
+        the watch cache holds would each keep a second copy of their object's JSON."""
         t = type_ or self.type
-        cached = self._lines.get(t)
-        if cached is None:
-            cached = b'{"type":"' + t.encode() + b'","object":' + self.entry.raw() + b"}\n"
-            self._lines[t] = cached
-        return cached
+        return b'{"type":"' + t.encode() + b'","object":' + self.entry.raw() + b"}\n"
 
 
 class Watch:

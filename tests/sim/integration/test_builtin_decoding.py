@@ -103,3 +103,37 @@ async def test_quantities_in_limit_ranges(api: Api) -> None:
     reply = await api.post("/api/v1/namespaces/default/limitranges", limits)
     assert reply.status == 201, reply.body
     assert reply.body["spec"]["limits"][0]["default"] == {"memory": "256Mi"}
+
+
+async def test_a_create_decodes_the_body_before_defaulting_and_admission(api: Api) -> None:
+    """kube-apiserver decodes a body into its Go struct before it defaults or admits it: the
+    QoS class sees canonical quantities (0.5 CPU is 500m), and a body that cannot be decoded
+    is a 400 even when admission would refuse it too (no such service account: 403)."""
+    same = {"cpu": "0.5", "memory": "64Mi"}
+    pod = {
+        "metadata": {"name": "qos"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "nginx:1",
+                    "resources": {"requests": same, "limits": {**same, "cpu": "500m"}},
+                }
+            ]
+        },
+    }
+    reply = await api.post(PODS, pod)
+    assert reply.status == 201, reply.body
+    assert reply.body["status"]["qosClass"] == "Guaranteed"
+    bad = {
+        "metadata": {"name": "bad"},
+        "spec": {
+            "serviceAccountName": "nobody",
+            "containers": [
+                {"name": "main", "image": "nginx:1", "resources": {"limits": {"memory": "2GB"}}}
+            ],
+        },
+    }
+    reply = await api.post(PODS, bad)
+    assert reply.status == 400, reply.body
+    assert "quantities must match" in reply.body["message"]

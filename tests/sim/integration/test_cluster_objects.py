@@ -170,3 +170,30 @@ async def test_kubectl_debug_adds_an_ephemeral_container(api: Api, kubectl: Kube
     assert "may not be removed" in removed.body["message"]
     got = await api.get(sub)
     assert got.body["kind"] == "Pod"
+
+
+async def test_pods_share_defaulted_values_but_a_patch_of_one_leaves_the_others(
+    api: Api, sim: SimCluster
+) -> None:
+    """The default tolerations and the token volume's sources are one list for every stored
+    pod; a JSON patch that changes them in one pod does not reach another."""
+    for name in ("share-a", "share-b", "share-c"):
+        assert (await api.post(PODS, pod(name))).status == 201
+    pods = sim.store.resource("pods")
+    b, c = (sim.store.get_entry(pods, "default", n).obj["spec"] for n in ("share-b", "share-c"))
+    assert b["tolerations"] is c["tolerations"]
+    assert b["volumes"][0]["projected"]["sources"] is c["volumes"][0]["projected"]["sources"]
+    patch = [
+        {"op": "add", "path": "/spec/tolerations/-", "value": {"key": "x", "operator": "Exists"}},
+        {
+            "op": "replace",
+            "path": "/spec/volumes/0/projected/sources/0/serviceAccountToken/path",
+            "value": "t2",
+        },
+    ]
+    reply = await api.patch(f"{PODS}/share-a", patch, "application/json-patch+json")
+    assert reply.status == 200, reply.body
+    assert len(reply.body["spec"]["tolerations"]) == 3
+    other = (await api.get(f"{PODS}/share-b")).body["spec"]
+    assert len(other["tolerations"]) == 2
+    assert other["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["path"] == "token"

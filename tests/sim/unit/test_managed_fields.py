@@ -420,3 +420,30 @@ def test_more_than_ten_updaters_fold_the_oldest_into_ancient_changes() -> None:
     ancient = managers[("ancient-changes", "Update", "v1", "")]
     assert ancient.fields == {"f:spec": {"f:f0": {}, "f:f1": {}, "f:f2": {}}}
     assert ancient.time == "2026-01-01T00:00:02Z"
+
+
+def test_alike_objects_share_their_field_sets() -> None:
+    """Pods differ only in their generated service-account volume: everything else of their
+    managedFields is one set of dicts (typed.intern), and the sets still read as before."""
+    from tend_sim.store import Store
+    from tend_sim.typed import LEAF, intern
+
+    store = Store()
+    pods = store.resource("pods")
+    for i in range(2):
+        store.create(
+            pods,
+            {
+                "metadata": {"name": f"p{i}", "namespace": "default", "labels": {"app": "x"}},
+                "spec": {"containers": [{"name": "main", "image": "img:1"}]},
+            },
+        )
+    a, b = (store.get(pods, "default", f"p{i}")["metadata"]["managedFields"] for i in range(2))
+    fa, fb = a[0]["fieldsV1"], b[0]["fieldsV1"]
+    assert fa["f:spec"]["f:containers"] is fb["f:spec"]["f:containers"]
+    assert fa["f:metadata"] is fb["f:metadata"]
+    assert fa["f:metadata"] == {"f:labels": {".": {}, "f:app": {}}}
+    assert fa["f:spec"]["f:volumes"] is not fb["f:spec"]["f:volumes"]  # kube-api-access-xxxxx
+    assert fa["f:spec"]["f:containers"]['k:{"name":"main"}']["f:image"] == {}
+    assert intern({"f:x": LEAF}) is intern({"f:x": LEAF})
+    assert intern({"f:x": {"f:y": {}}}) is not intern({"f:x": {"f:y": {}}})  # {} is not LEAF
