@@ -71,10 +71,11 @@ MAX_PASSES = 3
 WRITE_BUDGET = 30
 WRITE_BUDGET_REASON = "WriteBudgetExceeded"
 # Seconds (real ones: what they wait on is API and controller latency, not the clock's
-# time) within which dependents hear of a dependency's changes that do not
-# flip their verdict, and for which a verdict that awaits another controller's first word (a
-# dependency not reconciled yet, a Deployment its controller has not observed) is held back:
-# each would be rewritten a moment later, and down a long chain that is most of the writes.
+# time) within which dependents hear of a dependency's changes that do not flip their
+# verdict, and for which a status that only rewords, or awaits another controller's first
+# word (a Deployment its controller has not observed, a dependency not created yet), is
+# held back: each would be rewritten a moment later, and down a long chain that is most of
+# the writes.
 DETAIL_REFRESH = 2.0
 # How long a new service waits for a dependency's first verdict before it writes its own
 # ("not yet reconciled"): as long as this operator's queue takes to reach the dependency —
