@@ -20,6 +20,7 @@ import weakref
 from functools import lru_cache
 from typing import Any
 
+from tend_sim.objects import OBJECT_META_SCALARS
 from tend_sim.patch import _BY_NAME
 from tend_sim.resources import ResourceType, _model_fields
 
@@ -141,21 +142,7 @@ OBJECT_META = Shape(
     STRUCT,
     _Fixed(
         {
-            **dict.fromkeys(
-                (
-                    "name",
-                    "generateName",
-                    "namespace",
-                    "selfLink",
-                    "uid",
-                    "resourceVersion",
-                    "generation",
-                    "creationTimestamp",
-                    "deletionTimestamp",
-                    "deletionGracePeriodSeconds",
-                ),
-                _SCALAR,
-            ),
+            **dict.fromkeys(OBJECT_META_SCALARS, _SCALAR),
             "labels": _map_of(_SCALAR),
             "annotations": _map_of(_SCALAR),
             "finalizers": _list_of(LIST_SET, _SCALAR),

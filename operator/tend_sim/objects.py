@@ -21,6 +21,21 @@ ORPHAN = "orphan"
 
 _ENCODER = msgspec.json.Encoder()
 
+# ObjectMeta's scalar fields (k8s.io/apimachinery ObjectMeta), shared by the schema walk and
+# the field sets of server-side apply.
+OBJECT_META_SCALARS = (
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
 
 def to_json(value: Any) -> bytes:
     """Compact JSON of a JSON-like value, keys in their order (msgspec: several times faster

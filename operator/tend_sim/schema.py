@@ -51,22 +51,13 @@ from tend_sim.errors import (
     FIELD_VALUE_UNKNOWN,
     Cause,
 )
-from tend_sim.objects import deep_copy
+from tend_sim.objects import OBJECT_META_SCALARS, deep_copy
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 META_FIELDS = ("apiVersion", "kind", "metadata")
 OBJECT_META_FIELDS = frozenset(
     {
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
+        *OBJECT_META_SCALARS,
         "labels",
         "annotations",
         "ownerReferences",
