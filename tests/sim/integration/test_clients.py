@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -74,33 +77,38 @@ async def test_kubernetes_asyncio_crud_and_watch(sim: SimCluster, api: Api, tmp_
             assert event["object"]["status"] == {"phase": "Running"}
 
 
-async def test_tend_sim_serve_writes_a_kubeconfig_and_stops_on_sigterm(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kc"
+@contextlib.asynccontextmanager
+async def sim_serve(kubeconfig: Path, *flags: str) -> AsyncIterator[tuple[Process, str]]:
+    """`tend sim serve` in its own process and the URL it prints; it must exit 0 on SIGTERM."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         "from tend_sim.cli import app; app()",
         "serve",
-        "--port",
-        "0",
         "--kubeconfig",
         str(kubeconfig),
         "--no-controllers",
+        *flags,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
     try:
         first = await asyncio.wait_for(proc.stdout.readline(), 30)
-        url = first.decode().split()[-1]
-        assert url.startswith("http://127.0.0.1:")
-        async with aiohttp.ClientSession() as session, session.get(url + "/version") as r:
-            assert (await r.json())["major"] == "1"
-        assert url in kubeconfig.read_text()
+        yield proc, first.decode().split()[-1]
     finally:
         proc.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(proc.wait(), 30)
     assert code == 0
+
+
+async def test_tend_sim_serve_writes_a_kubeconfig_and_stops_on_sigterm(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kc"
+    async with sim_serve(kubeconfig, "--port", "0") as (_, url):
+        assert url.startswith("http://127.0.0.1:")
+        async with aiohttp.ClientSession() as session, session.get(url + "/version") as r:
+            assert (await r.json())["major"] == "1"
+        assert url in kubeconfig.read_text()
 
 
 async def test_tend_sim_serve_with_auth_and_tls(tmp_path: Path) -> None:
@@ -110,24 +118,9 @@ async def test_tend_sim_serve_with_auth_and_tls(tmp_path: Path) -> None:
     import yaml
 
     kubeconfig = tmp_path / "kc"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from tend_sim.cli import app; app()",
-        "serve",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--no-controllers",
-        "--auth",
-        "--tls",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    try:
-        first = await asyncio.wait_for(proc.stdout.readline(), 30)
-        url = first.decode().split()[-1]
+    async with sim_serve(kubeconfig, "--auth", "--tls") as (proc, url):
         assert url.startswith("https://127.0.0.1:")
+        assert proc.stdout is not None
         await asyncio.wait_for(proc.stdout.readline(), 30)  # the kubeconfig is written
         cluster = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]
         ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
@@ -138,7 +131,3 @@ async def test_tend_sim_serve_with_auth_and_tls(tmp_path: Path) -> None:
                 assert r.status == 401
             async with session.get(url + "/version", ssl=ctx) as r:
                 assert r.status == 200
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 30)
-    assert code == 0
