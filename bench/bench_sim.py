@@ -7,6 +7,7 @@ server's resident memory from /proc. Every phase is bounded in count and time.
 
     .venv/bin/python bench/bench_sim.py            # prints a table; exit 1 if a target is missed
     .venv/bin/python bench/bench_sim.py --objects 2000 --gets 5000   # a quicker run
+    .venv/bin/python bench/bench_sim.py --profile /tmp/sim.prof      # cProfile the server
 """
 
 from __future__ import annotations
@@ -36,17 +37,28 @@ RSS_LIMIT_MB = 500.0
 # -- server process ------------------------------------------------------------------------------
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, profile: str | None = None) -> None:
     from tend_sim.cluster import SimCluster
+
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
 
     cluster = SimCluster(controllers=False, port=port)
     await cluster.start()
     if CRD_FILE.exists():
         cluster.register_crd_file(CRD_FILE)
     print(f"READY {cluster.url}", flush=True)
+    if profiler is not None:
+        profiler.enable()
     try:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until EOF
     finally:
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
         await cluster.stop()
 
 
@@ -189,6 +201,7 @@ async def main(args: argparse.Namespace) -> int:
         "serve",
         "--port",
         "0",
+        *(["--profile", args.profile] if args.profile else []),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONHASHSEED": "0"},
@@ -246,13 +259,15 @@ def cli() -> int:
     sub = parser.add_subparsers(dest="command")
     serve_p = sub.add_parser("serve")
     serve_p.add_argument("--port", type=int, default=0)
+    serve_p.add_argument("--profile", help="write the server's cProfile stats to this file")
     parser.add_argument("--objects", type=int, default=10_000, help="ManagedServices and Pods")
     parser.add_argument("--gets", type=int, default=30_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--phase-deadline", type=float, default=60.0)
+    parser.add_argument("--profile", help="cProfile the server process into this file")
     args = parser.parse_args()
     if args.command == "serve":
-        asyncio.run(serve(args.port))
+        asyncio.run(serve(args.port, args.profile))
         return 0
     return asyncio.run(main(args))
 

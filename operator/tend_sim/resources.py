@@ -706,10 +706,17 @@ def _qos_class(spec: dict[str, Any]) -> str:
     return "Burstable" if requests_any else "BestEffort"
 
 
-def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
+def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """The kind's SetDefaults_* functions, which kube-apiserver's codec runs as it decodes a
+    request: so what they set is in the writer's managedFields (unlike what the strategy or
+    an admission plugin adds later, see `prepare_create`)."""
     kind = rt.kind if not rt.custom else ""
     spec = obj.get("spec")
-    if kind == "Pod":
+    if kind == "Namespace":
+        labels = obj["metadata"].setdefault("labels", {})
+        if isinstance(labels, dict):  # SetDefaults_Namespace
+            labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    elif kind == "Pod":
         default_pod_spec(spec)
         _default_requests_to_limits(spec)
     elif kind == "Deployment" and isinstance(spec, dict):
@@ -750,14 +757,6 @@ def _apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
                 p.setdefault("protocol", "TCP")
                 if "port" in p:
                     p.setdefault("targetPort", p["port"])
-    elif kind == "ResourceQuota":
-        # The quota controller's part, without counting usage: status.hard mirrors spec.hard.
-        hard = (spec or {}).get("hard") if isinstance(spec, dict) else None
-        status = obj.get("status")
-        if not isinstance(status, dict):
-            status = obj["status"] = {}
-        if hard:
-            status["hard"] = dict(hard)
     elif kind == "PriorityClass":
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
     elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
@@ -805,8 +804,24 @@ DEFAULT_TOLERATIONS: list[dict[str, Any]] = [
 ]
 
 
-def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None:
-    """Defaults plus what only creation does: reset status, allocate IPs, generate selectors."""
+def _mirror_quota(obj: dict[str, Any]) -> None:
+    """The quota controller's part, without counting usage: status.hard mirrors spec.hard."""
+    spec = obj.get("spec")
+    hard = spec.get("hard") if isinstance(spec, dict) else None
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        status = obj["status"] = {}
+    if hard:
+        status["hard"] = dict(hard)
+
+
+def prepare_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None:
+    """What only creation does, after the defaults (`apply_defaults`) and after the field
+    manager recorded the writer's fields: the strategy's PrepareForCreate (reset status,
+    generate a Job's selector), the REST storage's allocations (a Service's IP) and the
+    mutating admission plugins (a Pod's service account, priority, default tolerations).
+    None of it is in the writer's managedFields, as on a real server (create.go runs
+    FieldManager.UpdateNoErrors before mutating admission and the registry)."""
     if rt.custom:
         return
     kind = rt.kind
@@ -817,9 +832,8 @@ def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None
         spec = obj.setdefault("spec", {})
         spec.setdefault("finalizers", ["kubernetes"])
         obj["status"] = {"phase": "Active"}
-        labels = meta.setdefault("labels", {})
-        if isinstance(labels, dict):
-            labels["kubernetes.io/metadata.name"] = meta["name"]
+    elif kind == "ResourceQuota":
+        _mirror_quota(obj)
     elif kind == "Job":
         spec = obj.get("spec")
         if isinstance(spec, dict) and not spec.get("manualSelector"):
@@ -859,7 +873,6 @@ def default_on_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None
             admit_pod(store, obj)
             spec.setdefault("tolerations", DEFAULT_TOLERATIONS)
             obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
-    _apply_defaults(rt, obj)
 
 
 def default_on_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> None:
@@ -880,10 +893,9 @@ def default_on_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]
             and not old["metadata"].get("deletionTimestamp")
         ):
             spec["finalizers"] = (old.get("spec") or {}).get("finalizers", ["kubernetes"])
-        labels = new["metadata"].setdefault("labels", {})
-        if isinstance(labels, dict):
-            labels["kubernetes.io/metadata.name"] = new["metadata"]["name"]
-    _apply_defaults(rt, new)
+    elif rt.kind == "ResourceQuota":
+        _mirror_quota(new)
+    apply_defaults(rt, new)
 
 
 # ---------------------------------------------------------------------------------------------

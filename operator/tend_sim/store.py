@@ -51,6 +51,7 @@ from tend_sim.objects import (
 from tend_sim.resources import (
     Registry,
     ResourceType,
+    apply_defaults,
     builtin_types,
     from_storage,
     to_storage,
@@ -532,11 +533,18 @@ class Store:
             obj.pop("status", None)
         check_field_validation(opts.field_validation)
         unknown = decode_body(rt, obj)
+        if not rt.custom:
+            # A built-in's defaults come with decoding, and the field manager runs before the
+            # strategy and mutating admission (create.go), so it sees only the defaults.
+            apply_defaults(rt, obj)
+            self._record_managed(rt, None, obj, requested, "", opts)
         self._prepare_create(rt, obj)
         obj = admit(rt, obj, None, opts, validate=self.validate, unknown_fields=unknown)
         if rt.gr == CRD_GR:
             crd_admit(obj, None, self._crds(), self.now)
-        self._record_managed(rt, None, obj, requested, "", opts)
+        if rt.custom:
+            # A custom resource's decoder prunes and defaults (validate_custom does both).
+            self._record_managed(rt, None, obj, requested, "", opts)
         if opts.dry_run:
             return Entry(obj)
         self._rv += 1
@@ -1178,7 +1186,7 @@ class Store:
     def _prepare_create(self, rt: ResourceType, obj: Obj) -> None:
         from tend_sim import resources
 
-        resources.default_on_create(rt, obj, self)
+        resources.prepare_create(rt, obj, self)
         self._node_ports(rt, obj, None)
 
     def _prepare_update(self, rt: ResourceType, new: Obj, old: Obj) -> None:

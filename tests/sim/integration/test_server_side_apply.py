@@ -148,6 +148,59 @@ async def test_update_managers_come_from_the_parameter_or_the_user_agent(api: Ap
     assert entry(patched.body, "my-operator")["fieldsV1"] == {"f:data": {".": {}, "f:k": {}}}
 
 
+BY_MAKER = {"fieldManager": "maker"}
+
+
+async def test_a_create_owns_the_defaults_but_not_what_admission_or_the_registry_add(
+    api: Api,
+) -> None:
+    """create.go runs the field manager after decoding (which defaults) and before mutating
+    admission and the registry: a Pod's writer owns dnsPolicy and imagePullPolicy, not the
+    service account's volume, the default tolerations or the priority; a Service's writer
+    owns sessionAffinity, not the allocated clusterIP (what `kubectl run`/`expose` show)."""
+    pod = {
+        "metadata": {"name": "p", "labels": {"run": "p"}},
+        "spec": {"containers": [{"name": "main", "image": "nginx:1"}]},
+    }
+    made = await api.post("/api/v1/namespaces/default/pods", pod, params=BY_MAKER)
+    assert made.status == 201, made.body
+    assert made.body["spec"]["volumes"] and made.body["spec"]["tolerations"]
+    spec = entry(made.body, "maker")["fieldsV1"]["f:spec"]
+    assert set(spec) == {
+        "f:containers",
+        "f:dnsPolicy",
+        "f:enableServiceLinks",
+        "f:restartPolicy",
+        "f:schedulerName",
+        "f:securityContext",
+        "f:terminationGracePeriodSeconds",
+    }
+    assert set(spec["f:containers"]['k:{"name":"main"}']) == {
+        ".",
+        "f:image",
+        "f:imagePullPolicy",
+        "f:name",
+        "f:resources",
+        "f:terminationMessagePath",
+        "f:terminationMessagePolicy",
+    }
+    svc = {"metadata": {"name": "s"}, "spec": {"selector": {"run": "p"}, "ports": [{"port": 80}]}}
+    made = await api.post("/api/v1/namespaces/default/services", svc, params=BY_MAKER)
+    assert made.status == 201, made.body
+    assert made.body["spec"]["clusterIP"]
+    assert set(entry(made.body, "maker")["fieldsV1"]["f:spec"]) == {
+        "f:internalTrafficPolicy",
+        "f:ports",
+        "f:selector",
+        "f:sessionAffinity",
+        "f:type",
+    }
+    made = await api.post("/api/v1/namespaces", {"metadata": {"name": "owned"}}, params=BY_MAKER)
+    assert entry(made.body, "maker")["fieldsV1"] == {
+        "f:metadata": {"f:labels": {".": {}, "f:kubernetes.io/metadata.name": {}}}
+    }
+
+
 async def test_clients_may_replace_or_clear_managed_fields_but_not_break_them(api: Api) -> None:
     made = await api.post(CMS, {"metadata": {"name": "a"}, "data": {"k": "v"}})
     live = made.body["metadata"]["managedFields"]
