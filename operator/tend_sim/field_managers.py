@@ -9,6 +9,7 @@ subresource, an updater also by apiVersion), and a conflict is reported like New
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 
@@ -26,6 +27,7 @@ Key = tuple[str, str, str, str]
 # -- manager names ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same User-Agent on every request
 def manager_from_user_agent(user_agent: str) -> str:
     """prefixFromUserAgent: the part before the first "/", printable characters only, cut to
     128 bytes (kubectl/v1.37.0 (linux/amd64) ... -> kubectl)."""

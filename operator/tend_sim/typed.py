@@ -13,6 +13,8 @@ import json
 from operator import is_
 from typing import Any
 
+import msgspec
+
 from tend_sim.field_types import (
     ATOMIC,
     DEDUCED,
@@ -152,9 +154,38 @@ def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
         if cc == _LEAF or not val:
             if not (k in base and base[k] == val):
                 out["f:" + k] = LEAF
-        else:
+        elif k == "metadata":  # a name, uid and timestamp of its own: never alike
             out["f:" + k] = _added(val, csh, cc, k not in base)
+        else:
+            out["f:" + k] = _added_alike(val, csh, cc, k not in base)
     return intern(out)
+
+
+# The sets of the top-level values (a spec, a ConfigMap's data) created last, by their JSON:
+# a Deployment's Pods, or objects applied from one template, have equal specs, whose set is
+# then found with one encoding instead of a walk. Equal JSON is an equal value, so an equal
+# set; the table is bounded and forgets everything when full.
+_ALIKE: dict[tuple[Shape, bool, bytes], Tree] = {}
+_MAX_ALIKE = 512
+_MAX_ALIKE_BYTES = 8192
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _added_alike(v: Any, sh: Shape, c: int, member: bool) -> Tree:
+    try:
+        encoded = _ENCODE(v)
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return _added(v, sh, c, member)
+    if len(encoded) > _MAX_ALIKE_BYTES:
+        return _added(v, sh, c, member)
+    key = (sh, member, encoded)
+    found = _ALIKE.get(key)
+    if found is None:
+        found = _added(v, sh, c, member)
+        if len(_ALIKE) >= _MAX_ALIKE:
+            _ALIKE.clear()
+        _ALIKE[key] = found
+    return found
 
 
 # Field sets are hash-consed: a node whose children are all interned is looked up by the hash
