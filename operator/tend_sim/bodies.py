@@ -3,6 +3,10 @@ limit (413 past MaxRequestBodyBytes) and JSON nested deeper than Go decodes."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import msgspec
 from aiohttp import web
 
 from tend_sim import errors
@@ -39,6 +43,21 @@ async def read_body(request: web.Request) -> bytes:
             f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}",
         )
     return raw
+
+
+_DECODE = msgspec.json.Decoder().decode
+
+
+def decode_json(raw: bytes) -> Any:
+    """json.loads(raw), faster, and with the keys of every body shared: msgspec's decoder
+    caches short dict keys, so 10,000 stored Pods hold one "imagePullPolicy" string, not
+    10,000. What msgspec refuses (an integer past 64 bits, NaN, bad UTF-8, malformed JSON)
+    goes to json.loads, so results and errors are exactly json.loads'; both stop at the
+    interpreter's recursion limit with RecursionError."""
+    try:
+        return _DECODE(raw)
+    except msgspec.MsgspecError:
+        return json.loads(raw)
 
 
 def summarize(raw: bytes, limit: int = 30) -> str:

@@ -91,6 +91,7 @@ _STRIP: Tree = {
     },
 }
 _STRIP_META = frozenset(_STRIP["f:metadata"])
+_BOOKKEEPING = frozenset(k[2:] for k in _STRIP_META if k.startswith("f:"))
 _STATUS: Tree = {"f:status": {}}
 
 
@@ -164,7 +165,7 @@ def is_reset(entries: Any) -> bool:
     return isinstance(entries, list) and (not entries or (len(entries) == 1 and entries[0] == {}))
 
 
-_SHARED: dict[str, dict[str, Any]] = {}
+_SHARED: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def encode(managers: Managers) -> list[dict[str, Any]]:
@@ -199,9 +200,14 @@ def _share(entry: dict[str, Any]) -> dict[str, Any]:
     """One dict for equal entries of different objects (10,000 objects applied alike hold one).
     Interned field sets (typed.intern) are keyed by identity, the rest by their repr."""
     fields = entry["fieldsV1"]
-    parts = f"#{id(fields)}" if id(fields) in INTERNED else repr(fields)
-    head = (entry["manager"], entry["operation"], entry["apiVersion"], entry.get("time"))
-    key = f"{head}{entry.get('subresource')}{parts}"
+    key = (
+        entry["manager"],
+        entry["operation"],
+        entry["apiVersion"],
+        entry.get("time"),
+        entry.get("subresource"),
+        id(fields) if id(fields) in INTERNED else repr(fields),
+    )
     shared = _SHARED.get(key)
     if shared is None:
         if len(_SHARED) >= 20_000:
@@ -380,6 +386,18 @@ def empty_object(rt: ResourceType, shape: Shape) -> dict[str, Any]:
     return {k: {} for k in ("metadata", "spec", "status") if shape.declared(k)}
 
 
+_ZEROS: dict[Shape, dict[str, Any]] = {}
+
+
+def _zero(rt: ResourceType, shape: Shape) -> dict[str, Any]:
+    """empty_object, one shared dict per kind, for walks that only read it; a custom
+    resource's has `metadata` so that, as after stripMeta, f:metadata is no member."""
+    zero = _ZEROS.get(shape)
+    if zero is None:
+        zero = _ZEROS[shape] = {"metadata": {}} if rt.custom else empty_object(rt, shape)
+    return zero
+
+
 def record_update(
     rt: ResourceType,
     old: dict[str, Any] | None,
@@ -393,6 +411,9 @@ def record_update(
     `manager`. The request's own managedFields are taken when valid (how a client edits or,
     with `[]` or `[{}]`, clears them), else the live object's (FieldManager.Update)."""
     meta = new["metadata"]
+    if old is None and not requested:
+        _record_create(rt, new, manager, subresource, now)
+        return
     live_entries = old["metadata"].get("managedFields") if old is not None else None
     managers: Managers | None = None
     if not subresource:
@@ -427,3 +448,41 @@ def record_update(
         meta["managedFields"] = entries
     else:
         meta.pop("managedFields", None)
+
+
+def _record_create(
+    rt: ResourceType, new: dict[str, Any], manager: str, subresource: str, now: str
+) -> None:
+    """record_update's common case, a create that brings no managedFields: the one manager
+    owns every field of the new object but the reset ones and the bookkeeping, which are
+    left out before the walk instead of taken out of its result (`update` and `_strip` give
+    the same set; a test compares them)."""
+    meta = new["metadata"]
+    shape = shape_of(rt)
+    reset = reset_fields(rt.status_subresource, subresource)
+    skip = "status" if reset is _STATUS else "spec" if reset is _SPEC else None
+    trimmed: dict[str, Any] = {}
+    for k, v in new.items():
+        if k == "apiVersion" or k == "kind" or k == skip:
+            continue
+        if k == "metadata" and type(v) is dict:
+            v = {mk: mv for mk, mv in v.items() if mk not in _BOOKKEEPING}
+        trimmed[k] = v
+    try:
+        fields = created(_zero(rt, shape), trimmed, shape)
+    except SchemaError:
+        fields = {}  # UpdateNoErrors: managedFields are dropped rather than left wrong
+    if not fields:
+        meta.pop("managedFields", None)
+        return
+    entry: dict[str, Any] = {
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": rt.api_version,
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    }
+    if subresource:
+        entry["subresource"] = subresource
+    meta["managedFields"] = [_share(entry)]

@@ -44,7 +44,7 @@ from aiohttp import web
 from tend_sim import errors, list_options, reviews
 from tend_sim.authn import ADMIN, Auth
 from tend_sim.authz import UserInfo, forbidden, request_attributes
-from tend_sim.bodies import content_type, read_body, too_deep
+from tend_sim.bodies import content_type, decode_json, read_body, too_deep
 from tend_sim.errors import ApiError
 from tend_sim.field_managers import manager_from_user_agent, validate_field_manager
 from tend_sim.health import health_response
@@ -459,7 +459,7 @@ class ApiServer:
         try:
             if strict:
                 return json.loads(raw, object_pairs_hook=_no_duplicates)
-            return json.loads(raw)
+            return decode_json(raw)
         except RecursionError:
             raise too_deep(raw, kind) from None
         except ValueError as exc:
@@ -622,6 +622,7 @@ class ApiServer:
         )
         if req.rt.namespaced and req.namespace is None:
             raise self._not_found()
+        opts.owned = True
         entry = self.store.create_entry(req.rt, body, opts)
         return self._render_one(request, req, entry, 201, warnings)
 
@@ -638,6 +639,7 @@ class ApiServer:
             self.store.get_entry(req.rt, req.namespace, req.name or "")
         except ApiError:
             existed = False
+        opts.owned = True
         entry = self.store.update_entry(req.rt, body, req.sub, opts)
         return self._render_one(request, req, entry, 200 if existed else 201, warnings)
 

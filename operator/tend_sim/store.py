@@ -114,6 +114,9 @@ class WriteOptions:
     applied: list[dict[str, Any]] | None = None
     # The subresource a write of the main object came through, for managedFields ("scale").
     via: str = ""
+    # The body is the store's to keep: decoded for this request alone, its keys shared
+    # already (the HTTP server's decoder caches them); else the store keeps a copy.
+    owned: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,7 +476,7 @@ class Store:
         return to_storage(rt, head)
 
     def _create(self, rt: ResourceType, obj: Obj, opts: WriteOptions) -> Entry:
-        obj = self._check_type(rt, stored_copy(obj))
+        obj = self._check_type(rt, obj if opts.owned else stored_copy(obj))
         meta: Obj = obj["metadata"]
         if rt.namespaced:
             ns = meta.get("namespace")
@@ -524,7 +527,7 @@ class Store:
             meta.pop(f, None)
         _drop_empty_meta(meta)
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = rfc3339(self.now())
+        meta["creationTimestamp"] = self._time_now()
         if rt.has_generation:
             meta["generation"] = 1
         else:
@@ -599,7 +602,7 @@ class Store:
     def update_entry(
         self, rt: ResourceType, obj: Obj, subresource: str | None, opts: WriteOptions
     ) -> Entry:
-        obj = self._check_type(rt, stored_copy(obj))
+        obj = self._check_type(rt, obj if opts.owned else stored_copy(obj))
         meta = obj["metadata"]
         name = meta.get("name")
         if not name:

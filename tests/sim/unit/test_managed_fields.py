@@ -449,3 +449,73 @@ def test_alike_objects_share_their_field_sets() -> None:
     assert fa["f:spec"]["f:containers"]['k:{"name":"main"}']["f:image"] == {}
     assert intern({"f:x": LEAF}) is intern({"f:x": LEAF})
     assert intern({"f:x": {"f:y": {}}}) is not intern({"f:x": {"f:y": {}}})  # {} is not LEAF
+
+
+CRD_RT = ResourceType(
+    group="example.com",
+    version="v1",
+    kind="Widget",
+    plural="widgets",
+    singular="widget",
+    namespaced=True,
+    custom=True,
+    schema={"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+    status_subresource=True,
+)
+BOOKKEEPING = {"name": "x", "namespace": "d", "uid": "u", "creationTimestamp": NOW}
+
+
+@pytest.mark.parametrize(
+    ("rt", "obj"),
+    [
+        (
+            rt_of("Pod"),
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {**BOOKKEEPING, "labels": {"app": "x"}, "generation": 1},
+                "spec": {
+                    "containers": [{"name": "m", "image": "i", "ports": [{"containerPort": 1}]}]
+                },
+                "status": {"phase": "Pending"},
+            },
+        ),
+        (rt_of("Namespace"), {"apiVersion": "v1", "kind": "Namespace", "metadata": BOOKKEEPING}),
+        (rt_of("ConfigMap"), {"metadata": {**BOOKKEEPING, "annotations": {}}, "data": {"k": "v"}}),
+        (CRD_RT, {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": BOOKKEEPING}),
+        (
+            CRD_RT,
+            {
+                "metadata": {**BOOKKEEPING, "finalizers": ["a"]},
+                "spec": {"size": 1, "parts": [{"n": 1}], "empty": {}},
+                "status": {"ready": True},
+            },
+        ),
+        (rt_of("Pod"), {"metadata": {**BOOKKEEPING}, "spec": {"containers": [{"image": "i"}]}}),
+    ],
+)
+@pytest.mark.parametrize("subresource", ["", "status"])
+def test_a_create_records_what_the_general_update_records(
+    rt: ResourceType, obj: dict[str, Any], subresource: str
+) -> None:
+    """record_update's create fast path (bookkeeping and reset fields left out before the
+    walk) gives exactly the entries of `update` from the zero value, then `_strip`; a list
+    item without its key drops managedFields in both (the last case: UpdateNoErrors)."""
+    shape = shape_of(rt)
+    try:
+        managers = mf.update(
+            shape,
+            mf.empty_object(rt, shape),
+            obj,
+            {},
+            ("m", "Update", rt.api_version, subresource),
+            rt.api_version,
+            NOW,
+            mf.reset_fields(rt.status_subresource, subresource),
+            creating=True,
+        )
+    except SchemaError:
+        managers = {}
+    new = {**obj, "metadata": dict(obj["metadata"])}
+    mf.record_update(rt, None, new, None, "m", subresource, NOW)
+    assert new["metadata"].get("managedFields", []) == mf.encode(managers)
