@@ -89,35 +89,48 @@ def _json_kind(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def _decode(value: Any, plan: Plan, struct: str, path: str) -> Any:
-    """The decoded (canonical) value; raises ValueError with the decoder's message."""
+class _Mismatch(Exception):
+    """A JSON value that does not fit its Go type; the struct and the path are added as it
+    propagates up (so a body that decodes builds no path strings)."""
+
+    def __init__(self, value: Any, plan: Plan) -> None:
+        super().__init__()
+        self.value_kind = _json_kind(value)
+        self.type_name = _type_name(plan)
+        self.struct = ""
+        self.keys: list[str] = []
+
+    def message(self, top: str) -> str:
+        path = ".".join(reversed(self.keys))
+        return (
+            f"json: cannot unmarshal {self.value_kind} into Go struct field "
+            f"{self.struct or top}.{path} of type {self.type_name}"
+        )
+
+
+def _decode(value: Any, plan: Plan) -> Any:
+    """The decoded (canonical) value; raises _Mismatch (or QuantityError) as the decoder."""
     if value is None:
         return None
     if plan == "quantity":
         if isinstance(value, list | dict):
-            raise ValueError(
-                f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
-                f"{struct}.{path} of type resource.Quantity"
-            )
+            raise _Mismatch(value, plan)
         return parse_quantity(quantity_text(value)).canonical
     if isinstance(plan, str):
         low, high = _INT_RANGES[plan]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(
-                f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
-                f"{struct}.{path} of type {_type_name(plan)}"
-            )
+            raise _Mismatch(value, plan)
         return value
     kind = plan[0]
     if kind == "list":
         if isinstance(value, list):
             for i, item in enumerate(value):
-                value[i] = _decode(item, plan[1], struct, path)
+                value[i] = _decode(item, plan[1])
         return value
     if kind == "map":
         if isinstance(value, dict):
             for key, item in value.items():
-                value[key] = _decode(item, plan[1], struct, path)
+                value[key] = _decode(item, plan[1])
         return value
     _, go_name, fields = plan
     if type(value) is dict:
@@ -129,7 +142,13 @@ def _decode(value: Any, plan: Plan, struct: str, path: str) -> Any:
                 low, high = _INT_RANGES[sub]
                 if type(item) is int and low <= item <= high:
                     continue
-            value[key] = _decode(item, sub, go_name, f"{path}.{key}" if path else key)
+            try:
+                value[key] = _decode(item, sub)
+            except _Mismatch as exc:
+                if not exc.struct:
+                    exc.struct = go_name  # Go names the innermost struct, then the whole path
+                exc.keys.append(key)
+                raise
     return value
 
 
@@ -143,7 +162,12 @@ def decode_builtin(group: str, version: str, kind: str, obj: dict[str, Any]) -> 
     if plan is None:
         return
     try:
-        _decode(obj, plan, plan[1], "")
+        _decode(obj, plan)
+    except _Mismatch as exc:
+        raise errors.bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {kind}: '
+            f"{exc.message(plan[1])}"
+        ) from None
     except (QuantityError, ValueError) as exc:
         raise errors.bad_request(
             f'{kind} in version "{version}" cannot be handled as a {kind}: {exc}'

@@ -1514,12 +1514,45 @@ def _walk_unknown(value: Any, type_: str, path: str, out: list[str]) -> None:
             del value[key]
 
 
+def _has_unknown(value: Any, type_: str) -> bool:
+    """Whether _walk_unknown would find anything: the same walk, without paths or changes
+    (nearly every body has no unknown field, and then builds no path strings)."""
+    walk = _walk_of(type_)
+    if walk is None or value is None:
+        return False
+    kind, arg = walk
+    if kind == "list":
+        if type(value) is list:
+            for item in value:
+                if item is not None and _has_unknown(item, arg):
+                    return True
+        return False
+    if type(value) is not dict:
+        return False
+    if kind == "map":
+        for item in value.values():
+            if item is not None and _has_unknown(item, arg):
+                return True
+        return False
+    for key, item in value.items():
+        t = arg.get(key, _UNKNOWN)
+        if t is _UNKNOWN:
+            return True
+        if t is not None and item is not None and _has_unknown(item, t):
+            return True
+    return False
+
+
+_UNKNOWN = "?"
+
+
 def prune_unknown_builtin(rt: ResourceType, obj: dict[str, Any]) -> list[str]:
     """Drop fields the built-in kind does not have (in place); return their paths."""
     if rt.custom:
         return []
     found: list[str] = []
-    if _model_fields(_model_name(rt)) is None:
+    model = _model_name(rt)
+    if _model_fields(model) is None or not _has_unknown(obj, model):
         return found
-    _walk_unknown(obj, _model_name(rt), "", found)
+    _walk_unknown(obj, model, "", found)
     return found
