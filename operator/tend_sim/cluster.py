@@ -70,6 +70,7 @@ class SimCluster:
         self.clock: Any = clock_cls(speed) if clock_cls is not None else None
         self.store = Store(
             now=self.clock.now if self.clock is not None else None,
+            seconds=self.clock.monotonic if self.clock is not None else None,
             history_size=history_size,
             history_window=history_window,
             compaction_interval=compaction_interval,

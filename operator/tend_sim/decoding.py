@@ -165,8 +165,7 @@ def decode_builtin(group: str, version: str, kind: str, obj: dict[str, Any]) -> 
         _decode(obj, plan)
     except _Mismatch as exc:
         raise errors.bad_request(
-            f'{kind} in version "{version}" cannot be handled as a {kind}: '
-            f"{exc.message(plan[1])}"
+            f'{kind} in version "{version}" cannot be handled as a {kind}: {exc.message(plan[1])}'
         ) from None
     except (QuantityError, ValueError) as exc:
         raise errors.bad_request(

@@ -218,6 +218,8 @@ def middleware(plan: FaultPlan) -> Callable[[web.Request, Handler], Awaitable[we
 
     @web.middleware
     async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not plan.rules and not plan.latencies:  # nothing to inject: no parsing either
+            return await handler(request)
         target = parse_target(request.method, request.path, dict(request.query))
         if target is None:
             return await handler(request)

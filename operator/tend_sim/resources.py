@@ -1530,10 +1530,7 @@ def _has_unknown(value: Any, type_: str) -> bool:
     if type(value) is not dict:
         return False
     if kind == "map":
-        for item in value.values():
-            if item is not None and _has_unknown(item, arg):
-                return True
-        return False
+        return any(item is not None and _has_unknown(item, arg) for item in value.values())
     for key, item in value.items():
         t = arg.get(key, _UNKNOWN)
         if t is _UNKNOWN:

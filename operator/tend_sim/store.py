@@ -29,7 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tend_sim import bootstrap, errors, managed_fields
-from tend_sim.admission import admit, check_field_validation, crd_admit, decode_body
+from tend_sim.admission import (
+    admit,
+    check_field_validation,
+    crd_admit,
+    decode_and_default,
+    decode_body,
+)
 from tend_sim.clock import rfc3339
 from tend_sim.errors import ApiError, Cause
 from tend_sim.field_types import shape_of
@@ -51,12 +57,12 @@ from tend_sim.objects import (
 from tend_sim.resources import (
     Registry,
     ResourceType,
-    apply_defaults,
     builtin_types,
     from_storage,
     to_storage,
     types_from_crd,
 )
+from tend_sim.schema import compiled
 from tend_sim.selectors import (
     fields_match,
     labels_match,
@@ -535,11 +541,12 @@ class Store:
         if rt.status_subresource and rt.custom:
             obj.pop("status", None)
         check_field_validation(opts.field_validation)
-        unknown = decode_body(rt, obj)
-        if not rt.custom:
+        if rt.custom:
+            unknown = decode_body(rt, obj)
+        else:
             # A built-in's defaults come with decoding, and the field manager runs before the
             # strategy and mutating admission (create.go), so it sees only the defaults.
-            apply_defaults(rt, obj)
+            unknown = decode_and_default(rt, obj)
             self._record_managed(rt, None, obj, requested, "", opts)
         self._prepare_create(rt, obj)
         obj = admit(rt, obj, None, opts, validate=self.validate, unknown_fields=unknown)
@@ -1247,6 +1254,9 @@ class Store:
                 for t in types:
                     t.verbs = tuple(v for v in t.verbs if v != "create")
             self.registry.set_crd(name, types)
+            for t in types:  # the handler compiles the schema and its CEL rules as it serves
+                if t.schema is not None:
+                    compiled(t.schema)
 
     def _unserve_crd(self, crd: Obj) -> None:
         name = crd["metadata"]["name"]
