@@ -57,3 +57,13 @@ def schema_type(schema: dict[str, Any]) -> str | None:
         rest = [x for x in t if x != "null"]
         return rest[0] if rest else None
     return t if isinstance(t, str) else None
+
+
+def stored_definition(rt: Any) -> str | None:
+    """The definition of a built-in resource's objects as the store keeps them: Events of
+    both groups in core v1's shape, HorizontalPodAutoscalers in autoscaling/v2's."""
+    if rt.kind == "Event":
+        return definition_name("", "v1", "Event")
+    if rt.kind == "HorizontalPodAutoscaler":
+        return definition_name("autoscaling", "v2", "HorizontalPodAutoscaler")
+    return definition_name(rt.group, rt.version, rt.kind)

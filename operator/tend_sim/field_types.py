@@ -6,23 +6,21 @@ each owned on its own), something atomic (owned and replaced whole), or a list t
 a set, or a map keyed by some fields of its items. Custom resources take it from the CRD's
 structural schema (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`,
 `x-kubernetes-map-type`; lists are atomic unless marked, as in apiextensions). Built-in kinds
-take the struct/map split from the official client's generated models and the list types from
-a table of the Go types' `+listType`/`+listMapKey` markers (falling back to the strategic
-merge keys of patch.py, which is what kube-openapi's schemaconv does for lists without a
-listType). Unknown nodes are "deduced" as SMD does for untyped values: maps granular, lists
-atomic.
+take it from kube-apiserver's OpenAPI definitions (builtin_schemas.py), which carry the Go
+types' `+listType`/`+listMapKey`/`+mapType` markers, converted as kube-openapi's schemaconv
+does (a list without a listType is keyed by its strategic merge key, if any). Unknown nodes
+are "deduced" as SMD does for untyped values: maps granular, lists atomic.
 """
 
 from __future__ import annotations
 
-import re
 import weakref
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
+from tend_sim.builtin_schemas import definitions, ref_name, schema_type, stored_definition
 from tend_sim.objects import OBJECT_META_SCALARS
-from tend_sim.patch import _BY_NAME
-from tend_sim.resources import ResourceType, _model_fields
+from tend_sim.resources import ResourceType
 
 SCALAR = "scalar"
 STRUCT = "struct"
@@ -233,107 +231,101 @@ def _schema_shape(s: dict[str, Any], top: bool) -> Shape:
     return _SCALAR
 
 
-# -- built-in kinds: the client's generated models plus the Go types' list markers --------------
+# -- built-in kinds: kube-apiserver's OpenAPI definitions -------------------------------------
 
-# (model, JSON field) -> list-map keys, where they differ from patch.py's merge keys.
-_LIST_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("V1Container", "ports"): ("containerPort", "protocol"),
-    ("V1EphemeralContainer", "ports"): ("containerPort", "protocol"),
-    ("V1ServiceSpec", "ports"): ("port", "protocol"),
-    ("V1PodSpec", "topologySpreadConstraints"): ("topologyKey", "whenUnsatisfiable"),
-    ("V1PodSpec", "schedulingGates"): ("name",),
-    ("V1PodStatus", "podIPs"): ("ip",),
-    ("V1PodStatus", "hostIPs"): ("ip",),
-    ("V1NodeStatus", "addresses"): ("type",),
-}
-# Key fields the Go types default (a missing key takes its default, as SMD does).
+# Key fields the Go types default (a missing key takes its default, as SMD does); the
+# definitions the simulator carries leave defaults out.
 _KEY_DEFAULTS = {"protocol": "TCP"}
-# (model, JSON field) of lists that are sets, or atomic though a merge key exists for the name.
-_LIST_SETS = {("V1ObjectMeta", "finalizers")}
-_LIST_ATOMIC = {("V1JobStatus", "conditions"), ("V1NamespaceSpec", "finalizers")}
-# Structs and maps marked +structType=atomic / +mapType=atomic.
-_ATOMIC_MODELS = {
-    "V1LabelSelector",
-    "V1NodeSelector",
-    "V1LocalObjectReference",
-    "V1ObjectFieldSelector",
-    "V1ResourceFieldSelector",
-    "V1ConfigMapKeySelector",
-    "V1SecretKeySelector",
-    "V1TopologySelectorTerm",
-}
-_ATOMIC_MAPS = {("V1ServiceSpec", "selector"), ("V1ReplicationControllerSpec", "selector")}
-
-_GENERIC = re.compile(r"^(List|Dict)\[(?:str, )?(.*)\]$")
+_OBJECT_META_DEFINITION = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
-class _FromModel:
-    def __init__(self, model: str) -> None:
-        self.model = model
+class _FromDefinition:
+    """A built-in struct's fields, from its OpenAPI definition (builtin_schemas.py)."""
+
+    def __init__(self, properties: dict[str, Any]) -> None:
+        self.properties = properties
 
     def field(self, shape: Shape, name: str) -> Shape | None:
-        if self.model == "V1ObjectMeta":
-            return OBJECT_META.field(name)
-        fields = _model_fields(self.model)
-        t = fields.get(name) if fields else None
-        if t is None:
-            return None
-        return _type_shape(self.model, name, t)
+        sub = self.properties.get(name)
+        return _builtin_shape(sub) if isinstance(sub, dict) else None
 
     def item(self, shape: Shape) -> Shape:
         return _DEDUCED
 
 
-@lru_cache(maxsize=4096)
-def _type_shape(model: str, name: str, t: str) -> Shape:
-    m = _GENERIC.match(t)
-    if m is None:
-        if t == "V1ObjectMeta":
-            return OBJECT_META
-        if _model_fields(t) is None:
-            return _SCALAR
-        if t in _ATOMIC_MODELS:
-            return _ATOMIC
-        return Shape(STRUCT, _FromModel(t))
-    elem = _type_shape(model, name + "[]", m.group(2))
-    if m.group(1) == "Dict":
-        return _ATOMIC if (model, name) in _ATOMIC_MAPS else _map_of(elem)
-    if (model, name) in _LIST_ATOMIC:
-        return _list_of(LIST_ATOMIC, elem)
-    if (model, name) in _LIST_SETS:
-        return _list_of(LIST_SET, elem)
-    keys = _LIST_KEYS.get((model, name))
-    if keys is None and elem.kind == STRUCT and name in _BY_NAME:
-        keys = (_BY_NAME[name],)
-    if keys is None:
-        return _list_of(LIST_ATOMIC, elem)
-    shape = _list_of(LIST_MAP, elem, keys)
-    shape.defaults = {k: _KEY_DEFAULTS[k] for k in keys if k in _KEY_DEFAULTS}
+def _list_relationship(s: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """kube-openapi schemaconv's getListElementRelationship: `x-kubernetes-list-type` when
+    set, else a `merge` patch strategy makes the list associative on its merge key (a set
+    without one); every other list is atomic."""
+    list_type = s.get("x-kubernetes-list-type")
+    if list_type == "map":
+        return LIST_MAP, tuple(s.get("x-kubernetes-list-map-keys") or ())
+    if list_type == "set":
+        return LIST_SET, ()
+    if list_type is not None:
+        return LIST_ATOMIC, ()
+    strategy = s.get("x-kubernetes-patch-strategy")
+    if isinstance(strategy, str) and "merge" in strategy.split(","):
+        key = s.get("x-kubernetes-patch-merge-key")
+        return (LIST_MAP, (key,)) if isinstance(key, str) else (LIST_SET, ())
+    return LIST_ATOMIC, ()
+
+
+_BUILTIN_SHAPES: dict[int, Shape] = {}  # by schema node: definitions() lives for the process
+
+
+def _builtin_shape(s: dict[str, Any]) -> Shape:
+    shape = _BUILTIN_SHAPES.get(id(s))
+    if shape is None:
+        shape = _BUILTIN_SHAPES[id(s)] = _convert(s)
     return shape
 
 
+def _convert(s: dict[str, Any]) -> Shape:
+    """One schema node as schemaconv converts it: a reference is its definition's shape;
+    `x-kubernetes-map-type: atomic` makes a struct or map atomic; an untyped node (the
+    `oneOf` of IntOrString, Quantity) is deduced."""
+    name = ref_name(s)
+    if name is not None:
+        return _definition_shape(name)
+    t = schema_type(s)
+    if t == "array":
+        items = s.get("items")
+        elem = _builtin_shape(items) if isinstance(items, dict) else _DEDUCED
+        kind, keys = _list_relationship(s)
+        shape = _list_of(kind, elem, keys)
+        shape.defaults = {k: _KEY_DEFAULTS[k] for k in keys if k in _KEY_DEFAULTS}
+        return shape
+    if t == "object" or "properties" in s or "additionalProperties" in s:
+        if s.get("x-kubernetes-map-type") == "atomic":
+            return _ATOMIC
+        if isinstance(s.get("properties"), dict):
+            return Shape(STRUCT, _FromDefinition(s["properties"]))
+        extra = s.get("additionalProperties")
+        return _map_of(_builtin_shape(extra)) if isinstance(extra, dict) else _DEDUCED
+    return _DEDUCED if t is None else _SCALAR
+
+
+@cache
+def _definition_shape(name: str) -> Shape:
+    if name == _OBJECT_META_DEFINITION:
+        return OBJECT_META
+    return _builtin_shape(definitions().get(name) or {})
+
+
 _RT_SHAPES: weakref.WeakKeyDictionary[ResourceType, Shape] = weakref.WeakKeyDictionary()
+_NO_DEFINITION = Shape(STRUCT, _Fixed({"metadata": OBJECT_META}))
 
 
 def shape_of(rt: ResourceType) -> Shape:
-    """The root Shape of the objects of `rt`."""
+    """The root Shape of the objects of `rt`: a custom resource's from its CRD's schema, a
+    built-in's from the definition of its stored version."""
     shape = _RT_SHAPES.get(rt)
     if shape is None:
         if rt.custom:
             shape = schema_shape(rt.schema or {"type": "object"}, top=True)
         else:
-            shape = _model_root("CoreV1Event" if rt.kind == "Event" else _model_name(rt))
+            name = stored_definition(rt)
+            shape = _definition_shape(name) if name is not None else _NO_DEFINITION
         _RT_SHAPES[rt] = shape
     return shape
-
-
-@lru_cache(maxsize=256)
-def _model_root(model: str) -> Shape:
-    """A built-in kind's root Shape, one for every store."""
-    if _model_fields(model) is None:
-        return Shape(STRUCT, _Fixed({"metadata": OBJECT_META}))
-    return Shape(STRUCT, _FromModel(model))
-
-
-def _model_name(rt: ResourceType) -> str:
-    return rt.version[:1].upper() + rt.version[1:] + rt.kind

@@ -8,16 +8,15 @@ whether writes bump `metadata.generation`, and the CRD schema and printer column
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from tend_sim import autoscaling
+from tend_sim.builtin_schemas import definitions, ref_name, schema_type, stored_definition
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -1419,42 +1418,30 @@ def _endpoints(obj: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Unknown fields of built-in kinds. The real server decodes into Go structs: unknown fields are
 # dropped (fieldValidation Ignore), dropped with a warning (Warn, the default) or refused with
-# 400 (Strict, what kubectl sends). The field sets come from the Kubernetes Python client's
-# generated models (openapi_types / attribute_map), which mirror the Go types.
-
-_SKIP_TYPES = {"str", "int", "bool", "float", "datetime", "date", "object", "bytearray"}
-
-
-@lru_cache(maxsize=1)
-def _models() -> Any:
-    try:
-        return importlib.import_module("kubernetes.client.models")
-    except ImportError:
-        return None
+# 400 (Strict, what kubectl sends). The fields come from kube-apiserver's OpenAPI definitions
+# (builtin_schemas.py), which mirror the Go types.
+#
+# A type is described by a string: a definition's name, or "[]" / "{}" before the
+# description of a list's items / a map's values; None for what has no fields (scalars,
+# quantities, raw extensions).
 
 
-@lru_cache(maxsize=2048)
-def _model_fields(name: str) -> dict[str, str] | None:
-    """JSON field name -> type string of a generated model, None if unknown."""
-    models = _models()
-    cls = getattr(models, name, None) if models is not None else None
-    if cls is None:
-        return None
-    types: dict[str, str] = cls.openapi_types
-    attrs: dict[str, str] = cls.attribute_map
-    return {attrs[k]: t for k, t in types.items()}
-
-
-def _model_name(rt: ResourceType) -> str:
-    if rt.kind == "Event":
-        return "CoreV1Event"  # events.k8s.io Events are checked in their stored (core) shape
-    if rt.kind == "HorizontalPodAutoscaler":
-        return "V2HorizontalPodAutoscaler"  # likewise, in the stored autoscaling/v2 shape
-    return rt.version[:1].upper() + rt.version[1:] + rt.kind
+def _describe(schema: dict[str, Any]) -> str | None:
+    name = ref_name(schema)
+    if name is not None:
+        return name
+    t = schema_type(schema)
+    if t == "array" and isinstance(schema.get("items"), dict):
+        inner = _describe(schema["items"])
+        return None if inner is None else "[]" + inner
+    if t == "object" and isinstance(schema.get("additionalProperties"), dict):
+        inner = _describe(schema["additionalProperties"])
+        return None if inner is None else "{}" + inner
+    return None
 
 
 # A type's walk, compiled once: None (nothing to check), ("list", inner), ("map", inner) or
-# ("model", {json field: its walk or None}); a model's fields refer to their own walks lazily.
+# ("model", {json field: its type or None}); a model's fields refer to their own walks lazily.
 _Walk = tuple[str, Any] | None
 _WALKS: dict[str, _Walk] = {}
 
@@ -1463,18 +1450,14 @@ def _walk_of(type_: str) -> _Walk:
     if type_ in _WALKS:
         return _WALKS[type_]
     walk: _Walk = None
-    if type_ in _SKIP_TYPES:
-        walk = None
-    elif type_.startswith("List["):
-        inner = type_[5:-1]
-        walk = None if inner in _SKIP_TYPES else ("list", inner)
-    elif type_.startswith("Dict["):
-        inner = type_[type_.index(",") + 1 : -1].strip()
-        walk = None if inner in _SKIP_TYPES else ("map", inner)
+    if type_.startswith("[]"):
+        walk = ("list", type_[2:])
+    elif type_.startswith("{}"):
+        walk = ("map", type_[2:])
     else:
-        fields = _model_fields(type_)
-        if fields is not None:
-            walk = ("model", {k: (None if t in _SKIP_TYPES else t) for k, t in fields.items()})
+        properties = (definitions().get(type_) or {}).get("properties")
+        if isinstance(properties, dict):
+            walk = ("model", {k: _describe(v) for k, v in properties.items()})
     _WALKS[type_] = walk
     return walk
 
@@ -1548,8 +1531,8 @@ def prune_unknown_builtin(rt: ResourceType, obj: dict[str, Any]) -> list[str]:
     if rt.custom:
         return []
     found: list[str] = []
-    model = _model_name(rt)
-    if _model_fields(model) is None or not _has_unknown(obj, model):
+    model = stored_definition(rt)
+    if model is None or not _has_unknown(obj, model):
         return found
     _walk_unknown(obj, model, "", found)
     return found
