@@ -86,6 +86,10 @@ def _json_response(value: Any, status: int = 200, headers: Headers = None) -> we
     return web.Response(body=_dumps(value), status=status, content_type=JSON, headers=headers)
 
 
+_STREAM_ITEMS = 500  # lists longer than this are streamed, in chunks of about _STREAM_CHUNK bytes
+_STREAM_CHUNK = 256 * 1024
+
+
 def _raw_response(body: bytes, status: int = 200, headers: Headers = None) -> web.Response:
     return web.Response(body=body, status=status, content_type=JSON, headers=headers)
 
@@ -532,7 +536,7 @@ class ApiServer:
         ):
             raise list_options.too_large(rv, int(self.store.resource_version))
 
-    async def _list(self, request: web.Request, req: Request) -> web.Response:
+    async def _list(self, request: web.Request, req: Request) -> web.StreamResponse:
         q = request.query
         token = q.get("continue") or None
         opts = list_options.parse(q, watch=False, continue_=token is not None)
@@ -582,8 +586,30 @@ class ApiServer:
             )
         rt = req.rt
         head = _dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
-        body = head[:-1] + b',"items":[' + b",".join(self._encode(rt, e) for e in entries) + b"]}"
-        return _raw_response(body)
+        prefix = head[:-1] + b',"items":['
+        if not accept.plain or len(entries) < _STREAM_ITEMS:
+            body = b",".join([self._encode(rt, e) for e in entries])
+            return _raw_response(b"".join((prefix, body, b"]}")))
+        # A long list goes out in chunks as it is encoded (the API server streams its encoder's
+        # output too), so no copy of the whole list is ever made.
+        resp = web.StreamResponse(headers={"Content-Type": JSON})
+        await resp.prepare(request)
+        parts = [prefix]
+        size = 0
+        for i, e in enumerate(entries):
+            raw = self._encode(rt, e)
+            if i:
+                parts.append(b",")
+            parts.append(raw)
+            size += len(raw)
+            if size >= _STREAM_CHUNK:
+                await resp.write(b"".join(parts))
+                parts = []
+                size = 0
+        parts.append(b"]}")
+        await resp.write(b"".join(parts))
+        await resp.write_eof()
+        return resp
 
     def _table(
         self,

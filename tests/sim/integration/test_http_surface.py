@@ -284,3 +284,30 @@ async def test_protobuf_delete_options_and_scale(api: Api) -> None:
     async with api.session.put(f"{api.base}{deploy}/web/scale", data=body, headers=pb) as resp:
         assert resp.status == 200, await resp.text()
     assert (await api.get(f"{deploy}/web")).body["spec"]["replicas"] == 4
+
+
+async def test_long_lists_are_streamed_and_read_whole_by_every_client(
+    sim: SimCluster, api: Api, kubectl: Kubectl
+) -> None:
+    """A list past 500 items goes out chunked as it is encoded (as the API server streams
+    its encoder's output); JSON, YAML and kubectl read the same items as from a short list."""
+    store = sim.store
+    rt = store.resource("configmaps")
+    for i in range(1200):
+        store.create(
+            rt, {"metadata": {"name": f"cm-{i:04d}", "namespace": "default"}, "data": {"i": str(i)}}
+        )
+    reply = await api.session.get(f"{sim.url}{CM}")
+    assert reply.headers.get("Transfer-Encoding") == "chunked"
+    listed = json.loads(await reply.read())
+    names = [o["metadata"]["name"] for o in listed["items"]]
+    assert [n for n in names if n.startswith("cm-")] == [f"cm-{i:04d}" for i in range(1200)]
+    assert listed["kind"] == "ConfigMapList"
+    assert listed["metadata"]["resourceVersion"] == store.resource_version
+    as_yaml = await api.session.get(f"{sim.url}{CM}", headers={"Accept": "application/yaml"})
+    assert yaml.safe_load(await as_yaml.text())["items"] == listed["items"]
+    short = await api.session.get(f"{sim.url}{CM}", params={"limit": "10"})
+    assert "Transfer-Encoding" not in short.headers
+    assert [o["metadata"]["name"] for o in json.loads(await short.read())["items"]] == names[:10]
+    out = await kubectl("get", "configmaps", "-o", "name")
+    assert sum(line.startswith("configmap/cm-") for line in out.splitlines()) == 1200
