@@ -26,7 +26,6 @@ fields are still reported), CEL cost budgets.
 from __future__ import annotations
 
 import base64
-import copy
 import ipaddress
 import json
 import math
@@ -446,7 +445,7 @@ def _default(x: Any, node: Node | None) -> None:
             if prop.default is _MISSING:
                 continue
             if k not in x or (x[k] is None and not prop.nullable):
-                x[k] = copy.deepcopy(prop.default)
+                x[k] = deep_copy(prop.default)
         if not node.has_defaults:
             return
         for k in x:
@@ -456,13 +455,13 @@ def _default(x: Any, node: Node | None) -> None:
             elif node.additional is not None:
                 add = node.additional
                 if x[k] is None and not add.nullable and add.default is not _MISSING:
-                    x[k] = copy.deepcopy(add.default)
+                    x[k] = deep_copy(add.default)
                 _default(x[k], add)
     elif isinstance(x, list) and node.items is not None:
         items = node.items
         for i in range(len(x)):
             if x[i] is None and not items.nullable and items.default is not _MISSING:
-                x[i] = copy.deepcopy(items.default)
+                x[i] = deep_copy(items.default)
             _default(x[i], items)
 
 
