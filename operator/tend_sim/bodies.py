@@ -48,16 +48,24 @@ async def read_body(request: web.Request) -> bytes:
 _DECODE = msgspec.json.Decoder().decode
 
 
+def refuse_constant(name: str) -> Any:
+    """json.loads' parse_constant: NaN and Infinity are not JSON, and Go's scanner stops at
+    their first letter (after a minus sign, inside what it took for a number)."""
+    if name.startswith("-"):
+        raise ValueError(f"invalid character '{name[1]}' in numeric literal")
+    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
 def decode_json(raw: bytes) -> Any:
     """json.loads(raw), faster, and with the keys of every body shared: msgspec's decoder
     caches short dict keys, so 10,000 stored Pods hold one "imagePullPolicy" string, not
-    10,000. What msgspec refuses (an integer past 64 bits, NaN, bad UTF-8, malformed JSON)
-    goes to json.loads, so results and errors are exactly json.loads'; both stop at the
-    interpreter's recursion limit with RecursionError."""
+    10,000. What msgspec refuses (an integer past 64 bits, bad UTF-8, malformed JSON) goes
+    to json.loads, so results and errors are json.loads'; NaN and Infinity are refused by
+    both, as by Go. Both stop at the interpreter's recursion limit with RecursionError."""
     try:
         return _DECODE(raw)
     except msgspec.MsgspecError:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=refuse_constant)
 
 
 def summarize(raw: bytes, limit: int = 30) -> str:

@@ -386,15 +386,18 @@ def empty_object(rt: ResourceType, shape: Shape) -> dict[str, Any]:
     return {k: {} for k in ("metadata", "spec", "status") if shape.declared(k)}
 
 
-_ZEROS: dict[Shape, dict[str, Any]] = {}
+_ZEROS: dict[Shape, dict[str, Any]] = {}  # built-in kinds' (a finite set of shapes)
+_CUSTOM_ZERO: dict[str, Any] = {"metadata": {}}
 
 
 def _zero(rt: ResourceType, shape: Shape) -> dict[str, Any]:
     """empty_object, one shared dict per kind, for walks that only read it; a custom
     resource's has `metadata` so that, as after stripMeta, f:metadata is no member."""
+    if rt.custom:
+        return _CUSTOM_ZERO
     zero = _ZEROS.get(shape)
     if zero is None:
-        zero = _ZEROS[shape] = {"metadata": {}} if rt.custom else empty_object(rt, shape)
+        zero = _ZEROS[shape] = empty_object(rt, shape)
     return zero
 
 

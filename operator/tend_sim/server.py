@@ -44,7 +44,7 @@ from aiohttp import web
 from tend_sim import errors, list_options, reviews
 from tend_sim.authn import ADMIN, Auth
 from tend_sim.authz import UserInfo, forbidden, request_attributes
-from tend_sim.bodies import content_type, decode_json, read_body, too_deep
+from tend_sim.bodies import content_type, decode_json, read_body, refuse_constant, too_deep
 from tend_sim.errors import ApiError
 from tend_sim.field_managers import manager_from_user_agent, validate_field_manager
 from tend_sim.health import health_response
@@ -462,7 +462,9 @@ class ApiServer:
             raise errors.bad_request("request body is empty")
         try:
             if strict:
-                return json.loads(raw, object_pairs_hook=_no_duplicates)
+                return json.loads(
+                    raw, object_pairs_hook=_no_duplicates, parse_constant=refuse_constant
+                )
             return decode_json(raw)
         except RecursionError:
             raise too_deep(raw, kind) from None

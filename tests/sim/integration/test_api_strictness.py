@@ -225,6 +225,24 @@ async def test_duplicate_json_fields_are_refused_under_strict(api: Api) -> None:
         assert 'duplicate field "name"' in (await resp.json())["message"]
 
 
+@pytest.mark.parametrize("validation", ["Strict", "Warn"])
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_are_not_json(api: Api, validation: str, constant: str) -> None:
+    """Go's decoder stops at them; Python's json would read them as floats."""
+    raw = b'{"metadata": {"name": "a"}, "data": {"k": ' + constant.encode() + b"}}"
+    async with api.session.post(
+        api.base + CM,
+        data=raw,
+        params={"fieldValidation": validation},
+        headers={"Content-Type": "application/json"},
+    ) as resp:
+        assert resp.status == 400
+        message = (await resp.json())["message"]
+    where = "in numeric literal" if constant[0] == "-" else "looking for beginning of value"
+    assert f"invalid character '{constant.lstrip('-')[0]}' {where}" in message
+    assert (await api.get(f"{CM}/a")).status == 404
+
+
 async def test_dry_run_validates_without_persisting(api: Api, sim: SimCluster) -> None:
     before = sim.store.resource_version
     reply = await api.post(CM, configmap("a"), params={"dryRun": "All"})
