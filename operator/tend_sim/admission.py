@@ -75,7 +75,8 @@ def decode_and_default(rt: ResourceType, obj: Obj) -> list[str]:
     A Pod whose spec, as sent, is the spec of an earlier Pod that decoded cleanly gets a
     copy of that Pod's decoded, defaulted spec instead of three walks: a ReplicaSet's or a
     Job's Pods, or a test's, are alike. Decoding and defaulting a spec depend on nothing
-    else and equal JSON is an equal value, so the result is the same either way. The copies
+    else and equal JSON is an equal value (a spec with a null is left out: NaN is written as
+    null too), so the result is the same either way. The copies
     share their strings with the remembered spec (10,000 Pods hold one "IfNotPresent"); the
     table is bounded and forgets everything when full."""
     spec = obj.get("spec")
@@ -87,6 +88,8 @@ def decode_and_default(rt: ResourceType, obj: Obj) -> list[str]:
         sent: bytes | None = _ENCODE(spec)
     except (TypeError, OverflowError, msgspec.EncodeError):
         sent = None
+    if sent is not None and b"null" in sent:
+        sent = None  # msgspec writes NaN and infinities as null too: not told apart
     done = _DECODED_SPECS.get(sent) if sent is not None else None
     if done is not None:
         obj["spec"] = None  # the rest of the object is decoded as usual

@@ -4,6 +4,7 @@ limit (413 past MaxRequestBodyBytes) and JSON nested deeper than Go decodes."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import msgspec
@@ -56,16 +57,25 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
 
 
+def finite_float(text: str) -> float:
+    """json.loads' parse_float: a number past float64 (1e400) does not decode in Go."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return value
+
+
 def decode_json(raw: bytes) -> Any:
     """json.loads(raw), faster, and with the keys of every body shared: msgspec's decoder
     caches short dict keys, so 10,000 stored Pods hold one "imagePullPolicy" string, not
     10,000. What msgspec refuses (an integer past 64 bits, bad UTF-8, malformed JSON) goes
-    to json.loads, so results and errors are json.loads'; NaN and Infinity are refused by
-    both, as by Go. Both stop at the interpreter's recursion limit with RecursionError."""
+    to json.loads, so results and errors are json.loads'; NaN, Infinity and numbers past
+    float64 are refused, as by Go. Both stop at the interpreter's recursion limit with
+    RecursionError."""
     try:
         return _DECODE(raw)
     except msgspec.MsgspecError:
-        return json.loads(raw, parse_constant=refuse_constant)
+        return json.loads(raw, parse_constant=refuse_constant, parse_float=finite_float)
 
 
 def summarize(raw: bytes, limit: int = 30) -> str:

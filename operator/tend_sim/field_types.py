@@ -18,7 +18,7 @@ import weakref
 from functools import cache
 from typing import Any
 
-from tend_sim.builtin_schemas import definitions, ref_name, schema_type, stored_definition
+from tend_sim.builtin_schemas import definition_name, definitions, ref_name, schema_type
 from tend_sim.objects import OBJECT_META_SCALARS
 from tend_sim.resources import ResourceType
 
@@ -234,8 +234,10 @@ def _schema_shape(s: dict[str, Any], top: bool) -> Shape:
 # -- built-in kinds: kube-apiserver's OpenAPI definitions -------------------------------------
 
 # Key fields the Go types default (a missing key takes its default, as SMD does); the
-# definitions the simulator carries leave defaults out.
+# definitions the simulator carries leave defaults out. Any `protocol` key is TCP; a
+# LocalObjectReference's name (imagePullSecrets) is a plain string, so "".
 _KEY_DEFAULTS = {"protocol": "TCP"}
+_ITEM_KEY_DEFAULTS = {"io.k8s.api.core.v1.LocalObjectReference": {"name": ""}}
 _OBJECT_META_DEFINITION = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
@@ -294,7 +296,8 @@ def _convert(s: dict[str, Any]) -> Shape:
         elem = _builtin_shape(items) if isinstance(items, dict) else _DEDUCED
         kind, keys = _list_relationship(s)
         shape = _list_of(kind, elem, keys)
-        shape.defaults = {k: _KEY_DEFAULTS[k] for k in keys if k in _KEY_DEFAULTS}
+        known = {**_KEY_DEFAULTS, **_ITEM_KEY_DEFAULTS.get(ref_name(items or {}) or "", {})}
+        shape.defaults = {k: known[k] for k in keys if k in known}
         return shape
     if t == "object" or "properties" in s or "additionalProperties" in s:
         if s.get("x-kubernetes-map-type") == "atomic":
@@ -319,13 +322,15 @@ _NO_DEFINITION = Shape(STRUCT, _Fixed({"metadata": OBJECT_META}))
 
 def shape_of(rt: ResourceType) -> Shape:
     """The root Shape of the objects of `rt`: a custom resource's from its CRD's schema, a
-    built-in's from the definition of its stored version."""
+    built-in's from its version's definition (an apply merges in the request's version);
+    events.k8s.io Events in the core shape they are stored and served in here."""
     shape = _RT_SHAPES.get(rt)
     if shape is None:
         if rt.custom:
             shape = schema_shape(rt.schema or {"type": "object"}, top=True)
         else:
-            name = stored_definition(rt)
+            group = "" if rt.kind == "Event" else rt.group
+            name = definition_name(group, "v1" if rt.kind == "Event" else rt.version, rt.kind)
             shape = _definition_shape(name) if name is not None else _NO_DEFINITION
         _RT_SHAPES[rt] = shape
     return shape

@@ -459,7 +459,9 @@ def _record_create(
     """record_update's common case, a create that brings no managedFields: the one manager
     owns every field of the new object but the reset ones and the bookkeeping, which are
     left out before the walk instead of taken out of its result (`update` and `_strip` give
-    the same set; a test compares them)."""
+    the same set; a test compares them). A list item without its key inside a reset field
+    (status) is therefore not walked and drops nothing, as on a real server, whose typed
+    objects always carry their keys."""
     meta = new["metadata"]
     shape = shape_of(rt)
     reset = reset_fields(rt.status_subresource, subresource)

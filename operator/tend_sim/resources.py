@@ -648,9 +648,15 @@ def default_container(c: Any) -> None:
 
 
 def default_pod_spec(spec: Any) -> None:
-    """SetDefaults_PodSpec and friends, for a pod or a pod template."""
+    """SetDefaults_PodSpec and friends, for a pod or a pod template; and what decoding's
+    conversion does to every PodSpec: the deprecated `serviceAccount` stands in for a missing
+    `serviceAccountName`, and is then its copy (Convert_v1_PodSpec_To_core_PodSpec and back)."""
     if not isinstance(spec, dict):
         return
+    if not spec.get("serviceAccountName") and spec.get("serviceAccount"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    if spec.get("serviceAccountName"):
+        spec["serviceAccount"] = spec["serviceAccountName"]
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
@@ -712,9 +718,7 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     kind = rt.kind if not rt.custom else ""
     spec = obj.get("spec")
     if kind == "Namespace":
-        labels = obj["metadata"].setdefault("labels", {})
-        if isinstance(labels, dict):  # SetDefaults_Namespace
-            labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        _label_namespace(obj)  # SetDefaults_Namespace: not while the name is yet to be made
     elif kind == "Pod":
         default_pod_spec(spec)
         _default_requests_to_limits(spec)
@@ -749,13 +753,22 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     elif kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
-        if spec["type"] != "ExternalName":
+        stype = spec["type"]
+        if stype != "ExternalName":
             spec.setdefault("internalTrafficPolicy", "Cluster")
         for p in spec.get("ports") or []:
             if isinstance(p, dict):
                 p.setdefault("protocol", "TCP")
                 if "port" in p:
                     p.setdefault("targetPort", p["port"])
+        # service.ExternallyAccessible: a NodePort or LoadBalancer, or a ClusterIP with
+        # external IPs.
+        if stype in ("NodePort", "LoadBalancer") or (
+            stype == "ClusterIP" and spec.get("externalIPs")
+        ):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+        if stype == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
     elif kind == "PriorityClass":
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
     elif kind == "HorizontalPodAutoscaler" and isinstance(spec, dict):
@@ -803,6 +816,15 @@ DEFAULT_TOLERATIONS: list[dict[str, Any]] = [
 ]
 
 
+def _label_namespace(obj: dict[str, Any]) -> None:
+    meta = obj["metadata"]
+    name = meta.get("name")
+    if name:
+        labels = meta.setdefault("labels", {})
+        if isinstance(labels, dict):
+            labels["kubernetes.io/metadata.name"] = name
+
+
 def _mirror_quota(obj: dict[str, Any]) -> None:
     """The quota controller's part, without counting usage: status.hard mirrors spec.hard."""
     spec = obj.get("spec")
@@ -831,6 +853,7 @@ def prepare_create(rt: ResourceType, obj: dict[str, Any], store: Any) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("finalizers", ["kubernetes"])
         obj["status"] = {"phase": "Active"}
+        _label_namespace(obj)  # the strategy's PrepareForCreate: a generated name too
     elif kind == "ResourceQuota":
         _mirror_quota(obj)
     elif kind == "Job":

@@ -44,7 +44,14 @@ from aiohttp import web
 from tend_sim import errors, list_options, reviews
 from tend_sim.authn import ADMIN, Auth
 from tend_sim.authz import UserInfo, forbidden, request_attributes
-from tend_sim.bodies import content_type, decode_json, read_body, refuse_constant, too_deep
+from tend_sim.bodies import (
+    content_type,
+    decode_json,
+    finite_float,
+    read_body,
+    refuse_constant,
+    too_deep,
+)
 from tend_sim.errors import ApiError
 from tend_sim.field_managers import manager_from_user_agent, validate_field_manager
 from tend_sim.health import health_response
@@ -88,6 +95,12 @@ def _json_response(value: Any, status: int = 200, headers: Headers = None) -> we
 
 _STREAM_ITEMS = 500  # lists longer than this are streamed, in chunks of about _STREAM_CHUNK bytes
 _STREAM_CHUNK = 256 * 1024
+
+
+def _decoded_json(request: web.Request, opts: WriteOptions) -> bool:
+    """Whether the body came from decode_json: fresh, unaliased, keys shared (the store keeps
+    it as it is; YAML may alias nodes, and Strict's duplicate check goes through json.loads)."""
+    return content_type(request) == JSON and opts.field_validation != "Strict"
 
 
 def _raw_response(body: bytes, status: int = 200, headers: Headers = None) -> web.Response:
@@ -463,7 +476,10 @@ class ApiServer:
         try:
             if strict:
                 return json.loads(
-                    raw, object_pairs_hook=_no_duplicates, parse_constant=refuse_constant
+                    raw,
+                    object_pairs_hook=_no_duplicates,
+                    parse_constant=refuse_constant,
+                    parse_float=finite_float,
                 )
             return decode_json(raw)
         except RecursionError:
@@ -650,7 +666,7 @@ class ApiServer:
         )
         if req.rt.namespaced and req.namespace is None:
             raise self._not_found()
-        opts.owned = True
+        opts.owned = _decoded_json(request, opts)
         entry = self.store.create_entry(req.rt, body, opts)
         return self._render_one(request, req, entry, 201, warnings)
 
@@ -667,7 +683,7 @@ class ApiServer:
             self.store.get_entry(req.rt, req.namespace, req.name or "")
         except ApiError:
             existed = False
-        opts.owned = True
+        opts.owned = _decoded_json(request, opts)
         entry = self.store.update_entry(req.rt, body, req.sub, opts)
         return self._render_one(request, req, entry, 200 if existed else 201, warnings)
 

@@ -54,15 +54,10 @@ def _pick(used: set[int]) -> int | None:
 
 
 def assign_node_ports(svc: Obj, old: Obj | None, used: set[int]) -> None:
-    """Default the type's fields and allocate nodePorts in place; 422 when one cannot be."""
+    """Allocate nodePorts in place; 422 when one cannot be."""
     spec = svc.get("spec")
     if not isinstance(spec, dict):
         return
-    stype = spec.get("type", "ClusterIP")
-    if stype in ("NodePort", "LoadBalancer"):
-        spec.setdefault("externalTrafficPolicy", "Cluster")
-    if stype == "LoadBalancer":
-        spec.setdefault("allocateLoadBalancerNodePorts", True)
     if not needs_node_ports(spec):
         return
     ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]

@@ -496,10 +496,12 @@ class Store:
             self._check_namespace_open(rt, ns, meta.get("name") or meta.get("generateName", ""))
         else:
             meta.pop("namespace", None)
+        generated = ""
         if not meta.get("name"):
             gen = meta.get("generateName")
             if gen and isinstance(gen, str):
-                meta["name"] = gen + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+                generated = gen + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+                meta["name"] = ""  # made in BeforeCreate, after decoding and the field manager
             else:
                 raise errors.invalid(
                     rt.kind,
@@ -513,7 +515,7 @@ class Store:
                         )
                     ],
                 )
-        name = str(meta["name"])
+        name = generated or str(meta["name"])
         rv = str(meta.get("resourceVersion") or "")
         if rv.isdigit() and int(rv) != 0:
             # etcd3 store.Create; clients see it as a 500, which is what the real server sends.
@@ -548,6 +550,8 @@ class Store:
             # strategy and mutating admission (create.go), so it sees only the defaults.
             unknown = decode_and_default(rt, obj)
             self._record_managed(rt, None, obj, requested, "", opts)
+        if generated:
+            obj["metadata"]["name"] = generated
         self._prepare_create(rt, obj)
         obj = admit(rt, obj, None, opts, validate=self.validate, unknown_fields=unknown)
         if rt.gr == CRD_GR:

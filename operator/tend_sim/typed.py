@@ -164,7 +164,8 @@ def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
 # The sets of the top-level values (a spec, a ConfigMap's data) created last, by their JSON:
 # a Deployment's Pods, or objects applied from one template, have equal specs, whose set is
 # then found with one encoding instead of a walk. Equal JSON is an equal value, so an equal
-# set; the table is bounded and forgets everything when full.
+# set; but msgspec writes NaN and infinities as null too, so a value with a null is walked.
+# The table is bounded and forgets everything when full.
 _ALIKE: dict[tuple[Shape, bool, bytes], Tree] = {}
 _MAX_ALIKE = 512
 _MAX_ALIKE_BYTES = 8192
@@ -176,7 +177,7 @@ def _added_alike(v: Any, sh: Shape, c: int, member: bool) -> Tree:
         encoded = _ENCODE(v)
     except (TypeError, OverflowError, msgspec.EncodeError):
         return _added(v, sh, c, member)
-    if len(encoded) > _MAX_ALIKE_BYTES:
+    if len(encoded) > _MAX_ALIKE_BYTES or b"null" in encoded:
         return _added(v, sh, c, member)
     key = (sh, member, encoded)
     found = _ALIKE.get(key)

@@ -243,6 +243,46 @@ async def test_nan_and_infinity_are_not_json(api: Api, validation: str, constant
     assert (await api.get(f"{CM}/a")).status == 404
 
 
+async def test_a_number_past_float64_is_not_decoded(api: Api) -> None:
+    raw = b'{"metadata": {"name": "a"}, "data": {"k": 1e400}}'
+    async with api.session.post(
+        api.base + CM, data=raw, headers={"Content-Type": "application/json"}
+    ) as resp:
+        assert resp.status == 400
+        assert "cannot unmarshal number 1e400" in (await resp.json())["message"]
+
+
+async def test_an_infinity_in_yaml_is_refused_even_after_an_alike_pod_with_null(api: Api) -> None:
+    """msgspec writes null for NaN and infinities: the alike-spec shortcuts must not take a
+    spec with .inf for an earlier one with null."""
+    pods = "/api/v1/namespaces/default/pods"
+    spec = {"containers": [{"name": "m", "image": "i:1"}], "terminationGracePeriodSeconds": None}
+    first = await api.post(pods, {"metadata": {"name": "a"}, "spec": spec})
+    assert first.status == 201, first.body
+    body = "metadata: {name: b}\nspec:\n  containers: [{name: m, image: 'i:1'}]\n"
+    body += "  terminationGracePeriodSeconds: .inf\n"
+    async with api.session.post(
+        api.base + pods, data=body.encode(), headers={"Content-Type": "application/yaml"}
+    ) as resp:
+        assert resp.status == 400, await resp.text()
+        assert "terminationGracePeriodSeconds of type int64" in (await resp.json())["message"]
+
+
+async def test_yaml_aliases_are_stored_as_copies(api: Api) -> None:
+    """A YAML body may share one node in two places; the stored object must not (defaults
+    added to one would show in the other)."""
+    body = "metadata:\n  name: alias\n  labels: &l {a: b}\n  annotations: *l\n"
+    async with api.session.post(
+        api.base + "/api/v1/namespaces",
+        data=body.encode(),
+        headers={"Content-Type": "application/yaml"},
+    ) as resp:
+        assert resp.status == 201
+        made = await resp.json()
+    assert made["metadata"]["annotations"] == {"a": "b"}
+    assert made["metadata"]["labels"] == {"a": "b", "kubernetes.io/metadata.name": "alias"}
+
+
 async def test_dry_run_validates_without_persisting(api: Api, sim: SimCluster) -> None:
     before = sim.store.resource_version
     reply = await api.post(CM, configmap("a"), params={"dryRun": "All"})

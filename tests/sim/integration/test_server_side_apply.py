@@ -201,6 +201,79 @@ async def test_a_create_owns_the_defaults_but_not_what_admission_or_the_registry
     }
 
 
+async def test_defaults_of_every_kind_are_owned_where_kubernetes_sets_them(api: Api) -> None:
+    """SetDefaults_Service gives an externally reachable Service its traffic policy and a
+    LoadBalancer its nodePort allocation; decoding copies serviceAccountName into the
+    deprecated serviceAccount (and takes the old name when it is the only one); an
+    imagePullSecrets item without a name is keyed by the Go default, ""."""
+    made = await api.post(
+        "/api/v1/namespaces/default/services",
+        {
+            "metadata": {"name": "lb"},
+            "spec": {"type": "LoadBalancer", "selector": {"a": "b"}, "ports": [{"port": 80}]},
+        },
+        params=BY_MAKER,
+    )
+    spec = entry(made.body, "maker")["fieldsV1"]["f:spec"]
+    assert {"f:externalTrafficPolicy", "f:allocateLoadBalancerNodePorts"} <= set(spec)
+    assert "f:clusterIP" not in spec
+    assert made.body["spec"]["ports"][0]["nodePort"]
+    await api.post("/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "robot"}})
+    pods = "/api/v1/namespaces/default/pods"
+    containers = [{"name": "main", "image": "nginx:1"}]
+    made = await api.post(
+        pods,
+        {
+            "metadata": {"name": "p"},
+            "spec": {
+                "serviceAccountName": "robot",
+                "imagePullSecrets": [{}],
+                "containers": containers,
+            },
+        },
+        params=BY_MAKER,
+    )
+    assert made.status == 201, made.body
+    spec = entry(made.body, "maker")["fieldsV1"]["f:spec"]
+    assert {"f:serviceAccountName", "f:serviceAccount"} <= set(spec)
+    assert spec["f:imagePullSecrets"] == {'k:{"name":""}': {}, ".": {}}
+    old_name = await api.post(
+        pods,
+        {"metadata": {"name": "q"}, "spec": {"serviceAccount": "robot", "containers": containers}},
+    )
+    assert old_name.body["spec"]["serviceAccountName"] == "robot"
+
+
+async def test_a_generated_name_is_made_after_the_field_manager(api: Api) -> None:
+    """SetDefaults_Namespace skips a namespace without a name yet; the strategy labels it."""
+    made = await api.post(
+        "/api/v1/namespaces", {"metadata": {"generateName": "t-"}}, params=BY_MAKER
+    )
+    name = made.body["metadata"]["name"]
+    assert name.startswith("t-") and len(name) == 7
+    assert made.body["metadata"]["labels"] == {"kubernetes.io/metadata.name": name}
+    assert entry(made.body, "maker")["fieldsV1"] == {"f:metadata": {"f:generateName": {}}}
+
+
+async def test_apply_in_an_older_version_merges_in_that_versions_schema(api: Api) -> None:
+    hpa = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h"},
+        "spec": {
+            "maxReplicas": 3,
+            "scaleTargetRef": {"kind": "Deployment", "name": "d", "apiVersion": "apps/v1"},
+            "targetCPUUtilizationPercentage": 50,
+        },
+    }
+    path = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/h"
+    made = await apply(api, path, hpa, fieldManager="ci")
+    assert made.status == 201, made.body
+    assert made.body["spec"]["targetCPUUtilizationPercentage"] == 50
+    f_spec = entry(made.body, "ci")["fieldsV1"]["f:spec"]
+    assert {"f:maxReplicas", "f:scaleTargetRef", "f:targetCPUUtilizationPercentage"} <= set(f_spec)
+
+
 async def test_clients_may_replace_or_clear_managed_fields_but_not_break_them(api: Api) -> None:
     made = await api.post(CMS, {"metadata": {"name": "a"}, "data": {"k": "v"}})
     live = made.body["metadata"]["managedFields"]

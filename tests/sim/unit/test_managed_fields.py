@@ -106,7 +106,7 @@ def rt_of(kind: str) -> ResourceType:
         ("Node", ["spec", "podCIDRs"], LIST_SET, ()),
         ("Endpoints", ["subsets", "[]", "addresses", "[]"], "atomic", ()),
         ("Event", ["involvedObject"], "atomic", ()),
-        ("HorizontalPodAutoscaler", ["spec", "metrics"], LIST_ATOMIC, ()),  # stored as v2
+        ("HorizontalPodAutoscaler", ["spec", "metrics"], LIST_ATOMIC, ()),  # autoscaling/v2
     ],
 )
 def test_builtin_shapes_follow_the_go_types(
@@ -510,7 +510,9 @@ def test_a_create_records_what_the_general_update_records(
 ) -> None:
     """record_update's create fast path (bookkeeping and reset fields left out before the
     walk) gives exactly the entries of `update` from the zero value, then `_strip`; a list
-    item without its key drops managedFields in both (the last case: UpdateNoErrors)."""
+    item without its key drops managedFields in both (the last case: UpdateNoErrors). (One
+    difference is intended: such an item inside a reset field, which the fast path never
+    walks, does not drop them; nor does it on a real server, whose Go types emit the key.)"""
     shape = shape_of(rt)
     try:
         managers = mf.update(
