@@ -86,7 +86,7 @@ def decode_and_default(rt: ResourceType, obj: Obj) -> list[str]:
         return unknown
     try:
         sent: bytes | None = _ENCODE(spec)
-    except (TypeError, OverflowError, msgspec.EncodeError):
+    except (TypeError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
         sent = None
     if sent is not None and b"null" in sent:
         sent = None  # msgspec writes NaN and infinities as null too: not told apart

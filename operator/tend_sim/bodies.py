@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import msgspec
@@ -75,7 +76,23 @@ def decode_json(raw: bytes) -> Any:
     try:
         return _DECODE(raw)
     except msgspec.MsgspecError:
-        return json.loads(raw, parse_constant=refuse_constant, parse_float=finite_float)
+        value = json.loads(raw, parse_constant=refuse_constant, parse_float=finite_float)
+        return without_lone_surrogates(value) if b"\\ud" in raw.lower() else value
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """Go's decoder turns an escaped UTF-16 surrogate that has no pair into U+FFFD; Python's
+    keeps it, and then no UTF-8 encoder will write it."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def summarize(raw: bytes, limit: int = 30) -> str:

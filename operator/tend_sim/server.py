@@ -51,6 +51,7 @@ from tend_sim.bodies import (
     read_body,
     refuse_constant,
     too_deep,
+    without_lone_surrogates,
 )
 from tend_sim.errors import ApiError
 from tend_sim.field_managers import manager_from_user_agent, validate_field_manager
@@ -475,11 +476,13 @@ class ApiServer:
             raise errors.bad_request("request body is empty")
         try:
             if strict:
-                return json.loads(
-                    raw,
-                    object_pairs_hook=_no_duplicates,
-                    parse_constant=refuse_constant,
-                    parse_float=finite_float,
+                return without_lone_surrogates(
+                    json.loads(
+                        raw,
+                        object_pairs_hook=_no_duplicates,
+                        parse_constant=refuse_constant,
+                        parse_float=finite_float,
+                    )
                 )
             return decode_json(raw)
         except RecursionError:

@@ -175,7 +175,7 @@ _ENCODE = msgspec.json.Encoder().encode
 def _added_alike(v: Any, sh: Shape, c: int, member: bool) -> Tree:
     try:
         encoded = _ENCODE(v)
-    except (TypeError, OverflowError, msgspec.EncodeError):
+    except (TypeError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
         return _added(v, sh, c, member)
     if len(encoded) > _MAX_ALIKE_BYTES or b"null" in encoded:
         return _added(v, sh, c, member)

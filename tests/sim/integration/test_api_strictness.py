@@ -243,6 +243,22 @@ async def test_nan_and_infinity_are_not_json(api: Api, validation: str, constant
     assert (await api.get(f"{CM}/a")).status == 404
 
 
+@pytest.mark.parametrize("validation", ["Strict", "Warn"])
+async def test_a_lone_surrogate_escape_decodes_to_the_replacement_character(
+    api: Api, validation: str
+) -> None:
+    """As Go's decoder does; a pair stays the character it encodes."""
+    raw = b'{"metadata": {"name": "a"}, "data": {"lone": "x\\ud800y", "pair": "\\ud83d\\ude00"}}'
+    async with api.session.post(
+        api.base + CM,
+        data=raw,
+        params={"fieldValidation": validation},
+        headers={"Content-Type": "application/json"},
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        assert (await resp.json())["data"] == {"lone": "x\ufffdy", "pair": "\U0001f600"}
+
+
 async def test_a_number_past_float64_is_not_decoded(api: Api) -> None:
     raw = b'{"metadata": {"name": "a"}, "data": {"k": 1e400}}'
     async with api.session.post(
