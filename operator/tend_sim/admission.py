@@ -12,13 +12,20 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from tend_sim import errors
 from tend_sim.clock import rfc3339
 from tend_sim.decoding import decode_builtin
 from tend_sim.errors import Cause
-from tend_sim.objects import CRD_FINALIZER, CRD_GR, FOREGROUND, ORPHAN, Obj, deep_copy, get_path
+from tend_sim.objects import (
+    CRD_FINALIZER,
+    CRD_GR,
+    FOREGROUND,
+    ORPHAN,
+    Obj,
+    alike_key,
+    deep_copy,
+    get_path,
+)
 from tend_sim.resources import ResourceType, apply_defaults, prune_unknown_builtin
 from tend_sim.schema import validate_custom
 from tend_sim.validation import (
@@ -65,8 +72,6 @@ _SPEC_ONLY_DEFAULTS = frozenset({"Pod"})
 # A clean Pod spec as sent (its JSON) -> that spec decoded and defaulted, kept private.
 _DECODED_SPECS: dict[bytes, Obj] = {}
 _MAX_DECODED_SPECS = 256
-_MAX_SPEC_BYTES = 8192
-_ENCODE = msgspec.json.Encoder().encode
 
 
 def decode_and_default(rt: ResourceType, obj: Obj) -> list[str]:
@@ -75,8 +80,8 @@ def decode_and_default(rt: ResourceType, obj: Obj) -> list[str]:
     A Pod whose spec, as sent, is the spec of an earlier Pod that decoded cleanly gets a
     copy of that Pod's decoded, defaulted spec instead of three walks: a ReplicaSet's or a
     Job's Pods, or a test's, are alike. Decoding and defaulting a spec depend on nothing
-    else and equal JSON is an equal value (a spec with a null is left out: NaN is written as
-    null too), so the result is the same either way. The copies
+    else and equal JSON is an equal value (objects.alike_key), so the result is the same
+    either way. The copies
     share their strings with the remembered spec (10,000 Pods hold one "IfNotPresent"); the
     table is bounded and forgets everything when full."""
     spec = obj.get("spec")
@@ -84,12 +89,7 @@ def decode_and_default(rt: ResourceType, obj: Obj) -> list[str]:
         unknown = decode_body(rt, obj)
         apply_defaults(rt, obj)
         return unknown
-    try:
-        sent: bytes | None = _ENCODE(spec)
-    except (TypeError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
-        sent = None
-    if sent is not None and b"null" in sent:
-        sent = None  # msgspec writes NaN and infinities as null too: not told apart
+    sent = alike_key(spec)
     done = _DECODED_SPECS.get(sent) if sent is not None else None
     if done is not None:
         obj["spec"] = None  # the rest of the object is decoded as usual
@@ -98,7 +98,7 @@ def decode_and_default(rt: ResourceType, obj: Obj) -> list[str]:
         return unknown
     unknown = decode_body(rt, obj)
     apply_defaults(rt, obj)
-    if sent is not None and not unknown and len(sent) <= _MAX_SPEC_BYTES:
+    if sent is not None and not unknown:
         if len(_DECODED_SPECS) >= _MAX_DECODED_SPECS:
             _DECODED_SPECS.clear()
         _DECODED_SPECS[sent] = deep_copy(obj["spec"])

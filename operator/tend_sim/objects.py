@@ -48,6 +48,19 @@ def to_json(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode()
 
 
+def alike_key(value: Any, limit: int = 8192) -> bytes | None:
+    """The compact JSON of a value, as the key of a table of results for alike values (equal
+    JSON is an equal value); None when it cannot serve: msgspec cannot encode the value, it
+    is longer than `limit`, or it holds a null (msgspec writes NaN and infinities as null)."""
+    try:
+        encoded = _ENCODER.encode(value)
+    except (TypeError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
+        return None
+    if len(encoded) > limit or b"null" in encoded:
+        return None
+    return encoded
+
+
 def deep_copy(value: Any) -> Any:
     """Copy of a JSON-like value (dicts, lists, scalars); much faster than copy.deepcopy."""
     t = type(value)

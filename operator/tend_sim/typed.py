@@ -13,8 +13,6 @@ import json
 from operator import is_
 from typing import Any
 
-import msgspec
-
 from tend_sim.field_types import (
     ATOMIC,
     DEDUCED,
@@ -28,6 +26,7 @@ from tend_sim.field_types import (
     Shape,
 )
 from tend_sim.fieldsets import SELF, Tree, is_member, value_pe
+from tend_sim.objects import alike_key
 
 MISSING: Any = object()
 _EMPTIED: Any = object()
@@ -163,21 +162,15 @@ def created(base: dict[str, Any], value: Any, sh: Shape) -> Tree:
 
 # The sets of the top-level values (a spec, a ConfigMap's data) created last, by their JSON:
 # a Deployment's Pods, or objects applied from one template, have equal specs, whose set is
-# then found with one encoding instead of a walk. Equal JSON is an equal value, so an equal
-# set; but msgspec writes NaN and infinities as null too, so a value with a null is walked.
-# The table is bounded and forgets everything when full.
+# then found with one encoding instead of a walk (objects.alike_key: equal JSON is an equal
+# value, so an equal set). The table is bounded and forgets everything when full.
 _ALIKE: dict[tuple[Shape, bool, bytes], Tree] = {}
 _MAX_ALIKE = 512
-_MAX_ALIKE_BYTES = 8192
-_ENCODE = msgspec.json.Encoder().encode
 
 
 def _added_alike(v: Any, sh: Shape, c: int, member: bool) -> Tree:
-    try:
-        encoded = _ENCODE(v)
-    except (TypeError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
-        return _added(v, sh, c, member)
-    if len(encoded) > _MAX_ALIKE_BYTES or b"null" in encoded:
+    encoded = alike_key(v)
+    if encoded is None:
         return _added(v, sh, c, member)
     key = (sh, member, encoded)
     found = _ALIKE.get(key)
