@@ -213,16 +213,20 @@ async def test_strict_field_validation_refuses_unknown_fields(api: Api) -> None:
     assert "colour" not in warn.body["spec"]
 
 
+async def post_raw(
+    api: Api, path: str, raw: bytes, content_type: str = "application/json", **params: str
+) -> tuple[int, Any]:
+    """POST the bytes as they are (Api.post writes its body as JSON); the status and the reply."""
+    headers = {"Content-Type": content_type}
+    async with api.session.post(api.base + path, data=raw, params=params, headers=headers) as r:
+        return r.status, await r.json()
+
+
 async def test_duplicate_json_fields_are_refused_under_strict(api: Api) -> None:
     raw = b'{"metadata": {"name": "a", "name": "b"}, "data": {}}'
-    async with api.session.post(
-        api.base + CM,
-        data=raw,
-        params={"fieldValidation": "Strict"},
-        headers={"Content-Type": "application/json"},
-    ) as resp:
-        assert resp.status == 400
-        assert 'duplicate field "name"' in (await resp.json())["message"]
+    status, reply = await post_raw(api, CM, raw, fieldValidation="Strict")
+    assert status == 400
+    assert 'duplicate field "name"' in reply["message"]
 
 
 @pytest.mark.parametrize("validation", ["Strict", "Warn"])
@@ -230,16 +234,10 @@ async def test_duplicate_json_fields_are_refused_under_strict(api: Api) -> None:
 async def test_nan_and_infinity_are_not_json(api: Api, validation: str, constant: str) -> None:
     """Go's decoder stops at them; Python's json would read them as floats."""
     raw = b'{"metadata": {"name": "a"}, "data": {"k": ' + constant.encode() + b"}}"
-    async with api.session.post(
-        api.base + CM,
-        data=raw,
-        params={"fieldValidation": validation},
-        headers={"Content-Type": "application/json"},
-    ) as resp:
-        assert resp.status == 400
-        message = (await resp.json())["message"]
+    status, reply = await post_raw(api, CM, raw, fieldValidation=validation)
+    assert status == 400
     where = "in numeric literal" if constant[0] == "-" else "looking for beginning of value"
-    assert f"invalid character '{constant.lstrip('-')[0]}' {where}" in message
+    assert f"invalid character '{constant.lstrip('-')[0]}' {where}" in reply["message"]
     assert (await api.get(f"{CM}/a")).status == 404
 
 
@@ -249,23 +247,15 @@ async def test_a_lone_surrogate_escape_decodes_to_the_replacement_character(
 ) -> None:
     """As Go's decoder does; a pair stays the character it encodes."""
     raw = b'{"metadata": {"name": "a"}, "data": {"lone": "x\\ud800y", "pair": "\\ud83d\\ude00"}}'
-    async with api.session.post(
-        api.base + CM,
-        data=raw,
-        params={"fieldValidation": validation},
-        headers={"Content-Type": "application/json"},
-    ) as resp:
-        assert resp.status == 201, await resp.text()
-        assert (await resp.json())["data"] == {"lone": "x\ufffdy", "pair": "\U0001f600"}
+    status, reply = await post_raw(api, CM, raw, fieldValidation=validation)
+    assert status == 201, reply
+    assert reply["data"] == {"lone": "x\ufffdy", "pair": "\U0001f600"}
 
 
 async def test_a_number_past_float64_is_not_decoded(api: Api) -> None:
-    raw = b'{"metadata": {"name": "a"}, "data": {"k": 1e400}}'
-    async with api.session.post(
-        api.base + CM, data=raw, headers={"Content-Type": "application/json"}
-    ) as resp:
-        assert resp.status == 400
-        assert "cannot unmarshal number 1e400" in (await resp.json())["message"]
+    status, reply = await post_raw(api, CM, b'{"metadata": {"name": "a"}, "data": {"k": 1e400}}')
+    assert status == 400
+    assert "cannot unmarshal number 1e400" in reply["message"]
 
 
 async def test_an_infinity_in_yaml_is_refused_even_after_an_alike_pod_with_null(api: Api) -> None:
@@ -277,24 +267,17 @@ async def test_an_infinity_in_yaml_is_refused_even_after_an_alike_pod_with_null(
     assert first.status == 201, first.body
     body = "metadata: {name: b}\nspec:\n  containers: [{name: m, image: 'i:1'}]\n"
     body += "  terminationGracePeriodSeconds: .inf\n"
-    async with api.session.post(
-        api.base + pods, data=body.encode(), headers={"Content-Type": "application/yaml"}
-    ) as resp:
-        assert resp.status == 400, await resp.text()
-        assert "terminationGracePeriodSeconds of type int64" in (await resp.json())["message"]
+    status, reply = await post_raw(api, pods, body.encode(), "application/yaml")
+    assert status == 400, reply
+    assert "terminationGracePeriodSeconds of type int64" in reply["message"]
 
 
 async def test_yaml_aliases_are_stored_as_copies(api: Api) -> None:
     """A YAML body may share one node in two places; the stored object must not (defaults
     added to one would show in the other)."""
     body = "metadata:\n  name: alias\n  labels: &l {a: b}\n  annotations: *l\n"
-    async with api.session.post(
-        api.base + "/api/v1/namespaces",
-        data=body.encode(),
-        headers={"Content-Type": "application/yaml"},
-    ) as resp:
-        assert resp.status == 201
-        made = await resp.json()
+    status, made = await post_raw(api, "/api/v1/namespaces", body.encode(), "application/yaml")
+    assert status == 201
     assert made["metadata"]["annotations"] == {"a": "b"}
     assert made["metadata"]["labels"] == {"a": "b", "kubernetes.io/metadata.name": "alias"}
 
