@@ -124,6 +124,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         runner.stop()
 
 
+# The patch media types, as the clients that need them told (the wire values, written out).
+MERGE = "application/merge-patch+json"
+JSON = "application/json-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+
 BUILDERS = {"configmap": configmap, "deployment": deployment, "managedservice": managed_service}
 KINDS = tuple(BUILDERS)
 # Patches every client sends, and what each leaves in metadata.labels (the original label

@@ -13,12 +13,16 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from .conftest import (
     AFTER_STRATEGIC,
+    APPLY,
     BUILDERS,
     GROUP,
+    JSON,
     JSON_PATCH,
     KINDS,
+    MERGE,
     MERGE_PATCH,
     PLURAL,
+    STRATEGIC,
     STRATEGIC_PATCH,
     VERSION,
     Cluster,
@@ -27,11 +31,6 @@ from .conftest import (
     check_created,
     labels,
 )
-
-MERGE = "application/merge-patch+json"
-JSON = "application/json-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
-APPLY = "application/apply-patch+yaml"
 
 
 @pytest.fixture

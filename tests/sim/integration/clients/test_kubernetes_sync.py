@@ -12,12 +12,16 @@ from kubernetes.client.exceptions import ApiException
 
 from .conftest import (
     AFTER_STRATEGIC,
+    APPLY,
     BUILDERS,
     GROUP,
+    JSON,
     JSON_PATCH,
     KINDS,
+    MERGE,
     MERGE_PATCH,
     PLURAL,
+    STRATEGIC,
     STRATEGIC_PATCH,
     VERSION,
     Cluster,
@@ -26,11 +30,6 @@ from .conftest import (
     check_created,
     labels,
 )
-
-MERGE = "application/merge-patch+json"
-JSON = "application/json-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
-APPLY = "application/apply-patch+yaml"
 
 
 @pytest.fixture
