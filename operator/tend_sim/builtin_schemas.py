@@ -59,11 +59,20 @@ def schema_type(schema: dict[str, Any]) -> str | None:
     return t if isinstance(t, str) else None
 
 
+_CORE_EVENT = ("", "v1", "Event")
+
+
 def stored_definition(rt: Any) -> str | None:
     """The definition of a built-in resource's objects as the store keeps them: Events of
     both groups in core v1's shape, HorizontalPodAutoscalers in autoscaling/v2's."""
-    if rt.kind == "Event":
-        return definition_name("", "v1", "Event")
     if rt.kind == "HorizontalPodAutoscaler":
         return definition_name("autoscaling", "v2", "HorizontalPodAutoscaler")
+    return applied_definition(rt)
+
+
+def applied_definition(rt: Any) -> str | None:
+    """The definition a request's object is merged in (server-side apply): its own version's,
+    but Events of both groups in core v1's shape, which is how they are stored and served."""
+    if rt.kind == "Event":
+        return definition_name(*_CORE_EVENT)
     return definition_name(rt.group, rt.version, rt.kind)

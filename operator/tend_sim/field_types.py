@@ -18,7 +18,7 @@ import weakref
 from functools import cache
 from typing import Any
 
-from tend_sim.builtin_schemas import definition_name, definitions, ref_name, schema_type
+from tend_sim.builtin_schemas import applied_definition, definitions, ref_name, schema_type
 from tend_sim.objects import OBJECT_META_SCALARS
 from tend_sim.resources import ResourceType
 
@@ -329,8 +329,7 @@ def shape_of(rt: ResourceType) -> Shape:
         if rt.custom:
             shape = schema_shape(rt.schema or {"type": "object"}, top=True)
         else:
-            group = "" if rt.kind == "Event" else rt.group
-            name = definition_name(group, "v1" if rt.kind == "Event" else rt.version, rt.kind)
+            name = applied_definition(rt)
             shape = _definition_shape(name) if name is not None else _NO_DEFINITION
         _RT_SHAPES[rt] = shape
     return shape

@@ -122,17 +122,6 @@ def canonical(tree: Tree) -> Tree:
 # -- path elements ------------------------------------------------------------------------------
 
 
-def field_pe(name: str) -> str:
-    return "f:" + name
-
-
-def key_pe(item: dict[str, Any], keys: tuple[str, ...]) -> str:
-    """`k:{...}`: the item's key fields, sorted by name, as compact JSON."""
-    return "k:" + json.dumps(
-        {k: item.get(k) for k in sorted(keys)}, separators=(",", ":"), ensure_ascii=False
-    )
-
-
 def value_pe(value: Any) -> str:
     return "v:" + json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 

@@ -369,11 +369,6 @@ class Store:
             listener(w)
         return w
 
-    def oldest_watchable(self, rt: ResourceType) -> int | None:
-        """The resourceVersion below which a watch of `rt` is 410 (None: any is served)."""
-        hist = self._history.get(rt.gr)
-        return hist.oldest_rv() if hist is not None else None
-
     async def wait_for_resource_version(self, rv: int, timeout: float) -> bool:
         """Wait up to `timeout` real seconds for the store to reach `rv` (the watch cache's
         waitUntilFreshAndBlock); whether it did."""
